@@ -1,0 +1,284 @@
+-- resty_ffi: call runtime libraries (Go, Python, Java, Rust, Node.js) from Lua
+-- without blocking the nginx worker.
+--
+--   require "resty_ffi"                      -- installs ngx.load_ffi
+--   local rt, err = ngx.load_ffi("ffi_echo", cfg, { max_queue = 1024, timeout = 3000 })
+--   local ok, res_or_rc, err = rt:anyname(req)
+--   rt:__unload()
+--
+-- The C side is ngx_http_resty_ffi_module (load_module it after ndk and lua).
+
+local ffi = require "ffi"
+local base = require "resty.core.base"
+require "ngx.semaphore"   -- declares ngx_http_lua_sema_t and ngx_http_lua_ffi_sema_wait
+
+local C = ffi.C
+local ffi_new = ffi.new
+local ffi_str = ffi.string
+local type = type
+local tostring = tostring
+local tonumber = tonumber
+local setmetatable = setmetatable
+local rawset = rawset
+local floor = math.floor
+local co_yield = coroutine._yield
+local get_request = base.get_request
+local get_string_buf = base.get_string_buf
+local get_size_ptr = base.get_size_ptr
+local get_phase = ngx.get_phase
+local FFI_OK = base.FFI_OK
+local FFI_ERROR = base.FFI_ERROR
+local FFI_DECLINED = base.FFI_DECLINED
+
+
+ffi.cdef[[
+typedef struct ngx_http_resty_ffi_runtime_s ngx_http_resty_ffi_runtime_t;
+typedef struct ngx_http_resty_ffi_task_s ngx_http_resty_ffi_task_t;
+
+ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
+    const char *cfg, int max_queue, int flags, unsigned char *err,
+    size_t *errlen);
+int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
+ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
+    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
+    ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
+    const char **rsp, size_t *len);
+void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
+int ngx_http_resty_ffi_abandon(ngx_http_resty_ffi_task_t *task);
+long ngx_http_resty_ffi_live_tasks(void);
+]]
+
+
+local resty_ffi_load = C.ngx_http_resty_ffi_load
+local resty_ffi_unload = C.ngx_http_resty_ffi_unload
+local resty_ffi_post = C.ngx_http_resty_ffi_post
+local resty_ffi_result = C.ngx_http_resty_ffi_result
+local resty_ffi_finish = C.ngx_http_resty_ffi_finish
+local resty_ffi_abandon = C.ngx_http_resty_ffi_abandon
+local resty_ffi_live_tasks = C.ngx_http_resty_ffi_live_tasks
+local sema_wait = C.ngx_http_lua_ffi_sema_wait
+
+local ERR_BUF_SIZE = 256
+local DEFAULT_MAX_QUEUE = 65536
+-- sema_wait takes an int of milliseconds: "no timeout" is the largest one (24.8 days).
+local NO_TIMEOUT_MS = 2147483647
+local FLAG_GLOBAL = 1
+local FLAG_UNPIN = 2
+
+local psem = ffi_new("ngx_http_lua_sema_t *[1]")
+local prsp = ffi_new("const char *[1]")
+
+-- Phases whose coroutines can yield to nginx (lua-nginx-module's semaphore contexts).
+local YIELDABLE = {
+    rewrite = true,
+    access = true,
+    content = true,
+    timer = true,
+}
+
+-- The runtime object's own state lives under this key, so any method name is free.
+local STATE = {}
+
+local runtimes = {}   -- "lib&cfg" -> runtime object, per worker
+
+
+local _M = { version = "0.1.0" }
+
+
+local function errbuf()
+    local errlen = get_size_ptr()
+    errlen[0] = ERR_BUF_SIZE
+    return get_string_buf(ERR_BUF_SIZE), errlen
+end
+
+
+-- Reads the finished task's answer and frees it.
+local function collect(task)
+    local len = get_size_ptr()
+    local rc = resty_ffi_result(task, prsp, len)
+    local rsp = prsp[0]
+    if rsp ~= nil then
+        rsp = ffi_str(rsp, len[0])
+    else
+        rsp = nil
+    end
+    resty_ffi_finish(task)
+    if rc == 0 then
+        return true, rsp
+    end
+    return false, rc, rsp
+end
+
+
+local function call(self, req)
+    local st = self[STATE]
+    local handle = st and st.handle
+    if not handle then
+        return false, "runtime unloaded"
+    end
+
+    if type(req) ~= "string" then
+        return false, "bad request: string expected, got " .. type(req)
+    end
+
+    local r = get_request()
+    if not r then
+        return false, "no request found (a runtime call needs a request, a timer or a"
+                      .. " light thread)"
+    end
+
+    local phase = get_phase()
+    if not YIELDABLE[phase] then
+        return false, "API disabled in the context of " .. tostring(phase)
+                      .. " (it cannot yield)"
+    end
+
+    local err, errlen = errbuf()
+    local task = resty_ffi_post(r, handle, req, #req, psem, err, errlen)
+    if task == nil then
+        return false, ffi_str(err, errlen[0])
+    end
+
+    err, errlen = errbuf()
+    local ret = sema_wait(r, psem[0], st.timeout_ms, err, errlen)
+
+    if ret == FFI_ERROR or ret == FFI_DECLINED then
+        local msg = ret == FFI_ERROR and ffi_str(err, errlen[0]) or "timeout"
+        if resty_ffi_abandon(task) == 1 then
+            return collect(task)
+        end
+        return false, msg
+    end
+
+    if ret ~= FFI_OK then
+        -- Parked: the eventfd handler posts the semaphore when the runtime answers.
+        -- Not a tail call, so this frame stays while the coroutine sleeps.
+        local ok, werr = co_yield()
+        if not ok then
+            if resty_ffi_abandon(task) == 1 then
+                return collect(task)
+            end
+            return false, werr or "timeout"
+        end
+    end
+
+    return collect(task)
+end
+
+
+local function unload(self)
+    local st = self[STATE]
+    if not st or not st.handle then
+        return false, "runtime unloaded"
+    end
+    local handle = st.handle
+    st.handle = nil
+    if runtimes[st.key] == self then
+        runtimes[st.key] = nil
+    end
+    resty_ffi_unload(handle)
+    return true
+end
+
+
+local mt = {
+    __index = function(self, name)
+        if name == "__unload" then
+            return unload
+        end
+        rawset(self, name, call)
+        return call
+    end,
+}
+
+
+local function check_opts(opts)
+    local max_queue, flags, timeout_ms = DEFAULT_MAX_QUEUE, 0, NO_TIMEOUT_MS
+    if opts == nil then
+        return max_queue, flags, timeout_ms
+    end
+    if type(opts) ~= "table" then
+        return nil, "bad opts: table expected, got " .. type(opts)
+    end
+
+    if opts.max_queue ~= nil then
+        max_queue = tonumber(opts.max_queue)
+        if not max_queue or max_queue < 1 or max_queue ~= floor(max_queue)
+           or max_queue > 2147483647
+        then
+            return nil, "bad opts.max_queue: positive integer expected"
+        end
+    end
+
+    if opts.timeout ~= nil then
+        local t = tonumber(opts.timeout)
+        if not t or t <= 0 then
+            return nil, "bad opts.timeout: positive number of milliseconds expected"
+        end
+        timeout_ms = t >= NO_TIMEOUT_MS and NO_TIMEOUT_MS or floor(t)
+        if timeout_ms < 1 then
+            timeout_ms = 1
+        end
+    end
+
+    if opts.is_global then
+        flags = flags + FLAG_GLOBAL
+    end
+    if opts.unpin then
+        flags = flags + FLAG_UNPIN
+    end
+
+    return max_queue, flags, timeout_ms
+end
+
+
+-- Loads a runtime library once per worker and key `lib .. "&" .. cfg`.
+function _M.load_ffi(lib, cfg, opts)
+    if type(lib) ~= "string" or lib == "" then
+        return nil, "bad lib: non-empty string expected, got " .. type(lib)
+    end
+    if cfg ~= nil and type(cfg) ~= "string" then
+        return nil, "bad cfg: string or nil expected, got " .. type(cfg)
+    end
+
+    local phase = get_phase()
+    if phase == "init" then
+        return nil, "cannot load a runtime in init_by_lua*: runtimes belong to"
+                    .. " worker processes (use init_worker_by_lua* or later)"
+    end
+
+    local key = cfg and (lib .. "&" .. cfg) or lib
+    local rt = runtimes[key]
+    if rt then
+        return rt
+    end
+
+    local max_queue, flags, timeout_ms = check_opts(opts)
+    if not max_queue then
+        return nil, flags
+    end
+
+    local err, errlen = errbuf()
+    local handle = resty_ffi_load(lib, cfg, max_queue, flags, err, errlen)
+    if handle == nil then
+        return nil, ffi_str(err, errlen[0])
+    end
+
+    rt = setmetatable({
+        [STATE] = { handle = handle, key = key, timeout_ms = timeout_ms },
+    }, mt)
+    runtimes[key] = rt
+    return rt
+end
+
+
+-- Tasks allocated and not yet freed in this worker.
+function _M.live_tasks()
+    return tonumber(resty_ffi_live_tasks())
+end
+
+
+ngx.load_ffi = _M.load_ffi
+
+return _M

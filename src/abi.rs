@@ -1,0 +1,261 @@
+//! Every `extern "C"` function the module exports.
+//!
+//! Two audiences:
+//! - runtime libraries (any thread): `ngx_http_lua_ffi_task_poll`, `ngx_http_lua_ffi_get_req`,
+//!   `ngx_http_lua_ffi_respond`, with the names and semantics of the original lua-resty-ffi;
+//! - `lua/resty_ffi.lua` through LuaJIT FFI (worker thread): `ngx_http_resty_ffi_*`.
+//!
+//! No panic crosses these functions: each body runs under `catch_unwind`.
+
+use std::ffi::{c_char, c_int, c_long, c_void, CStr};
+use std::ptr;
+
+use nginx_sys::ngx_http_request_t;
+
+use crate::done_queue;
+use crate::panic_guard::guard;
+use crate::lua_sema::Sema;
+use crate::queue::RequestQueue;
+use crate::runtime::Runtime;
+use crate::task::{Task, TaskPtr};
+use crate::worker;
+
+/// Writes `msg` into the caller's buffer (`*errlen` in: capacity, out: length).
+///
+/// # Safety
+/// `err` must be valid for `*errlen` bytes, `errlen` valid for reads and writes.
+unsafe fn write_err(err: *mut u8, errlen: *mut usize, msg: &str) {
+    if err.is_null() || errlen.is_null() {
+        return;
+    }
+    let n = msg.len().min(*errlen);
+    ptr::copy_nonoverlapping(msg.as_ptr(), err, n);
+    *errlen = n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Runtime side
+// ---------------------------------------------------------------------------------------
+
+/// Blocks until a task is queued; NULL once the runtime is unloaded and its queue drained.
+///
+/// # Safety
+/// `tq` must be the pointer given to `libffi_init`.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        if tq.is_null() {
+            return ptr::null_mut();
+        }
+        // SAFETY: tq is the queue handed to libffi_init; the runtime owns a reference to it.
+        let queue = unsafe { &*(tq as *const RequestQueue) };
+        queue.poll().map_or(ptr::null_mut(), |t| t.as_raw().cast())
+    })
+}
+
+/// The request bytes of a task (NUL-terminated as well); `len` may be NULL.
+///
+/// # Safety
+/// `task` must come from `ngx_http_lua_ffi_task_poll` and not be answered yet.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c_int) -> *mut c_char {
+    guard(ptr::null_mut(), || {
+        let Some(task) = TaskPtr::from_raw(task.cast()) else {
+            return ptr::null_mut();
+        };
+        let (p, n) = task.request();
+        if !len.is_null() {
+            // SAFETY: the caller passes a valid int pointer or NULL.
+            unsafe { *len = c_int::try_from(n).unwrap_or(c_int::MAX) };
+        }
+        p.cast_mut()
+    })
+}
+
+/// Answers a task. `rsp` is malloc()ed by the runtime (or NULL) and freed by the module;
+/// `rsp_len` 0 with a non-NULL `rsp` means a NUL-terminated string; `rc` 0 is success.
+///
+/// # Safety
+/// `task` must come from `ngx_http_lua_ffi_task_poll`; `rsp` NULL or malloc()ed.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int) {
+    guard((), || {
+        let len = match (rsp.is_null(), rsp_len) {
+            (true, _) => 0,
+            // SAFETY: by the ABI a non-NULL rsp with len <= 0 is a C string.
+            (false, n) if n <= 0 => unsafe { libc::strlen(rsp) },
+            (false, n) => n as usize,
+        };
+        let Some(done) = done_queue::get() else {
+            // SAFETY: rsp is NULL or malloc()ed by the runtime.
+            unsafe { libc::free(rsp.cast()) };
+            return;
+        };
+        let Some(task) = TaskPtr::from_raw(task.cast()) else {
+            unsafe { libc::free(rsp.cast()) };
+            done.note_stray_respond();
+            return;
+        };
+        match task.respond(rc, rsp, len) {
+            Ok(()) => done.push(task),
+            Err(_) => {
+                // SAFETY: the response was not stored, so it is still ours to free.
+                unsafe { libc::free(rsp.cast()) };
+                done.note_stray_respond();
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Lua side (worker thread only)
+// ---------------------------------------------------------------------------------------
+
+/// Loads `lib` and runs its `libffi_init(cfg, tq)`; NULL and a message on failure.
+///
+/// # Safety
+/// `lib` a C string, `cfg` a C string or NULL, `err`/`errlen` as for [`write_err`].
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_load(
+    lib: *const c_char,
+    cfg: *const c_char,
+    max_queue: c_int,
+    flags: c_int,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> *mut Runtime {
+    let result = guard(Err("panic while loading the runtime".to_string()), || {
+        worker::init()?;
+        if lib.is_null() {
+            return Err("no library name".to_string());
+        }
+        // SAFETY: C strings from Lua.
+        let lib = unsafe { CStr::from_ptr(lib) }.to_string_lossy().into_owned();
+        let cfg = (!cfg.is_null()).then(|| unsafe { CStr::from_ptr(cfg) });
+        let max_queue = usize::try_from(max_queue).unwrap_or(0);
+        if max_queue == 0 {
+            return Err("max_queue must be a positive integer".to_string());
+        }
+        let rt = Runtime::load(&lib, cfg, max_queue, flags)?;
+        worker::add_runtime(rt.queue().clone());
+        Ok(Box::into_raw(Box::new(rt)))
+    });
+    match result {
+        Ok(rt) => rt,
+        Err(msg) => {
+            // SAFETY: the caller's buffer.
+            unsafe { write_err(err, errlen, &msg) };
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Unloads a runtime and frees its handle; Lua must not use `rt` afterwards.
+///
+/// # Safety
+/// `rt` from `ngx_http_resty_ffi_load`, unloaded at most once.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_unload(rt: *mut Runtime) -> c_int {
+    guard(-1, || {
+        if rt.is_null() {
+            return -1;
+        }
+        // SAFETY: handed out by load, reclaimed once.
+        let rt = unsafe { Box::from_raw(rt) };
+        worker::remove_runtime(rt.queue());
+        rt.unload();
+        0
+    })
+}
+
+/// Queues a call; NULL and a message ("queue full", "runtime unloaded", ...) on failure.
+/// On success `*psem` is the semaphore to wait on.
+///
+/// # Safety
+/// `r` the current request, `rt` a live runtime, `req` valid for `len` bytes, `psem` and
+/// `err`/`errlen` valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_post(
+    r: *mut ngx_http_request_t,
+    rt: *mut Runtime,
+    req: *const c_char,
+    len: usize,
+    psem: *mut *mut Sema,
+    err: *mut u8,
+    errlen: *mut usize,
+) -> *mut Task {
+    let result = guard(Err("panic while posting the task".to_string()), || {
+        if r.is_null() || rt.is_null() || psem.is_null() || (req.is_null() && len > 0) {
+            return Err("bad arguments".to_string());
+        }
+        // SAFETY: the caller's pointers, checked for NULL above.
+        let (rt, bytes) = unsafe {
+            let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(req.cast::<u8>(), len) };
+            (&*rt, bytes)
+        };
+        // SAFETY: r is the calling coroutine's request; worker thread.
+        let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes) }?;
+        // SAFETY: checked non-NULL.
+        unsafe { *psem = sem };
+        Ok(task.as_raw())
+    });
+    match result {
+        Ok(t) => t,
+        Err(msg) => {
+            // SAFETY: the caller's buffer.
+            unsafe { write_err(err, errlen, &msg) };
+            ptr::null_mut()
+        }
+    }
+}
+
+/// The answer of a finished task: returns rc, sets the response bytes (valid until
+/// `ngx_http_resty_ffi_finish`).
+///
+/// # Safety
+/// `task` from `ngx_http_resty_ffi_post`, answered, not finished; out-pointers valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_result(task: *mut Task, rsp: *mut *const c_char, len: *mut usize) -> c_int {
+    guard(-1, || {
+        let Some(task) = TaskPtr::from_raw(task) else { return -1 };
+        let (rc, data, n) = task.response();
+        // SAFETY: the caller's out-pointers.
+        unsafe {
+            *rsp = data;
+            *len = n;
+        }
+        rc
+    })
+}
+
+/// Frees a task whose answer Lua has read.
+///
+/// # Safety
+/// `task` from `ngx_http_resty_ffi_post`, answered; not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_finish(task: *mut Task) {
+    guard((), || {
+        if let Some(task) = TaskPtr::from_raw(task) {
+            worker::finish(task);
+        }
+    })
+}
+
+/// The waiter gives up (timeout or error): 1 if the answer is there after all (read it,
+/// then finish), 0 if the task is left to the module, which frees it when it comes back.
+///
+/// # Safety
+/// `task` from `ngx_http_resty_ffi_post`, not finished; not used afterwards if 0.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_abandon(task: *mut Task) -> c_int {
+    guard(0, || match TaskPtr::from_raw(task) {
+        Some(task) => c_int::from(worker::abandon(task)),
+        None => 0,
+    })
+}
+
+/// Tasks allocated and not yet freed in this worker (for tests and operators).
+#[no_mangle]
+pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {
+    guard(-1, || c_long::try_from(worker::live_tasks()).unwrap_or(c_long::MAX))
+}

@@ -1,0 +1,95 @@
+//! The done-queue: runtime threads hand finished tasks back to the worker.
+//!
+//! A lock-free queue plus an eventfd. A responder pushes the task and writes the eventfd
+//! only if no wake-up is pending yet (`armed`), so a burst of answers costs one write and
+//! one epoll wake-up. The worker's handler disarms first, then drains everything.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use crossbeam_queue::SegQueue;
+
+use crate::task::TaskPtr;
+
+pub struct DoneQueue {
+    fd: RawFd,
+    tasks: SegQueue<TaskPtr>,
+    /// A wake-up is pending (written and not yet handled).
+    armed: AtomicBool,
+    /// Answers to tasks that were not waiting for one (answered twice, never taken).
+    stray_responds: AtomicUsize,
+}
+
+static DONE_QUEUE: OnceLock<DoneQueue> = OnceLock::new();
+
+/// The worker's done-queue, creating its eventfd on first use.
+pub fn get_or_init() -> Result<&'static DoneQueue, String> {
+    if let Some(q) = DONE_QUEUE.get() {
+        return Ok(q);
+    }
+    // SAFETY: plain syscall; the flags are valid for eventfd.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("eventfd() failed: {}", std::io::Error::last_os_error()));
+    }
+    let q = DONE_QUEUE.get_or_init(|| DoneQueue {
+        fd,
+        tasks: SegQueue::new(),
+        armed: AtomicBool::new(false),
+        stray_responds: AtomicUsize::new(0),
+    });
+    if q.fd != fd {
+        // Lost a race with another initializer (cannot happen on the worker, but be exact).
+        // SAFETY: fd is ours and unused.
+        unsafe { libc::close(fd) };
+    }
+    Ok(q)
+}
+
+/// The done-queue if the worker has one (runtime threads must not create it).
+pub fn get() -> Option<&'static DoneQueue> {
+    DONE_QUEUE.get()
+}
+
+impl DoneQueue {
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Any thread: hands a finished task to the worker.
+    pub fn push(&self, task: TaskPtr) {
+        self.tasks.push(task);
+        if !self.armed.swap(true, Ordering::AcqRel) {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd. EAGAIN (counter at its
+        // maximum) still leaves the fd readable, so the worker wakes anyway.
+        unsafe { libc::write(self.fd, (&one as *const u64).cast(), 8) };
+    }
+
+    /// Worker side: clears the eventfd and the pending flag, then pops every task.
+    pub fn drain(&self, mut each: impl FnMut(TaskPtr)) {
+        let mut buf: u64 = 0;
+        // SAFETY: reads into a live u64 from our non-blocking eventfd; one read resets it.
+        unsafe { libc::read(self.fd, (&mut buf as *mut u64).cast(), 8) };
+        // Disarm before popping: a push after this either is popped below or writes again.
+        self.armed.swap(false, Ordering::AcqRel);
+        while let Some(task) = self.tasks.pop() {
+            each(task);
+        }
+    }
+
+    pub fn note_stray_respond(&self) {
+        self.stray_responds.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Worker side: stray responds seen since the last call.
+    pub fn take_stray_responds(&self) -> usize {
+        self.stray_responds.swap(0, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,134 @@
+//! Loading a runtime library and starting it with `libffi_init(cfg, tq)`.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::sync::Arc;
+
+use crate::queue::RequestQueue;
+
+/// `int libffi_init(char *cfg, void *tq)`, provided by every runtime library.
+type LibffiInit = unsafe extern "C" fn(*mut c_char, *mut c_void) -> c_int;
+
+/// Load flags, as passed from Lua.
+pub const FLAG_GLOBAL: c_int = 1;
+pub const FLAG_UNPIN: c_int = 2;
+
+/// A loaded, initialized runtime.
+pub struct Runtime {
+    queue: Arc<RequestQueue>,
+    handle: *mut c_void,
+    unpin: bool,
+}
+
+/// The file name to hand to dlopen for what the user wrote: a path or file name is used
+/// as it is, a short name `demo` means `libdemo.so` (dlopen searches LD_LIBRARY_PATH).
+pub fn library_file_name(lib: &str) -> String {
+    if lib.contains('/') || lib.ends_with(".so") || lib.contains(".so.") {
+        lib.to_string()
+    } else {
+        format!("lib{lib}.so")
+    }
+}
+
+fn dlerror_message() -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl call.
+    let e = unsafe { libc::dlerror() };
+    if e.is_null() {
+        "unknown dlopen error".to_string()
+    } else {
+        // SAFETY: see above.
+        unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
+    }
+}
+
+impl Runtime {
+    /// dlopens `lib` and runs its `libffi_init` with a private copy of `cfg`.
+    pub fn load(lib: &str, cfg: Option<&CStr>, max_queue: usize, flags: c_int) -> Result<Runtime, String> {
+        let file = library_file_name(lib);
+        let cfile = CString::new(file.clone()).map_err(|_| "library name contains a NUL byte".to_string())?;
+        let unpin = flags & FLAG_UNPIN != 0;
+        let mut mode = libc::RTLD_NOW;
+        mode |= if flags & FLAG_GLOBAL != 0 { libc::RTLD_GLOBAL } else { libc::RTLD_LOCAL };
+        if !unpin {
+            // Go and most runtimes cannot survive dlclose: keep the code mapped for good.
+            mode |= libc::RTLD_NODELETE;
+        }
+        // SAFETY: cfile is NUL-terminated; loading runs the library's constructors, which is
+        // what loading a runtime means.
+        let handle = unsafe { libc::dlopen(cfile.as_ptr(), mode) };
+        if handle.is_null() {
+            return Err(format!("failed to load runtime library {file}: {}", dlerror_message()));
+        }
+        // SAFETY: handle is a live dlopen handle; the name is NUL-terminated.
+        let sym = unsafe { libc::dlsym(handle, c"libffi_init".as_ptr()) };
+        if sym.is_null() {
+            // SAFETY: our own handle, closed once.
+            unsafe { libc::dlclose(handle) };
+            return Err(format!("runtime library {file} has no libffi_init symbol"));
+        }
+        // SAFETY: libffi_init has this signature by the runtime ABI.
+        let init = unsafe { std::mem::transmute::<*mut c_void, LibffiInit>(sym) };
+
+        let queue = Arc::new(RequestQueue::new(max_queue));
+        // The runtime keeps `tq` for as long as it likes (its threads may poll after we
+        // unload it), so it owns one reference that is never given back.
+        let tq = Arc::into_raw(queue.clone()) as *mut c_void;
+        // cfg is copied: the runtime gets a private, writable string freed after init.
+        let mut cfg_copy: Option<Vec<u8>> = cfg.map(|c| c.to_bytes_with_nul().to_vec());
+        let cfg_ptr = cfg_copy
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |v| v.as_mut_ptr().cast::<c_char>());
+        // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
+        let rc = unsafe { init(cfg_ptr, tq) };
+        drop(cfg_copy);
+        if rc != 0 {
+            // Threads it may have started get NULL from task_poll.
+            queue.unload();
+            if unpin {
+                // SAFETY: our own handle, closed once.
+                unsafe { libc::dlclose(handle) };
+            }
+            return Err(format!("libffi_init of {file} failed: rc={rc}"));
+        }
+        Ok(Runtime { queue, handle, unpin })
+    }
+
+    pub fn queue(&self) -> &Arc<RequestQueue> {
+        &self.queue
+    }
+
+    /// Tasks already queued are still delivered; then the runtime's pollers get NULL.
+    pub fn unload(self) {
+        self.queue.unload();
+        if self.unpin {
+            // SAFETY: our own handle, closed once. With `unpin` the user declared that the
+            // runtime's threads are done with its code once they see NULL.
+            unsafe { libc::dlclose(self.handle) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_become_lib_so() {
+        assert_eq!(library_file_name("demo"), "libdemo.so");
+        assert_eq!(library_file_name("libdemo.so"), "libdemo.so");
+        assert_eq!(library_file_name("libdemo.so.1"), "libdemo.so.1");
+        assert_eq!(library_file_name("/opt/x/libdemo.so"), "/opt/x/libdemo.so");
+        assert_eq!(library_file_name("./x"), "./x");
+    }
+
+    #[test]
+    fn missing_library_is_a_clear_error() {
+        let e = Runtime::load("/nonexistent/libnope.so", None, 4, 0).err().unwrap();
+        assert!(e.contains("failed to load runtime library /nonexistent/libnope.so"), "{e}");
+    }
+
+    #[test]
+    fn library_without_libffi_init_is_refused() {
+        let e = Runtime::load("libc.so.6", None, 4, 0).err().unwrap();
+        assert!(e.contains("has no libffi_init"), "{e}");
+    }
+}

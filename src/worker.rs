@@ -1,0 +1,313 @@
+//! Per-worker state, touched only on the nginx worker thread: the eventfd in the event
+//! loop, the semaphores coroutines wait on, the live-task count and the loaded runtimes.
+//!
+//! Semaphores are lua-nginx-module's and are reused: one that ended clean (its one post
+//! consumed by its waiter, or never posted) goes back to a free list. One that was posted
+//! but not consumed (its waiter timed out or vanished in the same tick) may still have
+//! lua-nginx-module's event posted, so it is handed back to lua-nginx-module only from a
+//! "reaper" event posted after it, when that event has run.
+
+use std::cell::RefCell;
+use std::ptr;
+use std::sync::Arc;
+
+use nginx_sys::{
+    ngx_connection_t, ngx_cycle, ngx_delete_posted_event, ngx_event_t, ngx_free_connection,
+    ngx_get_connection, ngx_handle_read_event, ngx_http_request_t, ngx_log_t, ngx_post_event,
+    ngx_posted_events, NGX_LOG_ERR,
+};
+use ngx::ngx_log_error;
+
+use crate::done_queue::{self, DoneQueue};
+use crate::lua_sema::{LuaSema, Sema};
+use crate::queue::RequestQueue;
+use crate::request_tasks;
+use crate::task::{TaskPtr, Waiter};
+
+struct Worker {
+    lua: LuaSema,
+    done: &'static DoneQueue,
+    conn: *mut ngx_connection_t,
+    reaper: Box<ngx_event_t>,
+    /// Every semaphore this worker made and has not given back.
+    all_sems: Vec<*mut Sema>,
+    free_sems: Vec<*mut Sema>,
+    dirty_sems: Vec<*mut Sema>,
+    live_tasks: usize,
+    runtimes: Vec<Arc<RequestQueue>>,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+fn cycle_log() -> *mut ngx_log_t {
+    // SAFETY: ngx_cycle is set before any module hook or request runs.
+    unsafe { (*ngx_cycle).log }
+}
+
+/// Runs `f` on the worker state; an error if the worker is not initialized.
+fn with<R>(f: impl FnOnce(&mut Worker) -> R) -> Result<R, String> {
+    WORKER.with(|w| match w.try_borrow_mut() {
+        Ok(mut guard) => match guard.as_mut() {
+            Some(worker) => Ok(f(worker)),
+            None => Err("resty_ffi is not initialized in this process".to_string()),
+        },
+        Err(_) => Err("resty_ffi worker state is busy (re-entered)".to_string()),
+    })
+}
+
+/// Sets the worker up once: lua-nginx-module's semaphores, the eventfd in the event loop.
+/// Called from `init_process` and again (a no-op then) before the first load.
+pub fn init() -> Result<(), String> {
+    let ready = WORKER.with(|w| w.borrow().is_some());
+    if ready {
+        return Ok(());
+    }
+    let lua = LuaSema::resolve()?;
+    let done = done_queue::get_or_init()?;
+    let log = cycle_log();
+    // SAFETY: worker thread, event module initialized (init_process runs after it).
+    let conn = unsafe { ngx_get_connection(done.fd(), log) };
+    if conn.is_null() {
+        return Err("no free connection for the eventfd (raise worker_connections)".to_string());
+    }
+    // SAFETY: conn is a fresh connection of ours; its read event is valid.
+    unsafe {
+        let rev = (*conn).read;
+        (*rev).handler = Some(on_eventfd_readable);
+        (*rev).log = log;
+        (*conn).log = log;
+        if ngx_handle_read_event(rev, 0) != 0 {
+            ngx_free_connection(conn);
+            return Err("cannot add the eventfd to the event loop".to_string());
+        }
+    }
+    // SAFETY: an all-zero ngx_event_t is the usual "not posted, no timer" state.
+    let mut reaper: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    reaper.handler = Some(on_reaper);
+    reaper.log = log;
+    WORKER.with(|w| {
+        *w.borrow_mut() = Some(Worker {
+            lua,
+            done,
+            conn,
+            reaper,
+            all_sems: Vec::new(),
+            free_sems: Vec::new(),
+            dirty_sems: Vec::new(),
+            live_tasks: 0,
+            runtimes: Vec::new(),
+        })
+    });
+    Ok(())
+}
+
+/// Worker exit: unload runtimes, give every semaphore back, leave the event loop.
+/// The eventfd itself stays open until the process ends: a runtime thread may still
+/// write to it, and a closed (then reused) descriptor number must never receive that.
+pub fn exit() {
+    let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
+        return;
+    };
+    for q in w.runtimes.drain(..) {
+        q.unload();
+    }
+    // SAFETY: worker thread; the reaper and the connection are ours; semaphores have no
+    // waiters left at exit (requests are finalized before exit_process).
+    unsafe {
+        if w.reaper.posted() != 0 {
+            ngx_delete_posted_event(&mut *w.reaper);
+        }
+        for sem in w.all_sems.drain(..) {
+            if w.lua.count(sem) >= 0 {
+                w.lua.destroy(sem);
+            }
+        }
+        let c = w.conn;
+        if !c.is_null() {
+            if let Some(del) = nginx_sys::ngx_event_actions.del_conn {
+                del(c, 0);
+            }
+            // Mark the slot closed (the descriptor stays open, see above), or nginx's
+            // exit check reports "open socket left in connection".
+            (*c).fd = -1;
+            ngx_free_connection(c);
+        }
+    }
+}
+
+impl Worker {
+    fn take_sem(&mut self) -> Result<*mut Sema, String> {
+        if let Some(sem) = self.free_sems.pop() {
+            return Ok(sem);
+        }
+        let sem = self.lua.create()?;
+        self.all_sems.push(sem);
+        Ok(sem)
+    }
+
+    /// A semaphore whose task is over: reuse it if clean, else hand it to the reaper.
+    fn release_sem(&mut self, sem: *mut Sema, clean: bool) {
+        if sem.is_null() {
+            return;
+        }
+        // SAFETY: sem is one of ours; worker thread.
+        if clean && unsafe { self.lua.count(sem) } == 0 {
+            self.free_sems.push(sem);
+            return;
+        }
+        self.dirty_sems.push(sem);
+        // SAFETY: worker thread; the reaper event lives as long as the worker state.
+        unsafe { ngx_post_event(&mut *self.reaper, ptr::addr_of_mut!(ngx_posted_events)) };
+    }
+
+    /// Frees a task that nobody waits for and no runtime holds.
+    fn free_task(&mut self, task: TaskPtr) {
+        // SAFETY: worker thread; the task is out of every queue.
+        let sem = unsafe {
+            request_tasks::unlink(task);
+            let side = task.side();
+            std::mem::replace(&mut side.sem, ptr::null_mut())
+        };
+        self.release_sem(sem, true);
+        // SAFETY: see above; nobody else refers to the task any more.
+        unsafe { task.free() };
+        self.live_tasks -= 1;
+    }
+
+    /// A finished task came back from a runtime.
+    fn on_done(&mut self, task: TaskPtr) {
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        match side.waiter {
+            Waiter::Waiting => {
+                side.waiter = Waiter::Posted;
+                // SAFETY: the semaphore is ours and its coroutine is still there.
+                unsafe { self.lua.post(side.sem) };
+            }
+            Waiter::Gone => self.free_task(task),
+            Waiter::Posted => {
+                ngx_log_error!(NGX_LOG_ERR, cycle_log(), "resty_ffi: task {:p} came back twice", task.as_raw());
+            }
+        }
+    }
+}
+
+/// Lua side: queues a call for `r`; returns the task and the semaphore to wait on.
+///
+/// # Safety
+/// `r` must be the live request of the calling coroutine; worker thread only.
+pub unsafe fn post(
+    r: *mut ngx_http_request_t,
+    queue: &RequestQueue,
+    req: &[u8],
+) -> Result<(TaskPtr, *mut Sema), String> {
+    with(|w| {
+        // SAFETY: the caller guarantees r.
+        let list = unsafe { request_tasks::for_request(r) }.ok_or("out of memory")?;
+        let sem = w.take_sem()?;
+        let task = TaskPtr::new(req, sem);
+        if let Err(e) = queue.push(task) {
+            // SAFETY: never queued.
+            unsafe { task.free() };
+            w.release_sem(sem, true);
+            return Err(e.message().to_string());
+        }
+        // SAFETY: worker thread; the runtime never touches the waiter side.
+        unsafe { request_tasks::link(list, task) };
+        w.live_tasks += 1;
+        Ok((task, sem))
+    })?
+}
+
+/// Lua side, after its wait ended with the answer there: frees the task.
+pub fn finish(task: TaskPtr) {
+    let _ = with(|w| w.free_task(task));
+}
+
+/// Lua side, after its wait ended without the answer (timeout, error): true if the
+/// answer arrived after all (then read it and `finish`), false if the task is left to
+/// be freed when it comes back.
+pub fn abandon(task: TaskPtr) -> bool {
+    with(|w| {
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        match side.waiter {
+            Waiter::Posted => {
+                // Posted but not consumed by the waiter: the semaphore is dirty.
+                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
+                w.release_sem(sem, false);
+                true
+            }
+            Waiter::Waiting | Waiter::Gone => {
+                side.waiter = Waiter::Gone;
+                // SAFETY: worker thread.
+                unsafe { request_tasks::unlink(task) };
+                false
+            }
+        }
+    })
+    .unwrap_or(false)
+}
+
+/// The task's request is being freed: its coroutine is gone.
+pub fn waiter_gone(task: TaskPtr) {
+    let _ = with(|w| {
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        match side.waiter {
+            Waiter::Posted => {
+                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
+                w.release_sem(sem, false);
+                w.free_task(task);
+            }
+            Waiter::Waiting | Waiter::Gone => side.waiter = Waiter::Gone,
+        }
+    });
+}
+
+/// Tasks allocated and not yet freed in this worker.
+pub fn live_tasks() -> usize {
+    with(|w| w.live_tasks).unwrap_or(0)
+}
+
+/// Remembers a loaded runtime so that worker exit unloads it.
+pub fn add_runtime(q: Arc<RequestQueue>) {
+    let _ = with(|w| w.runtimes.push(q));
+}
+
+pub fn remove_runtime(q: &Arc<RequestQueue>) {
+    let _ = with(|w| w.runtimes.retain(|x| !Arc::ptr_eq(x, q)));
+}
+
+extern "C" fn on_eventfd_readable(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| {
+            let done = w.done;
+            done.drain(|task| w.on_done(task));
+            let stray = done.take_stray_responds();
+            if stray > 0 {
+                ngx_log_error!(
+                    NGX_LOG_ERR,
+                    cycle_log(),
+                    "resty_ffi: dropped {} response(s) to tasks that were not waiting for one (answered twice?)",
+                    stray
+                );
+            }
+        });
+    })
+}
+
+extern "C" fn on_reaper(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| {
+            for sem in std::mem::take(&mut w.dirty_sems) {
+                w.all_sems.retain(|s| *s != sem);
+                // SAFETY: every event posted before the reaper (lua-nginx-module's
+                // semaphore event among them) has run; the semaphore has no waiter.
+                unsafe { w.lua.destroy(sem) };
+            }
+        });
+    })
+}
