@@ -8,7 +8,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=NGINX_SOURCE_DIR");
     println!("cargo:rerun-if-env-changed=NGINX_BUILD_DIR");
 
-    // nginx symbols are resolved when nginx loads the module, not at link time.
+    // nginx symbols are resolved when nginx loads the module, not at link time (the unit
+    // tests get stand-ins: src/test_stubs.rs). ELF shared objects allow that by default.
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") {
         println!("cargo:rustc-cdylib-link-arg=-undefined");
         println!("cargo:rustc-cdylib-link-arg=dynamic_lookup");

@@ -12,6 +12,8 @@ pub mod queue;
 pub mod request_tasks;
 pub mod runtime;
 pub mod task;
+#[cfg(test)]
+mod test_stubs;
 pub mod worker;
 
 use std::ptr::{addr_of, addr_of_mut};

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds the module and the Rust runtimes into $RESTY_FFI_BUILD/lib.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+[ -f "$NGINX_BUILD_DIR/ngx_auto_config.h" ] || die "no configured nginx tree at $NGINX_BUILD_DIR (run ci/setup.sh)"
+
+cd "$REPO_ROOT"
+cargo build --release --workspace --quiet
+mkdir -p "$LIB_DIR"
+install -m 0755 "$CARGO_TARGET_DIR/release/libngx_http_resty_ffi_module.so" "$MODULE_SO"
+for lib in ffi_echo ffi_test; do
+    install -m 0755 "$CARGO_TARGET_DIR/release/lib$lib.so" "$LIB_DIR/lib$lib.so"
+done

@@ -1,0 +1,258 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# ngx.load_ffi: finding the library, libffi_init, caching, and every way loading fails.
+
+use Test::Nginx::Socket::Lua 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block { require "resty_ffi" }
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: load by absolute path and call
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt, err = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_echo.so")
+            if not rt then
+                ngx.say("load failed: ", err)
+                return
+            end
+            local ok, res = rt:echo("hello")
+            ngx.say(ok, " ", res)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+true hello
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 2: load by short name and by file name (LD_LIBRARY_PATH)
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, lib in ipairs({ "ffi_echo", "libffi_echo.so" }) do
+                local rt, err = ngx.load_ffi(lib, "[" .. lib .. "] ")
+                if not rt then
+                    ngx.say("load failed: ", err)
+                    return
+                end
+                ngx.say(select(2, rt:echo("hi")))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+[ffi_echo] hi
+[libffi_echo.so] hi
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 3: idempotent: one libffi_init per lib&cfg key, same object back
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local a = ngx.load_ffi("ffi_test", "threads=1")
+            local b = ngx.load_ffi("ffi_test", "threads=1")
+            local c = ngx.load_ffi("ffi_test", "threads=2")
+            local d = ngx.load_ffi("ffi_test")
+            ngx.say(a == b, " ", a == c, " ", c == d)
+            ngx.say(select(2, a:call("inits")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+true false false
+3
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 4: a missing library is a clear error, and the next good load works
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt, err = ngx.load_ffi("no_such_runtime")
+            ngx.say(rt, " ", err)
+            rt, err = ngx.load_ffi("/nonexistent/libx.so")
+            ngx.say(rt, " ", err)
+            rt = ngx.load_ffi("ffi_echo")
+            ngx.say(select(2, rt:echo("still fine")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nil failed to load runtime library libno_such_runtime.so: libno_such_runtime.so: cannot open shared object file: No such file or directory
+nil failed to load runtime library /nonexistent/libx.so: /nonexistent/libx.so: cannot open shared object file: No such file or directory
+still fine
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 5: a library without libffi_init is refused
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt, err = ngx.load_ffi("libm.so.6")
+            ngx.say(rt, " ", err)
+        }
+    }
+--- request
+GET /t
+--- response_body
+nil runtime library libm.so.6 has no libffi_init symbol
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 6: libffi_init returning non-zero gives nil, err; nothing is cached
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            for i = 1, 2 do
+                local rt, err = ngx.load_ffi("ffi_test", "fail")
+                ngx.say(rt, " ", err)
+            end
+            local rt = ngx.load_ffi("ffi_test")
+            ngx.say(select(2, rt:call("inits")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nil libffi_init of libffi_test.so failed: rc=3
+nil libffi_init of libffi_test.so failed: rc=3
+3
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 7: lib, cfg and opts of the wrong type
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(select(2, ngx.load_ffi(nil)))
+            ngx.say(select(2, ngx.load_ffi(42)))
+            ngx.say(select(2, ngx.load_ffi("")))
+            ngx.say(select(2, ngx.load_ffi("ffi_echo", {})))
+            ngx.say(select(2, ngx.load_ffi("ffi_echo", 1)))
+            ngx.say(select(2, ngx.load_ffi("ffi_echo", nil, "x")))
+            ngx.say(select(2, ngx.load_ffi("ffi_echo", nil, { max_queue = 0 })))
+            ngx.say(select(2, ngx.load_ffi("ffi_echo", nil, { max_queue = 1.5 })))
+            ngx.say(select(2, ngx.load_ffi("ffi_echo", nil, { timeout = -1 })))
+        }
+    }
+--- request
+GET /t
+--- response_body
+bad lib: non-empty string expected, got nil
+bad lib: non-empty string expected, got number
+bad lib: non-empty string expected, got string
+bad cfg: string or nil expected, got table
+bad cfg: string or nil expected, got number
+bad opts: table expected, got string
+bad opts.max_queue: positive integer expected
+bad opts.max_queue: positive integer expected
+bad opts.timeout: positive number of milliseconds expected
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 8: loading in init_by_lua is refused (runtimes belong to workers)
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_by_lua_block {
+        local resty_ffi = require "resty_ffi"
+        local rt, err = ngx.load_ffi("ffi_echo")
+        package.loaded.init_result = tostring(rt) .. " " .. err
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(package.loaded.init_result)
+        }
+    }
+--- request
+GET /t
+--- response_body
+nil cannot load a runtime in init_by_lua*: runtimes belong to worker processes (use init_worker_by_lua* or later)
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 9: loading in init_worker_by_lua works; a call there is a clear error
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        local rt, err = ngx.load_ffi("ffi_echo")
+        local ok, cerr = rt:echo("x")
+        package.loaded.init_worker_result = tostring(ok) .. " " .. cerr
+    }
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(package.loaded.init_worker_result)
+            local rt = ngx.load_ffi("ffi_echo")
+            ngx.say(select(2, rt:echo("from content")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+false API disabled in the context of init_worker (it cannot yield)
+from content
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]

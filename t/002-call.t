@@ -1,0 +1,265 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# runtime:anyname(req): results, runtime errors, any method name, every place a call may yield.
+
+use Test::Nginx::Socket::Lua 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block { require "resty_ffi" }
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: any method name; runtime rc != 0 gives false, rc, rsp
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            ngx.say(rt:echo("echo a"))
+            ngx.say(rt:whatever_name("echo b"))
+            ngx.say(rt:call("error 7 went wrong"))
+            ngx.say(rt:call("error -1 negative"))
+            ngx.say(rt:call("bogus"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+truea
+trueb
+false7went wrong
+false-1negative
+false22unknown command
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 2: NULL response is nil; a C-string response (rsp_len 0) is read up to its NUL
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local ok, res = rt:call("null")
+            ngx.say(ok, " ", type(res))
+            ok, res = rt:call("cstr text")
+            ngx.say(ok, " ", res, " ", #res)
+            ok, res = rt:call("echo ")
+            ngx.say(ok, " [", res, "]")
+        }
+    }
+--- request
+GET /t
+--- response_body
+true nil
+true text 4
+true []
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 3: a request that is not a string is refused at once
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            ngx.say(rt:call(nil))
+            ngx.say(rt:call(42))
+            ngx.say(rt:call({}))
+            ngx.say(rt:call(true))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+falsebad request: string expected, got nil
+falsebad request: string expected, got number
+falsebad request: string expected, got table
+falsebad request: string expected, got boolean
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 4: calls from rewrite, access and content phases
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        rewrite_by_lua_block {
+            ngx.ctx.r = select(2, ngx.load_ffi("ffi_test"):call("echo rewrite"))
+        }
+        access_by_lua_block {
+            ngx.ctx.a = select(2, ngx.load_ffi("ffi_test"):call("echo access"))
+        }
+        content_by_lua_block {
+            ngx.say(ngx.ctx.r, " ", ngx.ctx.a, " ",
+                    select(2, ngx.load_ffi("ffi_test"):call("echo content")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+rewrite access content
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 5: calls from ngx.timer.at callbacks
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local results = {}
+            local function job(premature, i)
+                local rt = ngx.load_ffi("ffi_test")
+                local ok, res = rt:call("sleep 10 timer" .. i)
+                results[#results + 1] = res
+            end
+            for i = 1, 3 do
+                assert(ngx.timer.at(0, job, i))
+            end
+            for _ = 1, 100 do
+                if #results == 3 then break end
+                ngx.sleep(0.01)
+            end
+            table.sort(results)
+            ngx.say(table.concat(results, " "))
+            ngx.sleep(0.01)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+timer1 timer2 timer3
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 6: many light threads in flight at once, each gets its own answer
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local threads = {}
+            for i = 1, 200 do
+                threads[i] = ngx.thread.spawn(function()
+                    return rt:call("sleep " .. (i % 7) .. " t" .. i)
+                end)
+            end
+            local good = 0
+            for i = 1, 200 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == "t" .. i then good = good + 1 end
+            end
+            ngx.say("good: ", good)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+good: 200
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 7: the worker serves other requests while a call is in flight
+--- http_config eval: $::HttpConfig
+--- config
+    location = /fast {
+        return 200 "fast\n";
+    }
+    location = /t {
+        content_by_lua_block {
+            -- "hold" is answered only when the runtime is unloaded: no timing involved.
+            local rt = ngx.load_ffi("ffi_test", "held")
+            local slow = ngx.thread.spawn(function() return rt:call("hold slow") end)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            sock:send("GET /fast HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            local resp = sock:receive("*a")
+            ngx.say("other request served: ", resp:find("fast", 1, true) ~= nil,
+                    ", call still in flight: ", coroutine.status(slow) ~= "dead")
+            rt:__unload()
+            local _, ok, res = ngx.thread.wait(slow)
+            ngx.say(ok, " ", res)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+other request served: true, call still in flight: true
+true slow
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 8: a runtime with several poll threads
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "threads=4")
+            local threads = {}
+            for i = 1, 100 do
+                threads[i] = ngx.thread.spawn(function() return rt:call("echo " .. i) end)
+            end
+            local sum = 0
+            for i = 1, 100 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                sum = sum + tonumber(res)
+            end
+            ngx.say(sum)
+        }
+    }
+--- request
+GET /t
+--- response_body
+5050
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
