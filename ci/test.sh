@@ -23,7 +23,7 @@ export TEST_NGINX_LUA_DIR=$REPO_ROOT/lua
 export TEST_NGINX_LIB_DIR=$LIB_DIR
 export LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-if [ $# -eq 0 ]; then set -- t/; fi
+if [ $# -eq 0 ]; then set -- t/ ci/tnginx-selftest.t; fi
 if [ -z "${RESTY_FFI_OWN_RUNNER:-}" ] && perl -MTest::Nginx::Socket::Lua -e1 2>/dev/null; then
     exec prove -r "$@"
 fi

@@ -52,7 +52,13 @@ worker call: pong inits: 1
 === TEST 2: nginx -s reload with runtimes loaded: old workers exit, new ones call
 --- http_config eval: $::HttpConfig
 --- config
-    location = /reload {
+    location = /after {
+        content_by_lua_block {
+            local ok, res = ngx.load_ffi("ffi_test"):call("echo after reload")
+            ngx.print(ngx.worker.pid(), " ", res)
+        }
+    }
+    location = /t {
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test")
             ngx.say(select(2, rt:call("echo before reload")))
@@ -60,24 +66,24 @@ worker call: pong inits: 1
             local master = f:read("*l")
             f:close()
             os.execute("kill -HUP " .. master)
+            -- This old worker stops accepting; a new worker serves the next connection.
+            ngx.sleep(0.5)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            sock:send("GET /after HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            local resp = sock:receive("*a")
+            local pid, res = resp:match("\r\n\r\n(%d+) (.*)$")
+            ngx.say("new worker: ", tonumber(pid) ~= ngx.worker.pid(), ", ", res)
+            ngx.say(select(2, rt:call("echo old worker still serves its request")))
         }
     }
-    location = /t {
-        content_by_lua_block {
-            ngx.say(select(2, ngx.load_ffi("ffi_test"):call("echo after reload")))
-        }
-    }
---- request eval
-["GET /reload", "GET /t"]
---- response_body eval
-["before reload\n", "after reload\n"]
---- wait: 1
---- grep_error_log eval: qr/worker call: \w+ inits: \d+/
---- grep_error_log_out
-worker call: pong inits: 1
-worker call: pong inits: 1
-worker call: pong inits: 1
-worker call: pong inits: 1
+--- request
+GET /t
+--- response_body
+before reload
+new worker: true, after reload
+old worker still serves its request
+--- wait: 0.5
 --- error_log
 gracefully shutting down
 exited with code 0
