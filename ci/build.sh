@@ -12,3 +12,10 @@ install -m 0755 "$CARGO_TARGET_DIR/release/libngx_http_resty_ffi_module.so" "$MO
 for lib in ffi_echo ffi_test; do
     install -m 0755 "$CARGO_TARGET_DIR/release/lib$lib.so" "$LIB_DIR/lib$lib.so"
 done
+
+# Components (loaders, Go examples, ...) build in ci/build.d/*.sh, in name order; each
+# installs what nginx loads into $LIB_DIR.
+for s in "$REPO_ROOT"/ci/build.d/*.sh; do
+    [ -f "$s" ] || continue
+    bash "$s" || die "build step failed: $s"
+done

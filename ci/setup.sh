@@ -10,6 +10,14 @@ APT_PACKAGES=(
     clang libclang-dev pkg-config curl python3
 )
 
+# Components add theirs in ci/packages.d/*.txt (one Debian package per line).
+for f in "$REPO_ROOT"/ci/packages.d/*.txt; do
+    [ -f "$f" ] || continue
+    while read -r p _; do
+        case "$p" in ""|"#"*) ;; *) APT_PACKAGES+=("$p") ;; esac
+    done <"$f"
+done
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,7 @@ use crate::panic_guard::guard;
 use crate::lua_sema::Sema;
 use crate::queue::RequestQueue;
 use crate::runtime::Runtime;
+use crate::runtime_log;
 use crate::task::{Task, TaskPtr};
 use crate::worker;
 
@@ -103,6 +104,33 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, 
                 unsafe { libc::free(rsp.cast()) };
                 done.note_stray_respond();
             }
+        }
+    })
+}
+
+/// Logs a runtime's message into nginx's error.log at an nginx level (1 emerg .. 8 debug).
+/// Any thread; never blocks. `len` <= 0 means `msg` is a NUL-terminated string.
+///
+/// # Safety
+/// `msg` NULL, a C string, or valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char, len: c_int) {
+    guard((), || {
+        if msg.is_null() {
+            return;
+        }
+        let n = if len <= 0 { unsafe { libc::strlen(msg) } } else { len as usize };
+        // SAFETY: the caller's buffer of n bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), n) };
+        let level = usize::try_from(level).unwrap_or(0);
+        match done_queue::get() {
+            Some(done) => {
+                if runtime_log::push(level, bytes) {
+                    done.notify();
+                }
+            }
+            // No worker event loop in this process (yet): stderr is nginx's error log too.
+            None => eprintln!("[resty_ffi] {}", String::from_utf8_lossy(bytes)),
         }
     })
 }

@@ -60,6 +60,11 @@ impl DoneQueue {
     /// Any thread: hands a finished task to the worker.
     pub fn push(&self, task: TaskPtr) {
         self.tasks.push(task);
+        self.notify();
+    }
+
+    /// Any thread: makes the worker run its handler soon (one eventfd write per wake-up).
+    pub fn notify(&self) {
         if !self.armed.swap(true, Ordering::AcqRel) {
             self.wake();
         }

@@ -11,6 +11,7 @@ pub mod panic_guard;
 pub mod queue;
 pub mod request_tasks;
 pub mod runtime;
+pub mod runtime_log;
 pub mod task;
 #[cfg(test)]
 mod test_stubs;

@@ -22,6 +22,7 @@ use crate::done_queue::{self, DoneQueue};
 use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::RequestQueue;
 use crate::request_tasks;
+use crate::runtime_log;
 use crate::task::{TaskPtr, Waiter};
 
 struct Worker {
@@ -67,6 +68,8 @@ pub fn init() -> Result<(), String> {
     let lua = LuaSema::resolve()?;
     let done = done_queue::get_or_init()?;
     let log = cycle_log();
+    // SAFETY: the cycle's log is live on the worker thread.
+    runtime_log::set_max_level(unsafe { (*log).log_level });
     // SAFETY: worker thread, event module initialized (init_process runs after it).
     let conn = unsafe { ngx_get_connection(done.fd(), log) };
     if conn.is_null() {
@@ -286,6 +289,8 @@ extern "C" fn on_eventfd_readable(_ev: *mut ngx_event_t) {
         let _ = with(|w| {
             let done = w.done;
             done.drain(|task| w.on_done(task));
+            // SAFETY: worker thread; the cycle's log is live.
+            unsafe { runtime_log::drain(cycle_log()) };
             let stray = done.take_stray_responds();
             if stray > 0 {
                 ngx_log_error!(

@@ -1,0 +1,110 @@
+//! Logging from runtime threads into nginx's error.log.
+//!
+//! `ngx_http_resty_ffi_log(level, msg, len)` may be called from any thread. nginx's logger
+//! is not for other threads, so the message is queued (bounded: a flood drops the excess and
+//! counts it, never blocks, never grows) and the worker writes it with `ngx_log_error` when
+//! the eventfd fires. So `error_log` levels apply and `nginx -s reopen` keeps working.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use crossbeam_queue::ArrayQueue;
+use nginx_sys::{ngx_log_t, NGX_LOG_DEBUG, NGX_LOG_EMERG, NGX_LOG_WARN};
+use ngx::ngx_log_error;
+
+/// Messages waiting for the worker.
+const CAPACITY: usize = 4096;
+/// Longer messages are cut (nginx's own line limit is 2048 bytes).
+const MAX_MESSAGE: usize = 1800;
+
+struct Record {
+    level: usize,
+    text: Box<str>,
+}
+
+struct LogQueue {
+    records: ArrayQueue<Record>,
+    dropped: AtomicUsize,
+    /// The error_log level of the cycle, so filtered messages are not even queued.
+    max_level: AtomicUsize,
+}
+
+static LOG_QUEUE: OnceLock<LogQueue> = OnceLock::new();
+
+fn queue() -> &'static LogQueue {
+    LOG_QUEUE.get_or_init(|| LogQueue {
+        records: ArrayQueue::new(CAPACITY),
+        dropped: AtomicUsize::new(0),
+        max_level: AtomicUsize::new(NGX_LOG_DEBUG as usize),
+    })
+}
+
+/// Worker side: remember the current error_log level (called at init and each drain).
+pub fn set_max_level(level: usize) {
+    queue().max_level.store(level, Ordering::Relaxed);
+}
+
+/// Any thread: queues one message. Returns false if it was dropped (queue full) or filtered.
+pub fn push(level: usize, msg: &[u8]) -> bool {
+    let level = level.clamp(NGX_LOG_EMERG as usize, NGX_LOG_DEBUG as usize);
+    let q = queue();
+    if level > q.max_level.load(Ordering::Relaxed) {
+        return false;
+    }
+    let msg = &msg[..msg.len().min(MAX_MESSAGE)];
+    let text = String::from_utf8_lossy(msg).trim_end().to_string().into_boxed_str();
+    if q.records.push(Record { level, text }).is_err() {
+        q.dropped.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
+    true
+}
+
+/// Worker side: writes every queued message through nginx's logger.
+///
+/// # Safety
+/// Worker thread only; `log` must be the cycle's live log.
+pub unsafe fn drain(log: *mut ngx_log_t) {
+    let q = queue();
+    set_max_level((*log).log_level);
+    while let Some(r) = q.records.pop() {
+        ngx_log_error!(r.level, log, "[resty_ffi] {}", r.text);
+    }
+    let dropped = q.dropped.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        ngx_log_error!(
+            NGX_LOG_WARN,
+            log,
+            "[resty_ffi] dropped {} runtime log message(s): more than {} were waiting",
+            dropped,
+            CAPACITY
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flood_is_bounded_and_counted() {
+        set_max_level(NGX_LOG_DEBUG as usize);
+        let mut accepted = 0;
+        for _ in 0..CAPACITY + 100 {
+            if push(NGX_LOG_WARN as usize, b"x") {
+                accepted += 1;
+            }
+        }
+        assert!(accepted <= CAPACITY);
+        assert!(queue().dropped.load(Ordering::Relaxed) >= 100);
+        while queue().records.pop().is_some() {}
+        queue().dropped.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn filtered_levels_are_not_queued() {
+        set_max_level(NGX_LOG_WARN as usize);
+        assert!(!push(NGX_LOG_DEBUG as usize, b"debug"));
+        set_max_level(NGX_LOG_DEBUG as usize);
+    }
+}
