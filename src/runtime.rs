@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::Arc;
 
 use crate::queue::RequestQueue;
+use crate::runtime_log;
 
 /// `int libffi_init(char *cfg, void *tq)`, provided by every runtime library.
 type LibffiInit = unsafe extern "C" fn(*mut c_char, *mut c_void) -> c_int;
@@ -78,7 +79,7 @@ impl Runtime {
             .as_mut()
             .map_or(std::ptr::null_mut(), |v| v.as_mut_ptr().cast::<c_char>());
         // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
-        let rc = unsafe { init(cfg_ptr, tq) };
+        let (rc, logged) = runtime_log::capture_init_error(|| unsafe { init(cfg_ptr, tq) });
         drop(cfg_copy);
         if rc != 0 {
             // Threads it may have started get NULL from task_poll.
@@ -87,7 +88,10 @@ impl Runtime {
                 // SAFETY: our own handle, closed once.
                 unsafe { libc::dlclose(handle) };
             }
-            return Err(format!("libffi_init of {file} failed: rc={rc}"));
+            return Err(match logged {
+                Some(why) => format!("libffi_init of {file} failed: rc={rc}: {why}"),
+                None => format!("libffi_init of {file} failed: rc={rc}"),
+            });
         }
         Ok(Runtime { queue, handle, unpin })
     }

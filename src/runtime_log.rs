@@ -5,11 +5,12 @@
 //! counts it, never blocks, never grows) and the worker writes it with `ngx_log_error` when
 //! the eventfd fires. So `error_log` levels apply and `nginx -s reopen` keeps working.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crossbeam_queue::ArrayQueue;
-use nginx_sys::{ngx_log_t, NGX_LOG_DEBUG, NGX_LOG_EMERG, NGX_LOG_WARN};
+use nginx_sys::{ngx_log_t, NGX_LOG_DEBUG, NGX_LOG_EMERG, NGX_LOG_ERR, NGX_LOG_WARN};
 use ngx::ngx_log_error;
 
 /// Messages waiting for the worker.
@@ -44,14 +45,42 @@ pub fn set_max_level(level: usize) {
     queue().max_level.store(level, Ordering::Relaxed);
 }
 
+thread_local! {
+    /// While a runtime's `libffi_init` runs on this thread: the last error it logged.
+    static INIT_ERROR: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+/// Runs a runtime's init; returns its result and the last message of level `err` or worse
+/// that it logged meanwhile (so that `load_ffi` can say why the init failed).
+pub fn capture_init_error<R>(init: impl FnOnce() -> R) -> (R, Option<String>) {
+    INIT_ERROR.with(|c| *c.borrow_mut() = Some(None));
+    let r = init();
+    let msg = INIT_ERROR.with(|c| c.borrow_mut().take()).flatten();
+    (r, msg)
+}
+
+fn note_init_error(level: usize, msg: &[u8]) {
+    if level > NGX_LOG_ERR as usize {
+        return;
+    }
+    INIT_ERROR.with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            if let Some(last) = slot.as_mut() {
+                *last = Some(String::from_utf8_lossy(msg).trim_end().to_string());
+            }
+        }
+    });
+}
+
 /// Any thread: queues one message. Returns false if it was dropped (queue full) or filtered.
 pub fn push(level: usize, msg: &[u8]) -> bool {
     let level = level.clamp(NGX_LOG_EMERG as usize, NGX_LOG_DEBUG as usize);
+    let msg = &msg[..msg.len().min(MAX_MESSAGE)];
+    note_init_error(level, msg);
     let q = queue();
     if level > q.max_level.load(Ordering::Relaxed) {
         return false;
     }
-    let msg = &msg[..msg.len().min(MAX_MESSAGE)];
     let text = String::from_utf8_lossy(msg).trim_end().to_string().into_boxed_str();
     if q.records.push(Record { level, text }).is_err() {
         q.dropped.fetch_add(1, Ordering::Relaxed);
@@ -85,6 +114,7 @@ pub unsafe fn drain(log: *mut ngx_log_t) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nginx_sys::NGX_LOG_CRIT;
 
     #[test]
     fn flood_is_bounded_and_counted() {
@@ -99,6 +129,20 @@ mod tests {
         assert!(queue().dropped.load(Ordering::Relaxed) >= 100);
         while queue().records.pop().is_some() {}
         queue().dropped.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn init_errors_are_captured_on_the_init_thread_only() {
+        let (rc, msg) = capture_init_error(|| {
+            push(NGX_LOG_ERR as usize, b"first");
+            push(NGX_LOG_WARN as usize, b"just a warning");
+            push(NGX_LOG_CRIT as usize, b"cannot connect\n");
+            7
+        });
+        assert_eq!((rc, msg.as_deref()), (7, Some("cannot connect")));
+        let (_, none) = capture_init_error(|| std::thread::spawn(|| push(NGX_LOG_ERR as usize, b"x")).join());
+        assert_eq!(none, None);
+        while queue().records.pop().is_some() {}
     }
 
     #[test]

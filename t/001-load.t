@@ -141,7 +141,7 @@ nil runtime library libm.so.6 has no libffi_init symbol
 
 
 
-=== TEST 6: libffi_init returning non-zero gives nil, err; nothing is cached
+=== TEST 6: libffi_init returning non-zero gives nil, err with the error it logged; nothing is cached
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -157,8 +157,8 @@ nil runtime library libm.so.6 has no libffi_init symbol
 --- request
 GET /t
 --- response_body
-nil libffi_init of libffi_test.so failed: rc=3
-nil libffi_init of libffi_test.so failed: rc=3
+nil libffi_init of libffi_test.so failed: rc=3: ffi_test: told to fail by its cfg
+nil libffi_init of libffi_test.so failed: rc=3: ffi_test: told to fail by its cfg
 3
 --- no_error_log
 [alert]

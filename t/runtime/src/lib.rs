@@ -13,7 +13,7 @@
 //! | `fill <n> <byte>`       | rc 0, n copies of the byte                               |
 //! | `inits`                 | rc 0, how many times libffi_init ran in this process     |
 //!
-//! cfg: `fail` makes libffi_init return 3; `threads=N` starts N poll threads (default 1).
+//! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads (default 1).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +25,7 @@ extern "C" {
     fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_void;
     fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c_int) -> *mut c_char;
     fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int);
+    fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char, len: c_int);
 }
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
@@ -134,6 +135,8 @@ pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int
     INITS.fetch_add(1, Ordering::SeqCst);
     let cfg = if cfg.is_null() { String::new() } else { CStr::from_ptr(cfg).to_string_lossy().into_owned() };
     if cfg == "fail" {
+        let why = "ffi_test: told to fail by its cfg";
+        ngx_http_resty_ffi_log(4, why.as_ptr().cast(), why.len() as c_int);
         return 3;
     }
     let threads = cfg.strip_prefix("threads=").and_then(|n| n.parse().ok()).unwrap_or(1);
