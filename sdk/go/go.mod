@@ -1,0 +1,3 @@
+module github.com/resty-ffi/resty-ffi/sdk/go
+
+go 1.19

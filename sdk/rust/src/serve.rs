@@ -1,0 +1,52 @@
+//! Serving tasks on a pool of threads with a blocking handler.
+
+use std::any::Any;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread;
+
+use crate::task::{Reply, TaskQueue};
+
+/// The text a panic carried.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// The error reply for a panic in a handler, logged once.
+pub(crate) fn panic_reply(payload: Box<dyn Any + Send>) -> Reply {
+    let msg = panic_message(&*payload);
+    log::error!("handler panicked: {msg}");
+    Err((crate::RC_PANICKED, format!("handler panicked: {msg}").into_bytes()))
+}
+
+/// Runs `f`, turning a panic into an error reply.
+pub(crate) fn guarded(f: impl FnOnce() -> Reply) -> Reply {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(panic_reply)
+}
+
+/// Starts `threads` threads that poll `tq` and answer each task with `handler(request)`.
+/// A panicking handler answers with [`crate::RC_PANICKED`] and the thread keeps serving.
+/// The threads end when the runtime is unloaded.
+pub fn serve<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()>
+where
+    H: Fn(&[u8]) -> Reply + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    for i in 0..threads.max(1) {
+        let handler = handler.clone();
+        thread::Builder::new()
+            .name(format!("resty-ffi-{i}"))
+            .spawn(move || {
+                while let Some(task) = tq.poll() {
+                    let reply = guarded(|| handler(task.request()));
+                    task.respond(reply);
+                }
+            })?;
+    }
+    Ok(())
+}

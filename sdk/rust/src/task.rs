@@ -1,0 +1,80 @@
+//! Tasks and the task queue, safe.
+
+use std::ffi::{c_int, c_void};
+
+use crate::ffi;
+
+/// The queue a runtime polls (`tq` of `libffi_init`). Cheap to copy and share.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskQueue(*mut c_void);
+
+// SAFETY: the module's task queue is thread-safe by the runtime ABI.
+unsafe impl Send for TaskQueue {}
+// SAFETY: as above.
+unsafe impl Sync for TaskQueue {}
+
+impl TaskQueue {
+    /// Wraps the `tq` pointer that `libffi_init` received.
+    ///
+    /// # Safety
+    /// `tq` must be that pointer; do not poll again after `poll` returned `None`.
+    pub unsafe fn from_raw(tq: *mut c_void) -> Self {
+        TaskQueue(tq)
+    }
+
+    /// Blocks until a call comes; `None` once the runtime is unloaded (then stop polling).
+    pub fn poll(&self) -> Option<Task> {
+        // SAFETY: tq is the module's queue (see from_raw).
+        unsafe { ffi::poll(self.0) }.map(|raw| Task { raw, answered: false })
+    }
+}
+
+/// One call from Lua. Answer it with [`Task::respond`]; a task dropped unanswered answers
+/// by itself with [`crate::RC_DROPPED`], so no coroutine waits forever.
+#[derive(Debug)]
+pub struct Task {
+    raw: *mut c_void,
+    answered: bool,
+}
+
+// SAFETY: a task may be answered from any thread, once.
+unsafe impl Send for Task {}
+
+/// What a handler returns: `Ok(bytes)` is `true, bytes` in Lua, `Err((rc, bytes))` is
+/// `false, rc, bytes` (rc must be non-zero).
+pub type Reply = Result<Vec<u8>, (i32, Vec<u8>)>;
+
+impl Task {
+    /// The request bytes (binary-safe).
+    pub fn request(&self) -> &[u8] {
+        // SAFETY: the task is polled and unanswered while self exists.
+        unsafe { ffi::request(self.raw) }
+    }
+
+    /// Answers the task: `Ok(bytes)` or `Err((rc, bytes))`.
+    pub fn respond(mut self, reply: Reply) {
+        let (rc, data) = match reply {
+            Ok(data) => (0, data),
+            Err((0, data)) => (crate::RC_ERROR, data),
+            Err((rc, data)) => (rc, data),
+        };
+        self.answer(rc, &data);
+    }
+
+    fn answer(&mut self, rc: c_int, data: &[u8]) {
+        if !self.answered {
+            self.answered = true;
+            // SAFETY: answered exactly once, guarded by the flag.
+            unsafe { ffi::respond(self.raw, rc, data) };
+        }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if !self.answered {
+            log::warn!("task dropped without an answer");
+            self.answer(crate::RC_DROPPED, b"task dropped without an answer");
+        }
+    }
+}
