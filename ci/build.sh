@@ -9,7 +9,7 @@ cd "$REPO_ROOT"
 cargo build --release --workspace --quiet
 mkdir -p "$LIB_DIR"
 install -m 0755 "$CARGO_TARGET_DIR/release/libngx_http_resty_ffi_module.so" "$MODULE_SO"
-for lib in ffi_echo ffi_test ffi_sdk_test; do
+for lib in ffi_echo ffi_argon2 ffi_test ffi_sdk_test; do
     install -m 0755 "$CARGO_TARGET_DIR/release/lib$lib.so" "$LIB_DIR/lib$lib.so"
 done
 
