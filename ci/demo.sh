@@ -10,6 +10,7 @@ bash "$here/build.sh"
 prefix=$RESTY_FFI_BUILD/demo
 mkdir -p "$prefix/logs" "$prefix/conf"
 sed -e "s#RESTY_FFI_MODULE#$MODULE_SO#" -e "s#RESTY_FFI_LUA#$REPO_ROOT/lua#" \
+    -e "s#RESTY_FFI_USER#$(id -un)#" \
     "$REPO_ROOT/nginx-conf/demo.conf" >"$prefix/conf/nginx.conf"
 
 if [ -f "$prefix/logs/nginx.pid" ]; then
@@ -20,6 +21,6 @@ LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
     "$NGINX_BIN" -p "$prefix/" -c conf/nginx.conf
 for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:20000/echo && break; sleep 0.1; done
 
-log "nginx serves the demo (prefix $prefix; stop: $NGINX_BIN -p $prefix/ -s quit)"
+log "nginx serves the demo (stop it: $NGINX_BIN -p $prefix/ -c conf/nginx.conf -s quit)"
 log "curl http://127.0.0.1:20000/echo"
 curl -sS http://127.0.0.1:20000/echo
