@@ -115,9 +115,14 @@ pub unsafe fn drain(log: *mut ngx_log_t) {
 mod tests {
     use super::*;
     use nginx_sys::NGX_LOG_CRIT;
+    use std::sync::Mutex;
+
+    /// The queue is process-wide: these tests must not run at the same time.
+    static SERIAL: Mutex<()> = Mutex::new(());
 
     #[test]
     fn flood_is_bounded_and_counted() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         set_max_level(NGX_LOG_DEBUG as usize);
         let mut accepted = 0;
         for _ in 0..CAPACITY + 100 {
@@ -133,6 +138,7 @@ mod tests {
 
     #[test]
     fn init_errors_are_captured_on_the_init_thread_only() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let (rc, msg) = capture_init_error(|| {
             push(NGX_LOG_ERR as usize, b"first");
             push(NGX_LOG_WARN as usize, b"just a warning");
@@ -147,6 +153,7 @@ mod tests {
 
     #[test]
     fn filtered_levels_are_not_queued() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         set_max_level(NGX_LOG_WARN as usize);
         assert!(!push(NGX_LOG_DEBUG as usize, b"debug"));
         set_max_level(NGX_LOG_DEBUG as usize);
