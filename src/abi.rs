@@ -18,7 +18,7 @@ use crate::lua_sema::Sema;
 use crate::queue::RequestQueue;
 use crate::runtime::Runtime;
 use crate::runtime_log;
-use crate::task::{Task, TaskPtr};
+use crate::task::TaskPtr;
 use crate::worker;
 
 /// Writes `msg` into the caller's buffer (`*errlen` in: capacity, out: length).
@@ -50,7 +50,7 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_v
         }
         // SAFETY: tq is the queue handed to libffi_init; the runtime owns a reference to it.
         let queue = unsafe { &*(tq as *const RequestQueue) };
-        queue.poll().map_or(ptr::null_mut(), |t| t.as_raw().cast())
+        queue.poll().map_or(ptr::null_mut(), TaskPtr::handle)
     })
 }
 
@@ -61,10 +61,10 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_v
 #[no_mangle]
 pub unsafe extern "C" fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c_int) -> *mut c_char {
     guard(ptr::null_mut(), || {
-        let Some(task) = TaskPtr::from_raw(task.cast()) else {
+        // A handle that is stale or not in a runtime's hands gets NULL.
+        let Some((p, n)) = TaskPtr::from_handle(task).and_then(TaskPtr::request) else {
             return ptr::null_mut();
         };
-        let (p, n) = task.request();
         if !len.is_null() {
             // SAFETY: the caller passes a valid int pointer or NULL.
             unsafe { *len = c_int::try_from(n).unwrap_or(c_int::MAX) };
@@ -92,7 +92,8 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, 
             unsafe { libc::free(rsp.cast()) };
             return;
         };
-        let Some(task) = TaskPtr::from_raw(task.cast()) else {
+        let Some(task) = TaskPtr::from_handle(task) else {
+            // SAFETY: rsp is NULL or malloc()ed by the runtime; not stored anywhere.
             unsafe { libc::free(rsp.cast()) };
             done.note_stray_respond();
             return;
@@ -197,7 +198,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_unload(rt: *mut Runtime) -> c_int {
 }
 
 /// Queues a call; NULL and a message ("queue full", "runtime unloaded", ...) on failure.
-/// On success `*psem` is the semaphore to wait on.
+/// On success `*psem` is the semaphore to wait on; the task is returned as its handle.
 ///
 /// # Safety
 /// `r` the current request, `rt` a live runtime, `req` valid for `len` bytes, `psem` and
@@ -211,7 +212,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
     psem: *mut *mut Sema,
     err: *mut u8,
     errlen: *mut usize,
-) -> *mut Task {
+) -> *mut c_void {
     let result = guard(Err("panic while posting the task".to_string()), || {
         if r.is_null() || rt.is_null() || psem.is_null() || (req.is_null() && len > 0) {
             return Err("bad arguments".to_string());
@@ -225,7 +226,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
         let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes) }?;
         // SAFETY: checked non-NULL.
         unsafe { *psem = sem };
-        Ok(task.as_raw())
+        Ok(task.handle())
     });
     match result {
         Ok(t) => t,
@@ -243,9 +244,9 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
 /// # Safety
 /// `task` from `ngx_http_resty_ffi_post`, answered, not finished; out-pointers valid.
 #[no_mangle]
-pub unsafe extern "C" fn ngx_http_resty_ffi_result(task: *mut Task, rsp: *mut *const c_char, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_http_resty_ffi_result(task: *mut c_void, rsp: *mut *const c_char, len: *mut usize) -> c_int {
     guard(-1, || {
-        let Some(task) = TaskPtr::from_raw(task) else { return -1 };
+        let Some(task) = TaskPtr::from_handle(task) else { return -1 };
         let (rc, data, n) = task.response();
         // SAFETY: the caller's out-pointers.
         unsafe {
@@ -261,9 +262,9 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_result(task: *mut Task, rsp: *mut *c
 /// # Safety
 /// `task` from `ngx_http_resty_ffi_post`, answered; not used afterwards.
 #[no_mangle]
-pub unsafe extern "C" fn ngx_http_resty_ffi_finish(task: *mut Task) {
+pub unsafe extern "C" fn ngx_http_resty_ffi_finish(task: *mut c_void) {
     guard((), || {
-        if let Some(task) = TaskPtr::from_raw(task) {
+        if let Some(task) = TaskPtr::from_handle(task) {
             worker::finish(task);
         }
     })
@@ -275,8 +276,8 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_finish(task: *mut Task) {
 /// # Safety
 /// `task` from `ngx_http_resty_ffi_post`, not finished; not used afterwards if 0.
 #[no_mangle]
-pub unsafe extern "C" fn ngx_http_resty_ffi_abandon(task: *mut Task) -> c_int {
-    guard(0, || match TaskPtr::from_raw(task) {
+pub unsafe extern "C" fn ngx_http_resty_ffi_abandon(task: *mut c_void) -> c_int {
+    guard(0, || match TaskPtr::from_handle(task) {
         Some(task) => c_int::from(worker::abandon(task)),
         None => 0,
     })

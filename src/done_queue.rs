@@ -89,8 +89,10 @@ impl DoneQueue {
         }
     }
 
+    /// Any thread: counts an answer that had no task waiting for it; the worker logs it.
     pub fn note_stray_respond(&self) {
         self.stray_responds.fetch_add(1, Ordering::Relaxed);
+        self.notify();
     }
 
     /// Worker side: stray responds seen since the last call.

@@ -116,8 +116,8 @@ mod tests {
     #[test]
     fn full_and_unloaded_are_reported() {
         let q = RequestQueue::new(1);
-        let a = TaskPtr::new(b"a", std::ptr::null_mut());
-        let b = TaskPtr::new(b"b", std::ptr::null_mut());
+        let a = TaskPtr::new(b"a", std::ptr::null_mut()).unwrap();
+        let b = TaskPtr::new(b"b", std::ptr::null_mut()).unwrap();
         assert_eq!(q.push(a), Ok(()));
         assert_eq!(q.push(b), Err(PushError::Full));
         q.unload();
@@ -144,7 +144,7 @@ mod tests {
             got
         });
         for _ in 0..100 {
-            while q.push(TaskPtr::new(b"x", std::ptr::null_mut())).is_err() {
+            while q.push(TaskPtr::new(b"x", std::ptr::null_mut()).unwrap()).is_err() {
                 std::thread::yield_now();
             }
         }

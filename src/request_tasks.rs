@@ -10,10 +10,10 @@ use std::ptr;
 
 use nginx_sys::{ngx_http_request_t, ngx_pool_cleanup_add};
 
-use crate::task::{Task, TaskPtr};
+use crate::task::TaskPtr;
 
 pub struct RequestTasks {
-    head: *mut Task,
+    head: Option<TaskPtr>,
 }
 
 /// The request's list, created in its pool on first use.
@@ -31,9 +31,7 @@ pub unsafe fn for_request(r: *mut ngx_http_request_t) -> Option<*mut RequestTask
         return None;
     }
     let list: *mut RequestTasks = (*cln).data.cast();
-    list.write(RequestTasks {
-        head: ptr::null_mut(),
-    });
+    list.write(RequestTasks { head: None });
     (*cln).handler = Some(on_request_freed);
     *slot = list.cast();
     Some(list)
@@ -46,12 +44,12 @@ pub unsafe fn for_request(r: *mut ngx_http_request_t) -> Option<*mut RequestTask
 pub unsafe fn link(list: *mut RequestTasks, task: TaskPtr) {
     let side = task.side();
     side.owner = list;
-    side.prev = ptr::null_mut();
+    side.prev = None;
     side.next = (*list).head;
-    if let Some(next) = TaskPtr::from_raw((*list).head) {
-        next.side().prev = task.as_raw();
+    if let Some(next) = (*list).head {
+        next.side().prev = Some(task);
     }
-    (*list).head = task.as_raw();
+    (*list).head = Some(task);
 }
 
 /// Unlinks a task from whatever list holds it (no-op if none).
@@ -66,13 +64,13 @@ pub unsafe fn unlink(task: TaskPtr) {
     }
     let (prev, next) = (side.prev, side.next);
     side.owner = ptr::null_mut();
-    side.prev = ptr::null_mut();
-    side.next = ptr::null_mut();
-    match TaskPtr::from_raw(prev) {
+    side.prev = None;
+    side.next = None;
+    match prev {
         Some(p) => p.side().next = next,
         None => (*list).head = next,
     }
-    if let Some(n) = TaskPtr::from_raw(next) {
+    if let Some(n) = next {
         n.side().prev = prev;
     }
 }
@@ -83,7 +81,7 @@ unsafe extern "C" fn on_request_freed(data: *mut c_void) {
     crate::panic_guard::guard((), || {
         // SAFETY: data is the list this cleanup was registered with; worker thread.
         unsafe {
-            while let Some(task) = TaskPtr::from_raw((*list).head) {
+            while let Some(task) = (*list).head {
                 unlink(task);
                 crate::worker::waiter_gone(task);
             }

@@ -4,20 +4,38 @@
 //!   worker: post ──► QUEUED ──runtime: task_poll──► TAKEN ──runtime: respond──► DONE ──► worker
 //! ```
 //!
-//! The shared part (`state`, the request bytes, the response) crosses threads; the
-//! [`WaiterSide`] is touched only by the nginx worker thread (it says whether a coroutine
-//! still waits for the answer and which request the task belongs to).
+//! Tasks live in slots of a process-wide slab that is never freed, and are handed out (to
+//! runtimes and to Lua) as *handles*: slot index plus generation. Freeing a task bumps its
+//! slot's generation, so a handle that outlived its task (a runtime answering twice, or late)
+//! is recognized and refused instead of touching someone else's call; and a slot, with its
+//! request buffer, is reused by the next call without allocating.
+//!
+//! The shared part (`tag`, the request bytes, the response) crosses threads; the
+//! [`WaiterSide`] is touched only by the nginx worker thread.
 
 use std::cell::UnsafeCell;
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::lua_sema::Sema;
 
-const QUEUED: u8 = 0;
-const TAKEN: u8 = 1;
-const DONE: u8 = 2;
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("task handles need 64-bit pointers");
+
+const FREE: u64 = 0;
+const QUEUED: u64 = 1;
+const TAKEN: u64 = 2;
+const DONE: u64 = 3;
+const STATE_BITS: u32 = 2;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+
+/// Slots per chunk, and the most chunks: 4 Mi calls in flight per process at most.
+const CHUNK: usize = 1024;
+const MAX_CHUNKS: usize = 4096;
+/// A request buffer larger than this is not kept for reuse.
+const KEEP_REQUEST_CAPACITY: usize = 64 * 1024;
 
 /// What the runtime answered. `data` was malloc()ed by the runtime; the module frees it.
 struct Response {
@@ -43,105 +61,192 @@ pub struct WaiterSide {
     pub sem: *mut Sema,
     /// The request's task list this task is linked in (null: none).
     pub owner: *mut crate::request_tasks::RequestTasks,
-    pub prev: *mut Task,
-    pub next: *mut Task,
+    pub prev: Option<TaskPtr>,
+    pub next: Option<TaskPtr>,
 }
 
-/// One call in flight.
-pub struct Task {
-    state: AtomicU8,
+/// One slot of the slab.
+pub struct Slot {
+    /// generation << STATE_BITS | state
+    tag: AtomicU64,
     /// The request bytes followed by one NUL byte (runtimes may read it as a C string).
-    request: Box<[u8]>,
+    request: UnsafeCell<Vec<u8>>,
     response: UnsafeCell<Response>,
     side: UnsafeCell<WaiterSide>,
 }
 
-/// A task pointer that may cross threads (the queues carry these).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct TaskPtr(NonNull<Task>);
+// SAFETY: the fields behind UnsafeCell have one owner at a time, handed over through the
+// queues and the `tag` atomic (see the module doc).
+unsafe impl Sync for Slot {}
 
-// SAFETY: a TaskPtr is handed from one thread to the next through the queues, which
-// synchronize; each phase of the task has one owner at a time (see the module doc).
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            tag: AtomicU64::new(FREE),
+            request: UnsafeCell::new(Vec::new()),
+            response: UnsafeCell::new(Response { rc: 0, data: ptr::null_mut(), len: 0 }),
+            side: UnsafeCell::new(WaiterSide {
+                waiter: Waiter::Gone,
+                sem: ptr::null_mut(),
+                owner: ptr::null_mut(),
+                prev: None,
+                next: None,
+            }),
+        }
+    }
+}
+
+struct Slab {
+    chunks: [AtomicPtr<Slot>; MAX_CHUNKS],
+    /// Free slot indices, and how many slots exist.
+    free: Mutex<(Vec<u32>, usize)>,
+}
+
+static SLAB: Slab = Slab {
+    chunks: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CHUNKS],
+    free: Mutex::new((Vec::new(), 0)),
+};
+
+fn slot_at(index: usize) -> Option<&'static Slot> {
+    let chunk = SLAB.chunks.get(index / CHUNK)?.load(Ordering::Acquire);
+    if chunk.is_null() {
+        return None;
+    }
+    // SAFETY: a published chunk holds CHUNK slots and is never freed.
+    Some(unsafe { &*chunk.add(index % CHUNK) })
+}
+
+/// A free slot index, growing the slab by one chunk when needed.
+fn take_index() -> Option<usize> {
+    let mut free = SLAB.free.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = free.0.pop() {
+        return Some(i as usize);
+    }
+    let base = free.1;
+    let chunk_no = base / CHUNK;
+    if chunk_no >= MAX_CHUNKS {
+        return None;
+    }
+    let chunk: Box<[Slot]> = (0..CHUNK).map(|_| Slot::new()).collect();
+    let p = Box::leak(chunk).as_mut_ptr();
+    SLAB.chunks[chunk_no].store(p, Ordering::Release);
+    free.1 = base + CHUNK;
+    free.0.extend((base as u32 + 1..(base + CHUNK) as u32).rev());
+    Some(base)
+}
+
+fn give_back(index: usize) {
+    SLAB.free.lock().unwrap_or_else(|e| e.into_inner()).0.push(index as u32);
+}
+
+/// A task as the module holds it: its slot and the generation it was handed out with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TaskPtr {
+    slot: NonNull<Slot>,
+    index: u32,
+    generation: u32,
+}
+
+// SAFETY: a TaskPtr is passed from thread to thread through the queues, which synchronize;
+// slots are never freed.
 unsafe impl Send for TaskPtr {}
 
 /// The runtime answered a task that was not waiting for an answer.
 #[derive(Debug)]
 pub struct NotTaken;
 
+/// The task system is out of slots (4 Mi calls in flight).
+#[derive(Debug)]
+pub struct SlabFull;
+
 impl TaskPtr {
     /// A new QUEUED task holding a copy of `req`.
-    pub fn new(req: &[u8], sem: *mut Sema) -> TaskPtr {
-        let mut request = Vec::with_capacity(req.len() + 1);
-        request.extend_from_slice(req);
-        request.push(0);
-        let task = Box::new(Task {
-            state: AtomicU8::new(QUEUED),
-            request: request.into_boxed_slice(),
-            response: UnsafeCell::new(Response {
-                rc: 0,
-                data: ptr::null_mut(),
-                len: 0,
-            }),
-            side: UnsafeCell::new(WaiterSide {
+    pub fn new(req: &[u8], sem: *mut Sema) -> Result<TaskPtr, SlabFull> {
+        let index = take_index().ok_or(SlabFull)?;
+        let slot = slot_at(index).ok_or(SlabFull)?;
+        let generation = (slot.tag.load(Ordering::Relaxed) >> STATE_BITS) as u32;
+        // SAFETY: a FREE slot belongs to the allocating thread until it is queued.
+        unsafe {
+            let buf = &mut *slot.request.get();
+            buf.clear();
+            buf.extend_from_slice(req);
+            buf.push(0);
+            *slot.response.get() = Response { rc: 0, data: ptr::null_mut(), len: 0 };
+            *slot.side.get() = WaiterSide {
                 waiter: Waiter::Waiting,
                 sem,
                 owner: ptr::null_mut(),
-                prev: ptr::null_mut(),
-                next: ptr::null_mut(),
-            }),
-        });
-        TaskPtr(NonNull::from(Box::leak(task)))
+                prev: None,
+                next: None,
+            };
+        }
+        slot.tag.store(tag(generation, QUEUED), Ordering::Release);
+        Ok(TaskPtr { slot: NonNull::from(slot), index: index as u32, generation })
     }
 
-    /// Rebuilds a pointer that the module handed out (to a runtime or to Lua).
-    pub fn from_raw(p: *mut Task) -> Option<TaskPtr> {
-        NonNull::new(p).map(TaskPtr)
+    /// The handle given to runtimes and Lua: `generation << 32 | (index + 1)`, never 0.
+    pub fn handle(self) -> *mut c_void {
+        ((u64::from(self.generation) << 32) | (u64::from(self.index) + 1)) as usize as *mut c_void
     }
 
-    pub fn as_raw(self) -> *mut Task {
-        self.0.as_ptr()
+    /// The task behind a handle, if the handle is still current (not answered-and-freed).
+    pub fn from_handle(h: *mut c_void) -> Option<TaskPtr> {
+        let h = h as usize as u64;
+        let index = (h & 0xffff_ffff).checked_sub(1)? as usize;
+        let generation = (h >> 32) as u32;
+        let slot = slot_at(index)?;
+        let live = slot.tag.load(Ordering::Acquire);
+        if (live >> STATE_BITS) as u32 != generation || live & STATE_MASK == FREE {
+            return None;
+        }
+        Some(TaskPtr { slot: NonNull::from(slot), index: index as u32, generation })
     }
 
-    fn task(&self) -> &Task {
-        // SAFETY: a TaskPtr points at a live task until `free`, which consumes it.
-        unsafe { self.0.as_ref() }
+    fn slot(&self) -> &'static Slot {
+        // SAFETY: slots are never freed.
+        unsafe { &*self.slot.as_ptr() }
+    }
+
+    fn state(self) -> u64 {
+        self.slot().tag.load(Ordering::Acquire)
     }
 
     /// Runtime side: the queue handed this task to a runtime.
     pub fn mark_taken(self) {
-        self.task().state.store(TAKEN, Ordering::Relaxed);
+        self.slot().tag.store(tag(self.generation, TAKEN), Ordering::Release);
     }
 
-    /// Runtime side: the request bytes (without the trailing NUL) and a pointer to them.
-    pub fn request(self) -> (*const c_char, usize) {
-        let req = &self.task().request;
-        (req.as_ptr().cast(), req.len() - 1)
+    /// Runtime side: the request bytes (without the trailing NUL) and a pointer to them;
+    /// None if the task is not (or no longer) in a runtime's hands.
+    pub fn request(self) -> Option<(*const c_char, usize)> {
+        if self.state() != tag(self.generation, TAKEN) {
+            return None;
+        }
+        // SAFETY: while TAKEN the request buffer is read-only; the worker rewrites it only
+        // after the task was answered and freed.
+        let req = unsafe { &*self.slot().request.get() };
+        Some((req.as_ptr().cast(), req.len() - 1))
     }
 
     /// Runtime side: stores the answer. Fails (and stores nothing) if the task was not
-    /// taken by a runtime or was answered already.
+    /// taken by a runtime, was answered already, or was freed since.
     pub fn respond(self, rc: c_int, data: *mut c_char, len: usize) -> Result<(), NotTaken> {
-        let task = self.task();
+        let slot = self.slot();
         // Claim the right to write the response first; a second respond loses here.
-        match task
-            .state
-            .compare_exchange(TAKEN, DONE, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                // SAFETY: the CAS above made this thread the only writer; the worker reads
-                // the response only after it pops the task from the done-queue.
-                unsafe { *task.response.get() = Response { rc, data, len } };
-                Ok(())
-            }
-            Err(_) => Err(NotTaken),
-        }
+        slot.tag
+            .compare_exchange(tag(self.generation, TAKEN), tag(self.generation, DONE), Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| NotTaken)?;
+        // SAFETY: the CAS made this thread the only writer; the worker reads the response
+        // only after it pops the task from the done-queue.
+        unsafe { *slot.response.get() = Response { rc, data, len } };
+        Ok(())
     }
 
     /// Worker side: the answer (rc, data, len); valid until [`TaskPtr::free`].
     pub fn response(self) -> (c_int, *const c_char, usize) {
         // SAFETY: called by the worker after the task came back through the done-queue,
         // which orders the runtime's write before this read.
-        let r = unsafe { &*self.task().response.get() };
+        let r = unsafe { &*self.slot().response.get() };
         (r.rc, r.data, r.len)
     }
 
@@ -151,31 +256,48 @@ impl TaskPtr {
     /// Worker thread only, and no other reference to the side may be alive.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn side(&self) -> &mut WaiterSide {
-        &mut *self.task().side.get()
+        &mut *self.slot().side.get()
     }
 
-    /// Frees the task and the response the runtime handed over.
+    /// Frees the task: the runtime's response is freed, the slot's generation moves on
+    /// (so this handle is refused from now on) and the slot goes back to the free list.
     ///
     /// # Safety
-    /// The task must not be in any queue and no runtime may still hold it.
+    /// The task must not be in any queue and no runtime may still use its request.
     pub unsafe fn free(self) {
-        let task = Box::from_raw(self.0.as_ptr());
-        let data = (*task.response.get()).data;
-        if !data.is_null() {
-            libc::free(data.cast());
+        let slot = self.slot();
+        let resp = &mut *slot.response.get();
+        if !resp.data.is_null() {
+            libc::free(resp.data.cast());
+            resp.data = ptr::null_mut();
         }
-        drop(task);
+        let req = &mut *slot.request.get();
+        if req.capacity() > KEEP_REQUEST_CAPACITY {
+            *req = Vec::new();
+        }
+        slot.tag.store(tag(self.generation.wrapping_add(1) & 0x3fff_ffff, FREE), Ordering::Release);
+        give_back(self.index as usize);
     }
+}
+
+fn tag(generation: u32, state: u64) -> u64 {
+    (u64::from(generation) << STATE_BITS) | state
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn new(req: &[u8]) -> TaskPtr {
+        TaskPtr::new(req, ptr::null_mut()).unwrap()
+    }
+
     #[test]
     fn request_is_copied_and_nul_terminated() {
-        let t = TaskPtr::new(b"a\0b", ptr::null_mut());
-        let (p, len) = t.request();
+        let t = new(b"a\0b");
+        assert!(t.request().is_none(), "not taken yet");
+        t.mark_taken();
+        let (p, len) = t.request().unwrap();
         assert_eq!(len, 3);
         // SAFETY: the buffer has len + 1 bytes.
         let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len + 1) };
@@ -185,7 +307,7 @@ mod tests {
 
     #[test]
     fn respond_only_once_and_only_after_take() {
-        let t = TaskPtr::new(b"x", ptr::null_mut());
+        let t = new(b"x");
         assert!(t.respond(0, ptr::null_mut(), 0).is_err());
         t.mark_taken();
         assert!(t.respond(7, ptr::null_mut(), 0).is_ok());
@@ -195,8 +317,36 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_handle_is_refused_after_the_slot_is_reused() {
+        let t = new(b"old");
+        let h = t.handle();
+        assert_eq!(TaskPtr::from_handle(h), Some(t));
+        unsafe { t.free() };
+        assert_eq!(TaskPtr::from_handle(h), None);
+        // Reuse slots until this one comes back: the old handle still does not match.
+        let mut reused = Vec::new();
+        loop {
+            let n = new(b"new");
+            let same = n.index == t.index;
+            reused.push(n);
+            if same {
+                break;
+            }
+        }
+        let n = *reused.last().unwrap();
+        n.mark_taken();
+        assert_eq!(TaskPtr::from_handle(h), None);
+        assert!(TaskPtr::from_handle(n.handle()).is_some());
+        for r in reused {
+            unsafe { r.free() };
+        }
+        assert!(TaskPtr::from_handle(ptr::null_mut()).is_none());
+        assert!(TaskPtr::from_handle(usize::MAX as *mut c_void).is_none());
+    }
+
+    #[test]
     fn free_releases_malloced_response() {
-        let t = TaskPtr::new(b"", ptr::null_mut());
+        let t = new(b"");
         t.mark_taken();
         // SAFETY: plain malloc; the task frees it.
         let data = unsafe { libc::malloc(4) }.cast::<c_char>();

@@ -191,7 +191,7 @@ impl Worker {
             }
             Waiter::Gone => self.free_task(task),
             Waiter::Posted => {
-                ngx_log_error!(NGX_LOG_ERR, cycle_log(), "resty_ffi: task {:p} came back twice", task.as_raw());
+                ngx_log_error!(NGX_LOG_ERR, cycle_log(), "resty_ffi: task {:p} came back twice", task.handle());
             }
         }
     }
@@ -210,7 +210,13 @@ pub unsafe fn post(
         // SAFETY: the caller guarantees r.
         let list = unsafe { request_tasks::for_request(r) }.ok_or("out of memory")?;
         let sem = w.take_sem()?;
-        let task = TaskPtr::new(req, sem);
+        let task = match TaskPtr::new(req, sem) {
+            Ok(task) => task,
+            Err(_) => {
+                w.release_sem(sem, true);
+                return Err("too many calls in flight in this worker".to_string());
+            }
+        };
         if let Err(e) = queue.push(task) {
             // SAFETY: never queued.
             unsafe { task.free() };

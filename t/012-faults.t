@@ -1,0 +1,49 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# Runtimes that break the rules: answering twice, answering a task they never had.
+
+use Test::Nginx::Socket::Lua 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block { require "resty_ffi" }
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a runtime answering every task twice: the first answer wins, the second is dropped and logged
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "threads=2")
+            local threads = {}
+            -- Interleave double answers with normal calls, so that slots are reused while
+            -- second answers are still arriving.
+            for i = 1, 200 do
+                local cmd = (i % 2 == 0) and "twice " or "echo "
+                threads[i] = ngx.thread.spawn(function() return rt:call(cmd .. i) end)
+            end
+            local good = 0
+            for i = 1, 200 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == tostring(i) then good = good + 1 end
+            end
+            ngx.say("correct answers: ", good)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+correct answers: 200
+live: 0
+--- error_log eval
+qr/\[error\] .*resty_ffi: dropped \d+ response\(s\) to tasks that were not waiting for one \(answered twice\?\)/
+--- no_error_log
+[alert]
+[crit]
+[emerg]
