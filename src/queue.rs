@@ -2,9 +2,19 @@
 //!
 //! Bounded by `max_queue` (tasks not yet taken). After `unload`, pollers still get every
 //! task queued before it, then `None` forever.
+//!
+//! A poller that finds the queue empty spins briefly (watching an atomic, yielding the CPU
+//! now and then) before it parks on the condvar: a runtime answering a stream of calls then
+//! picks the next one up without a futex sleep and wake-up on either side.
 
 use std::collections::VecDeque;
+use std::hint::spin_loop;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long an idle poller spins before it parks.
+const SPIN: Duration = Duration::from_micros(50);
 
 use crate::task::TaskPtr;
 
@@ -36,6 +46,9 @@ pub struct RequestQueue {
     state: Mutex<State>,
     ready: Condvar,
     max_queue: usize,
+    /// Mirrors of `tasks.len()` and `unloaded` that spinning pollers watch without the lock.
+    queued: AtomicUsize,
+    closing: AtomicBool,
 }
 
 impl RequestQueue {
@@ -48,6 +61,8 @@ impl RequestQueue {
             }),
             ready: Condvar::new(),
             max_queue: max_queue.max(1),
+            queued: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -67,6 +82,7 @@ impl RequestQueue {
                 return Err(PushError::Full);
             }
             st.tasks.push_back(task);
+            self.queued.store(st.tasks.len(), Ordering::Release);
             st.sleepers > 0
         };
         // Notify after unlocking: the woken poller does not block on our lock.
@@ -78,14 +94,14 @@ impl RequestQueue {
 
     /// Runtime side: blocks until a task is there; `None` once unloaded and drained.
     pub fn poll(&self) -> Option<TaskPtr> {
+        if let Some(outcome) = self.try_take(&mut self.lock()) {
+            return outcome;
+        }
+        self.spin();
         let mut st = self.lock();
         loop {
-            if let Some(task) = st.tasks.pop_front() {
-                task.mark_taken();
-                return Some(task);
-            }
-            if st.unloaded {
-                return None;
+            if let Some(outcome) = self.try_take(&mut st) {
+                return outcome;
             }
             st.sleepers += 1;
             st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -93,9 +109,37 @@ impl RequestQueue {
         }
     }
 
+    /// `Some(Some(task))`, `Some(None)` once unloaded and drained, `None` if nothing yet.
+    fn try_take(&self, st: &mut State) -> Option<Option<TaskPtr>> {
+        if let Some(task) = st.tasks.pop_front() {
+            self.queued.store(st.tasks.len(), Ordering::Release);
+            task.mark_taken();
+            return Some(Some(task));
+        }
+        st.unloaded.then_some(None)
+    }
+
+    /// Waits a little, without the lock, for a task or the unload.
+    fn spin(&self) {
+        let start = Instant::now();
+        let mut i: u32 = 0;
+        while self.queued.load(Ordering::Acquire) == 0 && !self.closing.load(Ordering::Acquire) {
+            spin_loop();
+            i = i.wrapping_add(1);
+            if i % 64 == 0 {
+                if start.elapsed() >= SPIN {
+                    return;
+                }
+                // Leave the CPU to the nginx worker if both share one core.
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Worker side: no more pushes; pollers drain what is queued, then get `None`.
     pub fn unload(&self) {
         self.lock().unloaded = true;
+        self.closing.store(true, Ordering::Release);
         self.ready.notify_all();
     }
 
