@@ -13,8 +13,8 @@ use std::ptr;
 use nginx_sys::ngx_http_request_t;
 
 use crate::done_queue;
-use crate::panic_guard::guard;
 use crate::lua_sema::Sema;
+use crate::panic_guard::guard;
 use crate::queue::RequestQueue;
 use crate::runtime::Runtime;
 use crate::runtime_log;
@@ -54,6 +54,33 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_v
     })
 }
 
+/// Batch poll: blocks until at least one task is queued, stores up to `max` task handles in
+/// `tasks` and returns how many; 0 once the runtime is unloaded and drained.
+///
+/// # Safety
+/// `tq` as for `ngx_http_lua_ffi_task_poll`; `tasks` valid for `max` pointers.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_task_poll_batch(
+    tq: *mut c_void,
+    tasks: *mut *mut c_void,
+    max: c_int,
+) -> c_int {
+    guard(0, || {
+        if tq.is_null() || tasks.is_null() || max <= 0 {
+            return 0;
+        }
+        // SAFETY: tq is the queue handed to libffi_init; the runtime owns a reference to it.
+        let queue = unsafe { &*(tq as *const RequestQueue) };
+        let mut i = 0;
+        queue.poll_batch(max as usize, |t| {
+            // SAFETY: at most `max` writes into the caller's array.
+            unsafe { *tasks.add(i) = t.handle() };
+            i += 1;
+        });
+        i as c_int
+    })
+}
+
 /// The request bytes of a task (NUL-terminated as well); `len` may be NULL.
 ///
 /// # Safety
@@ -79,7 +106,12 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c
 /// # Safety
 /// `task` must come from `ngx_http_lua_ffi_task_poll`; `rsp` NULL or malloc()ed.
 #[no_mangle]
-pub unsafe extern "C" fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int) {
+pub unsafe extern "C" fn ngx_http_lua_ffi_respond(
+    task: *mut c_void,
+    rc: c_int,
+    rsp: *mut c_char,
+    rsp_len: c_int,
+) {
     guard((), || {
         let len = match (rsp.is_null(), rsp_len) {
             (true, _) => 0,
@@ -120,7 +152,11 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char
         if msg.is_null() {
             return;
         }
-        let n = if len <= 0 { unsafe { libc::strlen(msg) } } else { len as usize };
+        let n = if len <= 0 {
+            unsafe { libc::strlen(msg) }
+        } else {
+            len as usize
+        };
         // SAFETY: the caller's buffer of n bytes.
         let bytes = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), n) };
         let level = usize::try_from(level).unwrap_or(0);
@@ -219,7 +255,11 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
         }
         // SAFETY: the caller's pointers, checked for NULL above.
         let (rt, bytes) = unsafe {
-            let bytes = if len == 0 { &[][..] } else { std::slice::from_raw_parts(req.cast::<u8>(), len) };
+            let bytes = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(req.cast::<u8>(), len)
+            };
             (&*rt, bytes)
         };
         // SAFETY: r is the calling coroutine's request; worker thread.
@@ -244,9 +284,15 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
 /// # Safety
 /// `task` from `ngx_http_resty_ffi_post`, answered, not finished; out-pointers valid.
 #[no_mangle]
-pub unsafe extern "C" fn ngx_http_resty_ffi_result(task: *mut c_void, rsp: *mut *const c_char, len: *mut usize) -> c_int {
+pub unsafe extern "C" fn ngx_http_resty_ffi_result(
+    task: *mut c_void,
+    rsp: *mut *const c_char,
+    len: *mut usize,
+) -> c_int {
     guard(-1, || {
-        let Some(task) = TaskPtr::from_handle(task) else { return -1 };
+        let Some(task) = TaskPtr::from_handle(task) else {
+            return -1;
+        };
         let (rc, data, n) = task.response();
         // SAFETY: the caller's out-pointers.
         unsafe {
@@ -286,5 +332,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_abandon(task: *mut c_void) -> c_int 
 /// Tasks allocated and not yet freed in this worker (for tests and operators).
 #[no_mangle]
 pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {
-    guard(-1, || c_long::try_from(worker::live_tasks()).unwrap_or(c_long::MAX))
+    guard(-1, || {
+        c_long::try_from(worker::live_tasks()).unwrap_or(c_long::MAX)
+    })
 }

@@ -94,14 +94,28 @@ impl RequestQueue {
 
     /// Runtime side: blocks until a task is there; `None` once unloaded and drained.
     pub fn poll(&self) -> Option<TaskPtr> {
-        if let Some(outcome) = self.try_take(&mut self.lock()) {
-            return outcome;
+        let mut got = None;
+        self.poll_batch(1, |t| got = Some(t));
+        got
+    }
+
+    /// Runtime side: blocks until at least one task is there, then hands over up to `max`
+    /// of them under one lock; 0 once unloaded and drained.
+    pub fn poll_batch(&self, max: usize, mut each: impl FnMut(TaskPtr)) -> usize {
+        let max = max.max(1);
+        {
+            let mut st = self.lock();
+            let n = self.take_some(&mut st, max, &mut each);
+            if n > 0 || st.unloaded {
+                return n;
+            }
         }
         self.spin();
         let mut st = self.lock();
         loop {
-            if let Some(outcome) = self.try_take(&mut st) {
-                return outcome;
+            let n = self.take_some(&mut st, max, &mut each);
+            if n > 0 || st.unloaded {
+                return n;
             }
             st.sleepers += 1;
             st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -109,14 +123,14 @@ impl RequestQueue {
         }
     }
 
-    /// `Some(Some(task))`, `Some(None)` once unloaded and drained, `None` if nothing yet.
-    fn try_take(&self, st: &mut State) -> Option<Option<TaskPtr>> {
-        if let Some(task) = st.tasks.pop_front() {
-            self.queued.store(st.tasks.len(), Ordering::Release);
+    fn take_some(&self, st: &mut State, max: usize, each: &mut impl FnMut(TaskPtr)) -> usize {
+        let n = st.tasks.len().min(max);
+        for task in st.tasks.drain(..n) {
             task.mark_taken();
-            return Some(Some(task));
+            each(task);
         }
-        st.unloaded.then_some(None)
+        self.queued.store(st.tasks.len(), Ordering::Release);
+        n
     }
 
     /// Waits a little, without the lock, for a task or the unload.
@@ -172,6 +186,26 @@ mod tests {
         unsafe {
             a.free();
             b.free();
+        }
+    }
+
+    #[test]
+    fn batch_poll_takes_up_to_max_then_reports_the_unload() {
+        let q = RequestQueue::new(16);
+        let tasks: Vec<_> = (0..5)
+            .map(|_| TaskPtr::new(b"t", std::ptr::null_mut()).unwrap())
+            .collect();
+        for t in &tasks {
+            q.push(*t).unwrap();
+        }
+        let mut got = Vec::new();
+        assert_eq!(q.poll_batch(3, |t| got.push(t)), 3);
+        assert_eq!(q.poll_batch(3, |t| got.push(t)), 2);
+        assert_eq!(got, tasks);
+        q.unload();
+        assert_eq!(q.poll_batch(3, |t| got.push(t)), 0);
+        for t in tasks {
+            unsafe { t.free() };
         }
     }
 

@@ -48,7 +48,11 @@ impl Runtime {
         let cfile = CString::new(file.clone()).map_err(|_| "library name contains a NUL byte".to_string())?;
         let unpin = flags & FLAG_UNPIN != 0;
         let mut mode = libc::RTLD_NOW;
-        mode |= if flags & FLAG_GLOBAL != 0 { libc::RTLD_GLOBAL } else { libc::RTLD_LOCAL };
+        mode |= if flags & FLAG_GLOBAL != 0 {
+            libc::RTLD_GLOBAL
+        } else {
+            libc::RTLD_LOCAL
+        };
         if !unpin {
             // Go and most runtimes cannot survive dlclose: keep the code mapped for good.
             mode |= libc::RTLD_NODELETE;
@@ -57,7 +61,10 @@ impl Runtime {
         // what loading a runtime means.
         let handle = unsafe { libc::dlopen(cfile.as_ptr(), mode) };
         if handle.is_null() {
-            return Err(format!("failed to load runtime library {file}: {}", dlerror_message()));
+            return Err(format!(
+                "failed to load runtime library {file}: {}",
+                dlerror_message()
+            ));
         }
         // SAFETY: handle is a live dlopen handle; the name is NUL-terminated.
         let sym = unsafe { libc::dlsym(handle, c"libffi_init".as_ptr()) };
@@ -126,8 +133,13 @@ mod tests {
 
     #[test]
     fn missing_library_is_a_clear_error() {
-        let e = Runtime::load("/nonexistent/libnope.so", None, 4, 0).err().unwrap();
-        assert!(e.contains("failed to load runtime library /nonexistent/libnope.so"), "{e}");
+        let e = Runtime::load("/nonexistent/libnope.so", None, 4, 0)
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("failed to load runtime library /nonexistent/libnope.so"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub fn push(level: usize, msg: &[u8]) -> bool {
     if level > q.max_level.load(Ordering::Relaxed) {
         return false;
     }
-    let text = String::from_utf8_lossy(msg).trim_end().to_string().into_boxed_str();
+    let text = String::from_utf8_lossy(msg)
+        .trim_end()
+        .to_string()
+        .into_boxed_str();
     if q.records.push(Record { level, text }).is_err() {
         q.dropped.fetch_add(1, Ordering::Relaxed);
         return false;

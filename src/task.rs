@@ -84,7 +84,11 @@ impl Slot {
         Slot {
             tag: AtomicU64::new(FREE),
             request: UnsafeCell::new(Vec::new()),
-            response: UnsafeCell::new(Response { rc: 0, data: ptr::null_mut(), len: 0 }),
+            response: UnsafeCell::new(Response {
+                rc: 0,
+                data: ptr::null_mut(),
+                len: 0,
+            }),
             side: UnsafeCell::new(WaiterSide {
                 waiter: Waiter::Gone,
                 sem: ptr::null_mut(),
@@ -136,7 +140,11 @@ fn take_index() -> Option<usize> {
 }
 
 fn give_back(index: usize) {
-    SLAB.free.lock().unwrap_or_else(|e| e.into_inner()).0.push(index as u32);
+    SLAB.free
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .0
+        .push(index as u32);
 }
 
 /// A task as the module holds it: its slot and the generation it was handed out with.
@@ -171,7 +179,11 @@ impl TaskPtr {
             buf.clear();
             buf.extend_from_slice(req);
             buf.push(0);
-            *slot.response.get() = Response { rc: 0, data: ptr::null_mut(), len: 0 };
+            *slot.response.get() = Response {
+                rc: 0,
+                data: ptr::null_mut(),
+                len: 0,
+            };
             *slot.side.get() = WaiterSide {
                 waiter: Waiter::Waiting,
                 sem,
@@ -181,7 +193,11 @@ impl TaskPtr {
             };
         }
         slot.tag.store(tag(generation, QUEUED), Ordering::Release);
-        Ok(TaskPtr { slot: NonNull::from(slot), index: index as u32, generation })
+        Ok(TaskPtr {
+            slot: NonNull::from(slot),
+            index: index as u32,
+            generation,
+        })
     }
 
     /// The handle given to runtimes and Lua: `generation << 32 | (index + 1)`, never 0.
@@ -199,7 +215,11 @@ impl TaskPtr {
         if (live >> STATE_BITS) as u32 != generation || live & STATE_MASK == FREE {
             return None;
         }
-        Some(TaskPtr { slot: NonNull::from(slot), index: index as u32, generation })
+        Some(TaskPtr {
+            slot: NonNull::from(slot),
+            index: index as u32,
+            generation,
+        })
     }
 
     fn slot(&self) -> &'static Slot {
@@ -213,7 +233,9 @@ impl TaskPtr {
 
     /// Runtime side: the queue handed this task to a runtime.
     pub fn mark_taken(self) {
-        self.slot().tag.store(tag(self.generation, TAKEN), Ordering::Release);
+        self.slot()
+            .tag
+            .store(tag(self.generation, TAKEN), Ordering::Release);
     }
 
     /// Runtime side: the request bytes (without the trailing NUL) and a pointer to them;
@@ -234,7 +256,12 @@ impl TaskPtr {
         let slot = self.slot();
         // Claim the right to write the response first; a second respond loses here.
         slot.tag
-            .compare_exchange(tag(self.generation, TAKEN), tag(self.generation, DONE), Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                tag(self.generation, TAKEN),
+                tag(self.generation, DONE),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .map_err(|_| NotTaken)?;
         // SAFETY: the CAS made this thread the only writer; the worker reads the response
         // only after it pops the task from the done-queue.
@@ -275,7 +302,10 @@ impl TaskPtr {
         if req.capacity() > KEEP_REQUEST_CAPACITY {
             *req = Vec::new();
         }
-        slot.tag.store(tag(self.generation.wrapping_add(1) & 0x3fff_ffff, FREE), Ordering::Release);
+        slot.tag.store(
+            tag(self.generation.wrapping_add(1) & 0x3fff_ffff, FREE),
+            Ordering::Release,
+        );
         give_back(self.index as usize);
     }
 }

@@ -5,7 +5,10 @@ use nginx_sys::{ngx_cycle_t, ngx_event_actions_t, ngx_queue_t};
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
-static mut ngx_posted_events: ngx_queue_t = ngx_queue_t { prev: std::ptr::null_mut(), next: std::ptr::null_mut() };
+static mut ngx_posted_events: ngx_queue_t = ngx_queue_t {
+    prev: std::ptr::null_mut(),
+    next: std::ptr::null_mut(),
+};
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
@@ -18,7 +21,9 @@ static mut ngx_event_actions: ngx_event_actions_t = unsafe { std::mem::zeroed() 
 
 // Functions full RELRO binds at load time; none of them is reached by a unit test.
 mod functions {
-    use nginx_sys::{ngx_connection_t, ngx_err_t, ngx_event_t, ngx_int_t, ngx_log_t, ngx_socket_t, ngx_uint_t};
+    use nginx_sys::{
+        ngx_connection_t, ngx_err_t, ngx_event_t, ngx_int_t, ngx_log_t, ngx_socket_t, ngx_uint_t,
+    };
     use std::ffi::c_char;
 
     #[no_mangle]
@@ -35,5 +40,11 @@ mod functions {
     }
 
     #[no_mangle]
-    unsafe extern "C" fn ngx_log_error_core(_level: ngx_uint_t, _log: *mut ngx_log_t, _err: ngx_err_t, _fmt: *const c_char) {}
+    unsafe extern "C" fn ngx_log_error_core(
+        _level: ngx_uint_t,
+        _log: *mut ngx_log_t,
+        _err: ngx_err_t,
+        _fmt: *const c_char,
+    ) {
+    }
 }

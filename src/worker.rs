@@ -191,7 +191,12 @@ impl Worker {
             }
             Waiter::Gone => self.free_task(task),
             Waiter::Posted => {
-                ngx_log_error!(NGX_LOG_ERR, cycle_log(), "resty_ffi: task {:p} came back twice", task.handle());
+                ngx_log_error!(
+                    NGX_LOG_ERR,
+                    cycle_log(),
+                    "resty_ffi: task {:p} came back twice",
+                    task.handle()
+                );
             }
         }
     }

@@ -124,7 +124,10 @@ pub unsafe fn __private_init<E: Display>(
 ) -> c_int {
     logger::init();
     let cfg = (!cfg.is_null()).then(|| CStr::from_ptr(cfg).to_string_lossy().into_owned());
-    let init_arg = Init { cfg, queue: TaskQueue::from_raw(tq) };
+    let init_arg = Init {
+        cfg,
+        queue: TaskQueue::from_raw(tq),
+    };
     match catch_unwind(AssertUnwindSafe(|| init(init_arg))) {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {

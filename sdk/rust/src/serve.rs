@@ -21,7 +21,10 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) fn panic_reply(payload: Box<dyn Any + Send>) -> Reply {
     let msg = panic_message(&*payload);
     log::error!("handler panicked: {msg}");
-    Err((crate::RC_PANICKED, format!("handler panicked: {msg}").into_bytes()))
+    Err((
+        crate::RC_PANICKED,
+        format!("handler panicked: {msg}").into_bytes(),
+    ))
 }
 
 /// Runs `f`, turning a panic into an error reply.

@@ -52,32 +52,40 @@ where
     }
     let rt = builder.build()?;
     let in_flight = Arc::new(InFlight::default());
-    thread::Builder::new().name("resty-ffi-poll".into()).spawn(move || {
-        while let Some(task) = tq.poll() {
-            let req = task.request().to_vec();
-            // Building the future may panic too.
-            let fut = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(req))) {
-                Ok(fut) => fut,
-                Err(p) => {
-                    task.respond(panic_reply(p));
-                    continue;
+    thread::Builder::new()
+        .name("resty-ffi-poll".into())
+        .spawn(move || {
+            loop {
+                let batch = tq.poll_batch(64);
+                if batch.is_empty() {
+                    break;
                 }
-            };
-            let job = rt.spawn(fut);
-            in_flight.add();
-            let in_flight = in_flight.clone();
-            rt.spawn(async move {
-                let reply = match job.await {
-                    Ok(reply) => reply,
-                    Err(e) if e.is_panic() => panic_reply(e.into_panic()),
-                    Err(_) => Err((crate::RC_ERROR, b"handler cancelled".to_vec())),
-                };
-                task.respond(reply);
-                in_flight.done();
-            });
-        }
-        in_flight.wait_idle();
-        drop(rt);
-    })?;
+                for task in batch {
+                    let req = task.request().to_vec();
+                    // Building the future may panic too.
+                    let fut = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(req))) {
+                        Ok(fut) => fut,
+                        Err(p) => {
+                            task.respond(panic_reply(p));
+                            continue;
+                        }
+                    };
+                    let job = rt.spawn(fut);
+                    in_flight.add();
+                    let in_flight = in_flight.clone();
+                    rt.spawn(async move {
+                        let reply = match job.await {
+                            Ok(reply) => reply,
+                            Err(e) if e.is_panic() => panic_reply(e.into_panic()),
+                            Err(_) => Err((crate::RC_ERROR, b"handler cancelled".to_vec())),
+                        };
+                        task.respond(reply);
+                        in_flight.done();
+                    });
+                }
+            }
+            in_flight.wait_idle();
+            drop(rt);
+        })?;
     Ok(())
 }

@@ -29,6 +29,18 @@ impl TaskQueue {
     }
 }
 
+impl TaskQueue {
+    /// Blocks until at least one call comes, then takes up to `max` at once (one lock for
+    /// all); empty once the runtime is unloaded (then stop polling).
+    pub fn poll_batch(&self, max: usize) -> Vec<Task> {
+        // SAFETY: tq is the module's queue (see from_raw).
+        unsafe { ffi::poll_batch(self.0, max) }
+            .into_iter()
+            .map(|raw| Task { raw, answered: false })
+            .collect()
+    }
+}
+
 /// One call from Lua. Answer it with [`Task::respond`]; a task dropped unanswered answers
 /// by itself with [`crate::RC_DROPPED`], so no coroutine waits forever.
 #[derive(Debug)]

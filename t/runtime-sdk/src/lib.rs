@@ -77,7 +77,10 @@ fn handle(req: &[u8]) -> Reply {
 
 fn sleep_args(rest: &[u8]) -> (Duration, Vec<u8>) {
     let (ms, payload) = split(rest);
-    (Duration::from_millis(text(ms).parse().unwrap_or(0)), payload.to_vec())
+    (
+        Duration::from_millis(text(ms).parse().unwrap_or(0)),
+        payload.to_vec(),
+    )
 }
 
 fn start(init: Init) -> Result<(), String> {

@@ -55,7 +55,10 @@ fn split(b: &[u8]) -> (&[u8], &[u8]) {
 }
 
 fn num(b: &[u8]) -> usize {
-    std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn handle(task: Ptr, held: &Mutex<Vec<(Ptr, Vec<u8>)>>) {
@@ -83,7 +86,10 @@ fn handle(task: Ptr, held: &Mutex<Vec<(Ptr, Vec<u8>)>>) {
         }
         b"error" => {
             let (rc, payload) = split(rest);
-            let rc = std::str::from_utf8(rc).ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+            let rc = std::str::from_utf8(rc)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
             respond(task, rc, payload);
         }
         // SAFETY: NULL response, rc 0.
@@ -102,7 +108,10 @@ fn handle(task: Ptr, held: &Mutex<Vec<(Ptr, Vec<u8>)>>) {
             respond(task, 0, rest);
             respond(task, 0, rest);
         }
-        b"hold" => held.lock().unwrap_or_else(|e| e.into_inner()).push((task, rest.to_vec())),
+        b"hold" => held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((task, rest.to_vec())),
         b"fill" => {
             let (n, byte) = split(rest);
             respond(task, 0, &vec![byte.first().copied().unwrap_or(b'x'); num(n)]);
@@ -133,17 +142,28 @@ fn serve(tq: Ptr, held: Arc<Mutex<Vec<(Ptr, Vec<u8>)>>>) {
 #[no_mangle]
 pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int {
     INITS.fetch_add(1, Ordering::SeqCst);
-    let cfg = if cfg.is_null() { String::new() } else { CStr::from_ptr(cfg).to_string_lossy().into_owned() };
+    let cfg = if cfg.is_null() {
+        String::new()
+    } else {
+        CStr::from_ptr(cfg).to_string_lossy().into_owned()
+    };
     if cfg == "fail" {
         let why = "ffi_test: told to fail by its cfg";
         ngx_http_resty_ffi_log(4, why.as_ptr().cast(), why.len() as c_int);
         return 3;
     }
-    let threads = cfg.strip_prefix("threads=").and_then(|n| n.parse().ok()).unwrap_or(1);
+    let threads = cfg
+        .strip_prefix("threads=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
     let held = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..threads {
         let (tq, held) = (Ptr(tq), held.clone());
-        if thread::Builder::new().name("ffi_test".into()).spawn(move || serve(tq, held)).is_err() {
+        if thread::Builder::new()
+            .name("ffi_test".into())
+            .spawn(move || serve(tq, held))
+            .is_err()
+        {
             return 1;
         }
     }

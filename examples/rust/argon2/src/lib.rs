@@ -56,7 +56,11 @@ fn handle(argon: &Argon2<'static>, req: &[u8]) -> Reply {
         }
         Ok(Request::Verify { password, hash }) => match PasswordHash::new(&hash) {
             Err(e) => bad(400, format!("bad hash: {e}")),
-            Ok(parsed) => Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok().to_string().into_bytes()),
+            Ok(parsed) => Ok(argon
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+                .to_string()
+                .into_bytes()),
         },
     }
 }
@@ -68,7 +72,8 @@ fn start(init: Init) -> Result<(), String> {
     };
     let params = Params::new(cfg.m_cost_kib, cfg.t_cost, 1, None).map_err(|e| format!("bad cost: {e}"))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    init.serve(cfg.threads, move |req| handle(&argon, req)).map_err(|e| e.to_string())
+    init.serve(cfg.threads, move |req| handle(&argon, req))
+        .map_err(|e| e.to_string())
 }
 
 resty_ffi_sdk::runtime!(start);

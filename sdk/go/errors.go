@@ -1,0 +1,57 @@
+package restyffi
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Result codes the SDK uses. A Handler chooses its own with Error (any non-zero int).
+const (
+	// CodeError is the rc of an error that carries no code of its own.
+	CodeError = 1
+	// CodePanic is the rc of a Handler that panicked (or exited its goroutine).
+	CodePanic = 2
+)
+
+// Error is an error with the rc that Lua receives: ok, rc, msg = rt:call(req) gives
+// false, Code, Error(). A zero Code is sent as CodeError: an error is never a success.
+type Error struct {
+	Code int
+	Err  error
+}
+
+// Errorf returns an *Error with the given rc and a message formatted as by fmt.Errorf.
+func Errorf(code int, format string, args ...interface{}) error {
+	return &Error{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// WithCode attaches rc code to err; WithCode(code, nil) is nil.
+func WithCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Err: err}
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("error %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+// Unwrap returns the wrapped error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// CodeOf returns the rc Lua receives for err: 0 for nil, the Code of the first *Error in
+// err's chain (CodeError if that is 0), else CodeError.
+func CodeOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code != 0 {
+		return e.Code
+	}
+	return CodeError
+}
