@@ -26,6 +26,7 @@ export TEST_NGINX_BINARY=$NGINX_BIN
 export TEST_NGINX_LOAD_MODULES="$NGINX_MODULES_DIR/ndk_http_module.so $NGINX_MODULES_DIR/ngx_http_lua_module.so $MODULE_SO"
 export TEST_NGINX_LUA_DIR=$REPO_ROOT/lua
 export TEST_NGINX_LIB_DIR=$LIB_DIR
+export TEST_NGINX_MODULES_DIR=$NGINX_MODULES_DIR
 export LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 # Components start their test services and export their TEST_NGINX_* variables here.
