@@ -36,8 +36,44 @@ for s in "$REPO_ROOT"/ci/test.d/*.sh; do
     . "$s"
 done
 
-if [ $# -eq 0 ]; then set -- t/ ci/tnginx-selftest.t; fi
-if [ -z "${RESTY_FFI_OWN_RUNNER:-}" ] && perl -MTest::Nginx::Socket::Lua -e1 2>/dev/null; then
-    exec prove -r "$@"
+# With file arguments: only those, against Debian's nginx.
+if [ $# -gt 0 ]; then
+    if [ -z "${RESTY_FFI_OWN_RUNNER:-}" ] && perl -MTest::Nginx::Socket::Lua -e1 2>/dev/null; then
+        exec prove -r "$@"
+    fi
+    exec python3 "$REPO_ROOT/ci/tnginx.py" "$@"
 fi
-exec python3 "$REPO_ROOT/ci/tnginx.py" "$@"
+
+# The whole suite. Each part ends with a line "N passed, N failed"; the sum is the last line.
+passed=0 failed=0
+run_part() {   # name, command...
+    local name=$1 out line p f
+    shift
+    log "$name"
+    out=$RESTY_FFI_BUILD/test-$name.log
+    "$@" 2>&1 | tee "$out" | grep -v '^ok ' >&2 || true
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -z "$line" ]; then
+        log "$name: no summary line (see $out)"
+        failed=$((failed + 1))
+        return
+    fi
+    p=${line%% passed*}
+    f=${line#*passed, }
+    f=${f%% failed*}
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+run_part debian-nginx python3 "$REPO_ROOT/ci/tnginx.py" t/ ci/tnginx-selftest.t
+
+# More parts (another nginx build, package tests): ci/test-extra.d/*.sh, each printing its
+# own "N passed, N failed" line last.
+for s in "$REPO_ROOT"/ci/test-extra.d/*.sh; do
+    [ -f "$s" ] || continue
+    name=$(basename "$s" .sh)
+    run_part "$name" bash "$s"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
