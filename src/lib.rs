@@ -61,6 +61,12 @@ pub fn module_ctx_index() -> usize {
 }
 
 extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    // Cache manager/loader processes run init_process too; only workers serve Lua.
+    // SAFETY: ngx_process is set before any init_process hook runs.
+    let process = unsafe { nginx_sys::ngx_process } as u32;
+    if process != nginx_sys::NGX_PROCESS_WORKER && process != nginx_sys::NGX_PROCESS_SINGLE {
+        return 0;
+    }
     let res = panic_guard::guard(Err("panic".to_string()), worker::init);
     if let Err(e) = res {
         // Not fatal for the worker: nginx serves on, and ngx.load_ffi reports the reason.

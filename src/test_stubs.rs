@@ -16,6 +16,10 @@ static mut ngx_cycle: *mut ngx_cycle_t = std::ptr::null_mut();
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
+static mut ngx_process: nginx_sys::ngx_uint_t = 0;
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
 // SAFETY: an all-zero table of optional function pointers is all `None`.
 static mut ngx_event_actions: ngx_event_actions_t = unsafe { std::mem::zeroed() };
 
