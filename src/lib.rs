@@ -12,6 +12,7 @@ pub mod queue;
 pub mod request_tasks;
 pub mod runtime;
 pub mod runtime_log;
+pub mod signal_mask;
 pub mod task;
 #[cfg(test)]
 mod test_stubs;

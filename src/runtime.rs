@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::queue::RequestQueue;
 use crate::runtime_log;
+use crate::signal_mask;
 
 /// `int libffi_init(char *cfg, void *tq)`, provided by every runtime library.
 type LibffiInit = unsafe extern "C" fn(*mut c_char, *mut c_void) -> c_int;
@@ -86,7 +87,10 @@ impl Runtime {
             .as_mut()
             .map_or(std::ptr::null_mut(), |v| v.as_mut_ptr().cast::<c_char>());
         // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
-        let (rc, logged) = runtime_log::capture_init_error(|| unsafe { init(cfg_ptr, tq) });
+        // Threads the runtime starts must not take nginx's signals.
+        let (rc, logged) = signal_mask::with_nginx_signals_blocked(|| {
+            runtime_log::capture_init_error(|| unsafe { init(cfg_ptr, tq) })
+        });
         drop(cfg_copy);
         if rc != 0 {
             // Threads it may have started get NULL from task_poll.

@@ -47,3 +47,42 @@ qr/\[error\] .*resty_ffi: dropped \d+ response\(s\) to tasks that were not waiti
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 2: runtime threads do not take nginx's signals (SIGHUP, SIGQUIT, SIGCHLD blocked)
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local bit = require "bit"
+            local rt = ngx.load_ffi("ffi_test", "threads=3")
+            rt:call("echo warm")
+            local p = io.popen("ls /proc/" .. ngx.worker.pid() .. "/task")
+            local tids = p:read("*a")
+            p:close()
+            local runtime_threads, blocked = 0, 0
+            for tid in tids:gmatch("%d+") do
+                local f = io.open("/proc/self/task/" .. tid .. "/comm")
+                local comm = f and f:read("*l")
+                if f then f:close() end
+                if comm == "ffi_test" then
+                    runtime_threads = runtime_threads + 1
+                    local st = io.open("/proc/self/task/" .. tid .. "/status"):read("*a")
+                    local low = tonumber(st:match("SigBlk:%s*%x*(%x%x%x%x%x%x%x%x)\n"), 16)
+                    -- SIGHUP (1), SIGQUIT (3), SIGCHLD (17): bits 0, 2 and 16.
+                    if bit.band(low, 0x10005) == 0x10005 then blocked = blocked + 1 end
+                end
+            end
+            ngx.say("runtime threads: ", runtime_threads, ", with nginx signals blocked: ", blocked)
+        }
+    }
+--- request
+GET /t
+--- response_body
+runtime threads: 3, with nginx signals blocked: 3
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
