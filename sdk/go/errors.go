@@ -33,6 +33,7 @@ func WithCode(code int, err error) error {
 	return &Error{Code: code, Err: err}
 }
 
+// Error returns the wrapped error's message (what Lua receives after the rc).
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("error %d", e.Code)

@@ -14,9 +14,9 @@ type SetupFunc func(cfg Config) (Handler, error)
 // Return codes of Start (libffi_init's rc; any non-zero one fails the load).
 const (
 	initOK       = 0
-	initNoABI    = 1
-	initSetupErr = 2
-	initPanic    = 3
+	initNoQueue  = 1 // no runtime ABI in the process, or a NULL tq
+	initSetupErr = 2 // setup returned an error or no Handler
+	initPanic    = 3 // setup panicked
 )
 
 // Start does the work of libffi_init: it copies cfg (a C string or nil), runs setup,
@@ -41,7 +41,7 @@ func Start(cfg, tq unsafe.Pointer, setup SetupFunc) (rc int) {
 	q, err := QueueFromPointer(tq)
 	if err != nil {
 		Logf(LevelError, "restyffi: %v", err)
-		return initNoABI
+		return initNoQueue
 	}
 	raw, set := cString(cfg)
 	conf := Config{raw: raw, set: set}
