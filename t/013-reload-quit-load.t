@@ -18,7 +18,7 @@ __DATA__
             -- Test harness code: blocking os.execute is fine here, it is not the system under test.
             local prefix = ngx.config.prefix() .. "inner/"
             local nginx = os.getenv("TEST_NGINX_BINARY") or "nginx"
-            local port = 20191
+            local port = 20291
             os.execute("rm -rf " .. prefix .. " && mkdir -p " .. prefix .. "logs " .. prefix .. "conf")
             local conf = [[
 load_module $TEST_NGINX_MODULES_DIR/ndk_http_module.so;
