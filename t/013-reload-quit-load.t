@@ -16,7 +16,7 @@ __DATA__
     location = /t {
         content_by_lua_block {
             -- Test harness code: blocking os.execute is fine here, it is not the system under test.
-            local prefix = ngx.config.prefix() .. "inner/"
+            local prefix = ngx.config.prefix() .. "html/inner/"
             local nginx = os.getenv("TEST_NGINX_BINARY") or "nginx"
             local port = 20291
             os.execute("rm -rf " .. prefix .. " && mkdir -p " .. prefix .. "logs " .. prefix .. "conf")

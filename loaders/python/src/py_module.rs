@@ -1,0 +1,58 @@
+//! The built-in Python module `resty_ffi`: the native parts (TaskQueue, Task, log, levels)
+//! plus the Python helpers of `python/resty_ffi.py`, run in the module's namespace.
+
+use std::ffi::c_int;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::nginx_log;
+use crate::py_task::{Task, TaskQueue};
+
+const HELPERS: &str = include_str!("python/resty_ffi.py");
+
+/// Writes one line to nginx's error.log (`[resty_ffi] <msg>`), or to stderr outside nginx.
+/// Any thread, never blocks.
+#[pyfunction]
+fn log(level: c_int, msg: &Bound<'_, PyAny>) -> PyResult<()> {
+    if let Ok(b) = msg.cast::<PyBytes>() {
+        nginx_log::write(level, b.as_bytes());
+    } else {
+        let s = msg.str()?;
+        nginx_log::write(level, s.to_str()?.as_bytes());
+    }
+    Ok(())
+}
+
+/// Runs Python source in `module`'s namespace, under `filename` in tracebacks.
+pub fn exec_in(module: &Bound<'_, PyModule>, source: &str, filename: &str) -> PyResult<()> {
+    let py = module.py();
+    let builtins = py.import("builtins")?;
+    let code = builtins
+        .getattr("compile")?
+        .call1((PyString::new(py, source), filename, "exec"))?;
+    builtins.getattr("exec")?.call1((code, module.dict()))?;
+    Ok(())
+}
+
+#[pymodule]
+#[pyo3(name = "resty_ffi")]
+pub fn resty_ffi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TaskQueue>()?;
+    m.add_class::<Task>()?;
+    m.add_function(wrap_pyfunction!(log, m)?)?;
+    for (name, level) in [
+        ("EMERG", nginx_log::EMERG),
+        ("ALERT", nginx_log::ALERT),
+        ("CRIT", nginx_log::CRIT),
+        ("ERR", nginx_log::ERR),
+        ("WARN", nginx_log::WARN),
+        ("NOTICE", nginx_log::NOTICE),
+        ("INFO", nginx_log::INFO),
+        ("DEBUG", nginx_log::DEBUG),
+    ] {
+        m.add(name, level)?;
+    }
+    m.add("LOGS_TO_NGINX", nginx_log::to_nginx())?;
+    exec_in(m, HELPERS, "<resty_ffi>/resty_ffi.py")
+}

@@ -1,0 +1,234 @@
+"""resty_ffi: serve ngx.load_ffi calls from Python (built into libresty_ffi_python.so).
+
+    import resty_ffi
+
+    async def handler(req: bytes) -> bytes:
+        return req
+
+    def init(cfg, tq):
+        resty_ffi.serve_async(tq, handler)
+        return 0
+
+Native parts (defined before this code runs): TaskQueue, Task, log() and the nginx level
+constants EMERG .. DEBUG.
+"""
+
+import asyncio
+import logging
+import threading
+import traceback
+
+__all__ = [
+    "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text",
+    "log", "LogHandler",
+    "EMERG", "ALERT", "CRIT", "ERR", "WARN", "NOTICE", "INFO", "DEBUG",
+]
+
+_logger = logging.getLogger("resty_ffi")
+
+
+class Error(Exception):
+    """Raise it in a handler to answer `false, rc, message` without logging a traceback."""
+
+    def __init__(self, message="", rc=1):
+        super().__init__(message)
+        self.message = message
+        self.rc = rc
+
+
+class LogHandler(logging.Handler):
+    """Sends log records to nginx's error.log (stderr outside nginx) at the matching level."""
+
+    def emit(self, record):
+        try:
+            log(_nginx_level(record.levelno), self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _nginx_level(levelno):
+    if levelno >= logging.CRITICAL:
+        return CRIT
+    if levelno >= logging.ERROR:
+        return ERR
+    if levelno >= logging.WARNING:
+        return WARN
+    if levelno > logging.INFO:
+        return NOTICE
+    if levelno >= logging.INFO:
+        return INFO
+    return DEBUG
+
+
+def _install_logging():
+    """Called once by the loader: the root logger writes to error.log."""
+    root = logging.getLogger()
+    if not any(isinstance(h, LogHandler) for h in root.handlers):
+        handler = LogHandler()
+        handler.setFormatter(logging.Formatter("python %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+# The cfg of the init(cfg, tq) call running on this thread, set by the loader.
+_init_call = threading.local()
+
+
+def cfg_text(cfg):
+    """The text of init's `cfg` argument (an int pointer), or None if it is 0.
+
+    Only valid during the init(cfg, tq) call, like the pointer itself.
+    """
+    if cfg == 0:
+        return None
+    current = getattr(_init_call, "cfg", None)
+    if current is None or current[0] != cfg:
+        raise ValueError("cfg_text(cfg): cfg is only valid during its init(cfg, tq) call")
+    return current[1].decode("utf-8")
+
+
+def _error_answer(task, exc, handler):
+    """Answers a task whose handler raised: rc != 0 and the traceback's last line."""
+    if isinstance(exc, Error):
+        rc = exc.rc if isinstance(exc.rc, int) and exc.rc != 0 else 1
+        message = exc.message
+        if not isinstance(message, (bytes, str)):
+            message = str(message)
+        task.respond(message, rc)
+        return
+    name = getattr(handler, "__qualname__", repr(handler))
+    _logger.error("handler %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
+    last_line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    task.respond(last_line, 1)
+
+
+def _answer(task, result, handler):
+    try:
+        task.respond(result)
+    except Exception as exc:  # a result respond() cannot send
+        if not task.answered:
+            _error_answer(task, exc, handler)
+
+
+class Server:
+    """What serve() and serve_async() return: the threads serving one runtime."""
+
+    def __init__(self, name):
+        self.name = name
+        self.threads = []
+        self._stopped = threading.Event()
+
+    @property
+    def stopped(self):
+        """True once the runtime was unloaded and every task was answered."""
+        return self._stopped.is_set()
+
+    def wait(self, timeout=None):
+        """Waits until stopped (never call it from init: it runs on the nginx worker)."""
+        return self._stopped.wait(timeout)
+
+    def __repr__(self):
+        return "<resty_ffi.Server %s%s>" % (self.name, " stopped" if self.stopped else "")
+
+
+def _start_thread(server, target, suffix):
+    t = threading.Thread(target=target, name="%s-%s" % (server.name, suffix), daemon=True)
+    server.threads.append(t)
+    t.start()
+
+
+def serve(tq, handler, *, threads=1, name="resty_ffi"):
+    """Serves `handler(req: bytes) -> bytes|str|None` on `threads` threads.
+
+    For blocking code (each thread answers one call at a time). Returns a Server.
+    """
+    if not callable(handler):
+        raise TypeError("serve(tq, handler): handler must be callable")
+    if threads < 1:
+        raise ValueError("serve(tq, handler, threads=N): N must be >= 1")
+    queue = TaskQueue(tq)
+    server = Server(name)
+    left = [threads]
+    lock = threading.Lock()
+
+    def run():
+        for task in queue:
+            try:
+                result = handler(task.req)
+            except Exception as exc:
+                _error_answer(task, exc, handler)
+            else:
+                _answer(task, result, handler)
+            del task
+        with lock:
+            left[0] -= 1
+            if left[0] == 0:
+                server._stopped.set()
+
+    for i in range(threads):
+        _start_thread(server, run, "poll%d" % i)
+    return server
+
+
+def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
+    """Serves `async def handler(req: bytes) -> bytes|str|None`, many calls in flight.
+
+    One thread polls the task queue (without the GIL while it waits) and starts each call
+    as an asyncio task. The event loop runs in a thread of its own, or on `loop` if given
+    (an event loop already running in another thread, e.g. shared by several runtimes).
+    After the unload, the calls in flight finish, then the loop stops (if it is ours).
+    Returns a Server.
+    """
+    if not callable(handler):
+        raise TypeError("serve_async(tq, handler): handler must be an async function")
+    queue = TaskQueue(tq)
+    server = Server(name)
+    own_loop = loop is None
+    if own_loop:
+        loop = asyncio.new_event_loop()
+    running = set()
+
+    async def call(task):
+        try:
+            result = await handler(task.req)
+        except Exception as exc:
+            _error_answer(task, exc, handler)
+        else:
+            _answer(task, result, handler)
+
+    def start(task):
+        t = loop.create_task(call(task))
+        running.add(t)
+        t.add_done_callback(running.discard)
+
+    async def drain():
+        while running:
+            await asyncio.wait(list(running))
+
+    def stop():
+        finished = loop.create_task(drain())
+
+        def done(_):
+            server._stopped.set()
+            if own_loop:
+                loop.stop()
+
+        finished.add_done_callback(done)
+
+    def poll():
+        for task in queue:
+            loop.call_soon_threadsafe(start, task)
+            del task
+        loop.call_soon_threadsafe(stop)
+
+    def run_loop():
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+    if own_loop:
+        _start_thread(server, run_loop, "loop")
+    _start_thread(server, poll, "poll")
+    return server
