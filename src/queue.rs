@@ -5,7 +5,8 @@
 //!
 //! A poller that finds the queue empty spins briefly (watching an atomic, yielding the CPU
 //! now and then) before it parks on the condvar: a runtime answering a stream of calls then
-//! picks the next one up without a futex sleep and wake-up on either side.
+//! picks the next one up without a futex sleep and wake-up on either side. A poller pinned
+//! to a single CPU parks at once: it would only spin against the worker it waits for.
 
 use std::collections::VecDeque;
 use std::hint::spin_loop;
@@ -133,8 +134,12 @@ impl RequestQueue {
         n
     }
 
-    /// Waits a little, without the lock, for a task or the unload.
+    /// Waits a little, without the lock, for a task or the unload. Not on a thread that may
+    /// run on one CPU only: there spinning only delays the nginx worker it waits for.
     fn spin(&self) {
+        if !may_run_on_several_cpus() {
+            return;
+        }
         let start = Instant::now();
         let mut i: u32 = 0;
         while self.queued.load(Ordering::Acquire) == 0 && !self.closing.load(Ordering::Acquire) {
@@ -163,6 +168,18 @@ impl RequestQueue {
 
     pub fn len(&self) -> usize {
         self.lock().tasks.len()
+    }
+}
+
+/// Whether the calling thread's CPU affinity allows more than one CPU.
+fn may_run_on_several_cpus() -> bool {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the call only fills it in.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return true;
+        }
+        libc::CPU_COUNT(&set) > 1
     }
 }
 
