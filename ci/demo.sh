@@ -10,8 +10,8 @@ bash "$here/build.sh"
 prefix=$RESTY_FFI_BUILD/demo
 mkdir -p "$prefix/logs" "$prefix/conf"
 sed -e "s#RESTY_FFI_MODULE#$MODULE_SO#" -e "s#RESTY_FFI_LUA#$REPO_ROOT/lua#" \
-    -e "s#RESTY_FFI_USER#$(id -un)#" -e "s#RESTY_FFI_BUILD#$RESTY_FFI_BUILD#" \
-    -e "s#RESTY_FFI_REPO#$REPO_ROOT#" \
+    -e "s#RESTY_FFI_USER#$(id -un)#" -e "s#RESTY_FFI_BUILD#$RESTY_FFI_BUILD#g" \
+    -e "s#RESTY_FFI_REPO#$REPO_ROOT#g" \
     "$REPO_ROOT/nginx-conf/demo.conf" >"$prefix/conf/nginx.conf"
 
 if [ -f "$prefix/logs/nginx.pid" ]; then

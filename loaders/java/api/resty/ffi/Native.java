@@ -1,0 +1,25 @@
+package resty.ffi;
+
+/**
+ * The native methods behind the Java API. libffi_java.so registers them (RegisterNatives) when
+ * it starts the JVM, so they exist only in a JVM started by ngx.load_ffi("ffi_java", ...).
+ */
+final class Native {
+    private Native() {
+    }
+
+    /** Blocks until a task is queued; its address, or 0 once the runtime is unloaded. */
+    static native long taskPoll(long tq);
+
+    /** A copy of the task's request bytes. */
+    static native byte[] taskRequest(long task);
+
+    /** Answers the task (once): rsp null is nil in Lua, an empty array is "". */
+    static native void taskRespond(long task, int rc, byte[] rsp);
+
+    /** One message into nginx's error.log at an nginx level (1 emerg .. 8 debug). */
+    static native void log(int level, byte[] utf8);
+
+    /** Whether the module has its log function (else messages go to stderr). */
+    static native boolean logAvailable();
+}

@@ -1,0 +1,56 @@
+package resty.ffi;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One call from Lua: {@code rt:anyname(request)}. Answer it exactly once, from any thread;
+ * the Lua coroutine waits until then (or until its timeout).
+ */
+public final class Task {
+    private final long address;
+    private final byte[] request;
+    private final AtomicBoolean answered = new AtomicBoolean();
+
+    Task(long address, byte[] request) {
+        this.address = address;
+        this.request = request;
+    }
+
+    /** The request bytes (the task's own copy: the same array on every call). */
+    public byte[] request() {
+        return request;
+    }
+
+    /** The request decoded as UTF-8. */
+    public String requestString() {
+        return new String(request, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Answers the call. rc 0: Lua gets {@code true, rsp}; else {@code false, rc, rsp}.
+     * rsp null reads as nil in Lua.
+     *
+     * @throws IllegalStateException if the task was already answered
+     */
+    public void respond(int rc, byte[] rsp) {
+        if (!answered.compareAndSet(false, true)) {
+            throw new IllegalStateException("task already answered");
+        }
+        Native.taskRespond(address, rc, rsp);
+    }
+
+    /** Answers with a UTF-8 string (null reads as nil in Lua). */
+    public void respond(int rc, String rsp) {
+        respond(rc, rsp == null ? null : rsp.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Answers with success. */
+    public void respond(byte[] rsp) {
+        respond(0, rsp);
+    }
+
+    public boolean isAnswered() {
+        return answered.get();
+    }
+}

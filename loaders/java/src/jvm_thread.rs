@@ -1,0 +1,183 @@
+//! The worker's JVM thread: it creates the JVM and runs every `libffi_init` in Java.
+//!
+//! The nginx worker thread never runs Java and is never attached: it is the process's
+//! primordial thread (HotSpot does not guard its stack) and it owns nginx's signals. One
+//! dedicated thread creates the JVM (so it stays the JVM's attached "main" thread for good) and
+//! runs `resty.ffi.Loader.init(cfg, tq)` for each load, while libffi_init waits for the answer.
+//!
+//! The thread is born with nginx's control signals blocked, and every thread the JVM starts
+//! inherits that mask, so signals sent to the worker are handled by the worker thread.
+
+use std::ffi::c_int;
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::thread;
+
+use jni::objects::{JString, JValue};
+use jni::sys::{jint, jlong};
+use jni::{jni_sig, jni_str, JavaVM};
+
+use crate::load_failure::{LoadFailure, LoadOutcome};
+use crate::{jvm_start, startup_abort};
+
+/// Signals that nginx handles on its worker thread (process-directed ones must reach it).
+const NGINX_SIGNALS: &[c_int] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCHLD,
+    libc::SIGALRM,
+    libc::SIGIO,
+];
+
+/// Java code may recurse deeply (class loading, reflection): a roomy stack for init methods.
+const STACK_SIZE: usize = 8 << 20;
+
+struct LoadJob {
+    cfg: String,
+    tq: jlong,
+    done: mpsc::SyncSender<LoadOutcome>,
+}
+
+struct JvmThread {
+    jobs: mpsc::Sender<LoadJob>,
+    /// The process that started the thread: a forked child has no such thread.
+    pid: u32,
+}
+
+static JVM_THREAD: OnceLock<Result<JvmThread, String>> = OnceLock::new();
+
+/// Runs `f` with nginx's signals blocked on this thread, then restores the mask.
+fn with_nginx_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
+    let mut block: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; `old` is written by pthread_sigmask.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sigset pointers; pthread_sigmask only changes this thread's mask.
+    let blocked = unsafe {
+        libc::sigemptyset(&mut block);
+        for &sig in NGINX_SIGNALS {
+            libc::sigaddset(&mut block, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old) == 0
+    };
+    let result = f();
+    if blocked {
+        // SAFETY: restores the mask saved above; pending signals are delivered now.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+    result
+}
+
+fn spawn() -> Result<JvmThread, String> {
+    let (jobs, inbox) = mpsc::channel::<LoadJob>();
+    // The new thread inherits the blocked mask from its first instruction on.
+    with_nginx_signals_blocked(|| {
+        thread::Builder::new()
+            .name("resty-ffi-jvm".to_string())
+            .stack_size(STACK_SIZE)
+            .spawn(move || serve(inbox))
+    })
+    .map_err(|e| format!("cannot start the JVM thread: {e}"))?;
+    Ok(JvmThread {
+        jobs,
+        pid: std::process::id(),
+    })
+}
+
+fn serve(inbox: mpsc::Receiver<LoadJob>) {
+    // Started at the first load, whose libffi_init is answered even if the JVM aborts.
+    let mut vm: Option<Result<JavaVM, String>> = None;
+    let mut first = true;
+    for job in inbox {
+        let vm = vm.get_or_insert_with(|| startup_abort::guard(job.done.clone(), jvm_start::start));
+        let outcome = match vm {
+            Ok(vm) => {
+                let run = std::panic::AssertUnwindSafe(|| run_loader(vm, &job.cfg, job.tq));
+                std::panic::catch_unwind(run)
+                    .unwrap_or_else(|_| Err(LoadFailure::new(1, "panic while loading a Java runtime")))
+            }
+            Err(e) if first => Err(LoadFailure::new(1, e.clone())),
+            Err(e) => Err(LoadFailure::new(
+                1,
+                format!("no JVM in this worker: it failed to start: {e}"),
+            )),
+        };
+        first = false;
+        // libffi_init waits for this answer (it is gone only if the JVM aborted meanwhile).
+        let _ = job.done.send(outcome);
+    }
+}
+
+/// `resty.ffi.Loader.start(cfg, tq)`: loads the class and calls its init method; on failure
+/// `Loader.takeLastError()` says why.
+fn run_loader(vm: &JavaVM, cfg: &str, tq: jlong) -> LoadOutcome {
+    let result = vm.attach_current_thread(|env| -> Result<(jint, Option<String>), jni::errors::Error> {
+        let loader = env.find_class(jni_str!("resty/ffi/Loader"))?;
+        let jcfg = env.new_string(cfg)?;
+        let rc = env
+            .call_static_method(
+                &loader,
+                jni_str!("start"),
+                jni_sig!("(Ljava/lang/String;J)I"),
+                &[JValue::Object(&jcfg), JValue::Long(tq)],
+            )?
+            .i()?;
+        if rc == 0 {
+            return Ok((0, None));
+        }
+        let error = env
+            .call_static_method(
+                &loader,
+                jni_str!("takeLastError"),
+                jni_sig!("()Ljava/lang/String;"),
+                &[],
+            )?
+            .l()?;
+        if error.is_null() {
+            return Ok((rc, None));
+        }
+        let error = JString::cast_local(env, error)?;
+        Ok((rc, Some(error.try_to_string(env)?)))
+    });
+    match result {
+        Ok((0, _)) => Ok(()),
+        Ok((rc, Some(msg))) => Err(LoadFailure { rc, message: msg }),
+        Ok((rc, None)) => Err(LoadFailure::new(rc, format!("{cfg}: init returned {rc}"))),
+        Err(e) => Err(LoadFailure::new(
+            1,
+            format!("resty.ffi.Loader.start(\"{cfg}\") failed: {e}"),
+        )),
+    }
+}
+
+/// Runs one load on the JVM thread (starting the thread and the JVM the first time).
+pub fn load(cfg: String, tq: jlong) -> LoadOutcome {
+    if let Some(why) = startup_abort::failure() {
+        return Err(LoadFailure::new(1, why));
+    }
+    let jvm_thread = match JVM_THREAD.get_or_init(spawn) {
+        Ok(t) => t,
+        Err(e) => return Err(LoadFailure::new(1, e.clone())),
+    };
+    if jvm_thread.pid != std::process::id() {
+        return Err(LoadFailure::new(
+            1,
+            format!(
+                "the JVM belongs to process {} (this process was forked after it started)",
+                jvm_thread.pid
+            ),
+        ));
+    }
+    let (done, answer) = mpsc::sync_channel(1);
+    if jvm_thread.jobs.send(LoadJob { cfg, tq, done }).is_err() {
+        return Err(LoadFailure::new(1, "the JVM thread has exited"));
+    }
+    answer
+        .recv()
+        .unwrap_or_else(|_| Err(LoadFailure::new(1, "the JVM thread exited during a load")))
+}

@@ -1,0 +1,171 @@
+//! The native methods of `resty.ffi.Native`, registered when the JVM starts (RegisterNatives),
+//! so the Java API needs no `System.loadLibrary` and no JNI symbol names.
+//!
+//! Each one is a thin call into the module's C ABI. The `native_method!` wrappers catch
+//! panics and turn errors into Java exceptions.
+
+use std::ffi::{c_char, c_int, c_void};
+
+use jni::errors::Error;
+use jni::objects::{JByteArray, JClass};
+use jni::sys::{jboolean, jint, jlong};
+use jni::{jni_str, native_method, Env, NativeMethod};
+
+use crate::{module_api, nginx_log};
+
+const NATIVE_CLASS: &jni::strings::JNIStr = jni_str!("resty/ffi/Native");
+
+/// Registers every native method of `resty.ffi.Native` (from resty-ffi.jar).
+pub fn register(env: &mut Env) -> Result<(), Error> {
+    let class = env.find_class(NATIVE_CLASS)?;
+    let methods = [TASK_POLL, TASK_REQUEST, TASK_RESPOND, LOG, LOG_AVAILABLE];
+    // SAFETY: every NativeMethod comes from `native_method!`, which checks the Rust function
+    // against the Java signature it registers.
+    unsafe { env.register_native_methods(&class, &methods) }
+}
+
+/// Throws `java.lang.IllegalStateException(msg)`; the error tells the wrapper it is pending.
+fn illegal_state(env: &mut Env, msg: &str) -> Error {
+    match env.throw_new(
+        jni_str!("java/lang/IllegalStateException"),
+        jni::strings::JNIString::from(msg),
+    ) {
+        Err(e) => e,
+        Ok(()) => Error::JavaException,
+    }
+}
+
+fn api(env: &mut Env) -> Result<&'static module_api::ModuleApi, Error> {
+    module_api::get().map_err(|msg| illegal_state(env, &msg))
+}
+
+const TASK_POLL: NativeMethod = native_method! {
+    static fn task_poll(tq: jlong) -> jlong,
+};
+
+/// `static native long taskPoll(long tq)`: blocks until a task (its address) or 0 (unloaded).
+fn task_poll<'local>(env: &mut Env<'local>, _class: JClass<'local>, tq: jlong) -> Result<jlong, Error> {
+    let api = api(env)?;
+    if tq == 0 {
+        return Err(illegal_state(env, "task queue address is 0"));
+    }
+    // SAFETY: `tq` is the queue handed to libffi_init (Java passes it back unchanged); the
+    // call blocks in native code, which the JVM allows (the thread is "in native").
+    let task = unsafe { (api.task_poll)(tq as usize as *mut c_void) };
+    Ok(task as usize as jlong)
+}
+
+const TASK_REQUEST: NativeMethod = native_method! {
+    static fn task_request(task: jlong) -> jbyte[],
+};
+
+/// `static native byte[] taskRequest(long task)`: a copy of the request bytes.
+fn task_request<'local>(
+    env: &mut Env<'local>,
+    _class: JClass<'local>,
+    task: jlong,
+) -> Result<JByteArray<'local>, Error> {
+    let api = api(env)?;
+    let mut len: c_int = 0;
+    // SAFETY: `task` came from taskPoll and is not answered yet (resty.ffi.Task reads the
+    // request once, before it can respond).
+    let req = unsafe { (api.get_req)(task as usize as *mut c_void, &mut len) };
+    let bytes: &[u8] = if req.is_null() || len <= 0 {
+        &[]
+    } else {
+        // SAFETY: the module's request copy is `len` bytes, alive until the task is answered.
+        unsafe { std::slice::from_raw_parts(req.cast::<u8>(), len as usize) }
+    };
+    env.byte_array_from_slice(bytes)
+}
+
+const TASK_RESPOND: NativeMethod = native_method! {
+    static fn task_respond(task: jlong, rc: jint, rsp: jbyte[]),
+};
+
+/// `static native void taskRespond(long task, int rc, byte[] rsp)`: answers the task once.
+/// `rsp` null gives nil in Lua; an empty array gives "".
+fn task_respond<'local>(
+    env: &mut Env<'local>,
+    _class: JClass<'local>,
+    task: jlong,
+    rc: jint,
+    rsp: JByteArray<'local>,
+) -> Result<(), Error> {
+    let api = api(env)?;
+    let task = task as usize as *mut c_void;
+    if rsp.is_null() {
+        // SAFETY: answering a live task once (resty.ffi.Task guarantees once) with no body.
+        unsafe { (api.respond)(task, rc, std::ptr::null_mut(), 0) };
+        return Ok(());
+    }
+    let copied = copy_to_malloc(env, &rsp);
+    match copied {
+        Ok((buf, len)) => {
+            // SAFETY: `buf` is malloc()ed and handed over to the module, which frees it.
+            unsafe { (api.respond)(task, rc, buf, len) };
+            Ok(())
+        }
+        Err(e) => {
+            // The task must still be answered exactly once; report the failure in Lua too.
+            let code = if rc == 0 { libc::ENOMEM } else { rc };
+            // SAFETY: answering the live task once, without a body.
+            unsafe { (api.respond)(task, code, std::ptr::null_mut(), 0) };
+            Err(e)
+        }
+    }
+}
+
+/// The array's bytes in a malloc()ed buffer (at least one byte, NUL-terminated when empty, so
+/// that an empty answer reads as "" and not nil).
+fn copy_to_malloc(env: &mut Env, rsp: &JByteArray) -> Result<(*mut c_char, c_int), Error> {
+    let len = rsp.len(env)?;
+    let c_len = c_int::try_from(len).map_err(|_| illegal_state(env, "response longer than 2 GiB"))?;
+    // SAFETY: malloc of at least one byte; checked for NULL below.
+    let buf = unsafe { libc::malloc(len.max(1)) }.cast::<i8>();
+    if buf.is_null() {
+        return Err(illegal_state(env, "out of memory for the response"));
+    }
+    if len == 0 {
+        // SAFETY: one byte was allocated.
+        unsafe { *buf = 0 };
+        return Ok((buf, 0));
+    }
+    // SAFETY: `buf` holds `len` bytes and nothing else refers to it.
+    let dest = unsafe { std::slice::from_raw_parts_mut(buf, len) };
+    if let Err(e) = rsp.get_region(env, 0, dest) {
+        // SAFETY: our own allocation, not handed over.
+        unsafe { libc::free(buf.cast()) };
+        return Err(e);
+    }
+    Ok((buf, c_len))
+}
+
+const LOG: NativeMethod = native_method! {
+    static fn log(level: jint, msg: jbyte[]),
+};
+
+/// `static native void log(int level, byte[] utf8)`: one line into nginx's error.log.
+fn log<'local>(
+    env: &mut Env<'local>,
+    _class: JClass<'local>,
+    level: jint,
+    msg: JByteArray<'local>,
+) -> Result<(), Error> {
+    if msg.is_null() {
+        return Ok(());
+    }
+    let bytes = env.convert_byte_array(&msg)?;
+    nginx_log::log_bytes(level, &bytes);
+    Ok(())
+}
+
+const LOG_AVAILABLE: NativeMethod = native_method! {
+    static fn log_available() -> jboolean,
+};
+
+/// `static native boolean logAvailable()`: whether the module has its log function (else
+/// messages go to stderr).
+fn log_available<'local>(_env: &mut Env<'local>, _class: JClass<'local>) -> Result<jboolean, Error> {
+    Ok(module_api::log_fn().is_some())
+}

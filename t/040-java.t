@@ -1,0 +1,801 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# Java runtimes: libffi_java.so (one JVM per worker), the resty.ffi Java API, the original's
+# jnr-ffi way, code reload with "?", failures, logging, JVM options and JAVA_HOME.
+#
+# ci/test.d/40-java.sh exports CLASSPATH (test runtimes t/java, the examples) and JAVA_OPTS;
+# workers see them through `env CLASSPATH; env JAVA_OPTS;`.
+
+use Test::Nginx::Socket::Lua 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict java_test 1m;
+    init_worker_by_lua_block { require "resty_ffi" }
+_EOC_
+
+our $MainConfig = <<'_EOC_';
+    env CLASSPATH;
+    env JAVA_OPTS;
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the example echo runtime (demo.echo.App on resty.ffi.Server); cfg is its prefix
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt, err = ngx.load_ffi("ffi_java", "demo.echo.App,init,echo: ")
+            if not rt then
+                ngx.say("load failed: ", err)
+                return
+            end
+            ngx.say(rt:echo("hello"))
+            ngx.say(rt:anything("again, with, commas"))
+            local other = ngx.load_ffi("ffi_java", "demo.echo.App,init,π ")
+            ngx.say(other:echo("unicode cfg"))
+            -- The original's Java-side loader form.
+            local nested = ngx.load_ffi("ffi_java", "resty.ffi.Loader,init,demo.echo.App?,init,nested: ")
+            ngx.say(nested:echo("hi"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+trueecho: hello
+trueecho: again, with, commas
+trueπ unicode cfg
+truenested: hi
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 2: binary payloads both ways: every byte value, NUL bytes, 1 MiB, empty, nil
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local echo = ngx.load_ffi("ffi_java", "demo.echo.App,init,")
+            local cmd = ngx.load_ffi("ffi_java", "rtest.Commands,init,bin")
+            local t = {}
+            for i = 0, 255 do t[#t + 1] = string.char(i) end
+            local all = table.concat(t)
+            local ok, res = echo:call(all)
+            ngx.say("256 byte values: ", ok and res == all)
+            ok, res = cmd:call("rev " .. all)
+            ngx.say("reversed by Java: ", ok and res == all:reverse())
+            ok, res = echo:call("a\0b\0")
+            ngx.say("NUL bytes kept: ", ok and res == "a\0b\0", " ", #res)
+            local big = string.rep("0123456789abcdef", 65536)
+            ok, res = echo:call(big)
+            ngx.say("1 MiB: ", ok and res == big)
+            ok, res = cmd:call("big 3000000")
+            ngx.say("3 MB answer: ", ok and #res == 3000000 and res:sub(1, 3) == "abc")
+            ok, res = echo:call("")
+            ngx.say("empty request: ", ok, " [", res, "]")
+            ngx.say("empty answer: ", cmd:call("empty"))
+            ok, res = cmd:call("null")
+            ngx.say("null answer: ", ok, " ", type(res))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+256 byte values: true
+reversed by Java: true
+NUL bytes kept: true 4
+1 MiB: true
+3 MB answer: true
+empty request: true []
+empty answer: true
+null answer: true nil
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 3: a throwing handler answers with an error and the runtime keeps serving
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_java", "rtest.Commands,init,x")
+            ngx.say(rt:call("throw boom"))
+            ngx.say(rt:call("echo still serving"))
+            ngx.say(rt:call("fail 7 went wrong"))
+            ngx.say(rt:call("bogus"))
+            for i = 1, 20 do
+                local ok = rt:call("throw again " .. i)
+                if ok then ngx.say("unexpected success") end
+            end
+            ngx.say(rt:call("echo after 21 exceptions"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+false1java.lang.IllegalStateException: boom
+truestill serving
+false7went wrong
+false22unknown command bogus
+trueafter 21 exceptions
+live: 0
+--- wait: 0.1
+--- error_log eval
+qr/\[error\] .*\[resty_ffi\] java resty.ffi.Server: handler failed: java.lang.IllegalStateException: boom at rtest.Commands.handle\(Commands.java:\d+\)/
+--- no_error_log
+went wrong
+unknown command
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 4: resty.ffi.Server: a call held on one pool thread while the others serve
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_java", "rtest.Commands,init,pool")
+            local held = ngx.thread.spawn(function() return rt:call("hold") end)
+            local served = 0
+            for i = 1, 30 do
+                local ok, res = rt:call("echo " .. i)
+                if ok and res == tostring(i) then served = served + 1 end
+            end
+            ngx.say("served while one call is held: ", served)
+            ngx.say(rt:call("release"))
+            ngx.say(ngx.thread.wait(held))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+served while one call is held: 30
+truereleased
+truetrueheld call answered
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 5: Server.serveAsync: 200 calls in flight on one polling thread, answered by CompletableFutures
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_java", "rtest.Async,init,")
+            local threads = {}
+            for i = 1, 200 do
+                threads[i] = ngx.thread.spawn(function() return rt:call("hold " .. i) end)
+            end
+            -- Every hold is parked in Java (no thread waits for it); "now" is served meanwhile.
+            ngx.say(rt:call("now served meanwhile"))
+            local released = 0
+            while released < 200 do
+                local ok, n = rt:call("release")
+                released = released + tonumber(n)
+                if tonumber(n) == 0 then ngx.sleep(0.01) end
+            end
+            local good = 0
+            for i = 1, 200 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == i .. " released" then good = good + 1 end
+            end
+            ngx.say("answered: ", good)
+            ngx.say(rt:call("fail x"))
+            ngx.say(rt:call("explode y"))
+            ngx.say(rt:call("throw z"))
+            ngx.say(rt:call("now still serving"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+trueserved meanwhile
+answered: 200
+false9async x
+false1java.lang.UnsupportedOperationException: async y
+false1java.lang.IllegalArgumentException: sync z
+truestill serving
+live: 0
+--- wait: 0.1
+--- error_log
+handler failed: java.lang.UnsupportedOperationException: async y
+handler failed: java.lang.IllegalArgumentException: sync z
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 6: many runtimes share the worker's one JVM; each has its own queue
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local a = ngx.load_ffi("ffi_java", "rtest.Commands,init,a")
+            local b = ngx.load_ffi("ffi_java", "rtest.Commands,init,b")
+            local async = ngx.load_ffi("ffi_java", "rtest.Async,init,")
+            local jnr = ngx.load_ffi("ffi_java", "demo.jnr.App,init,")
+            ngx.say(select(2, a:call("whoami")), " ", select(2, b:call("whoami")))
+            local _, ja = a:call("jvm")
+            local _, jb = b:call("jvm")
+            ngx.say("one JVM: ", ja == jb, ", JVM pid is the worker's: ",
+                    ja:match("^%d+") == tostring(ngx.worker.pid()))
+            ngx.say("inits seen by every runtime: ", select(2, a:call("inits")))
+            -- A call held in runtime a does not stop runtime b or the jnr-ffi runtime.
+            local held = ngx.thread.spawn(function() return a:call("hold") end)
+            ngx.say(b:call("echo b serves"))
+            ngx.say(jnr:call("jnr serves"))
+            ngx.say(async:call("now async serves"))
+            ngx.say(b:call("release"))
+            ngx.say(ngx.thread.wait(held))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+a b
+one JVM: true, JVM pid is the worker's: true
+inits seen by every runtime: 3
+trueb serves
+truejnr serves
+trueasync serves
+truereleased
+truetrueheld call answered
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 7: init failures: rc != 0, exceptions, bad class/method/cfg; load_ffi's error says why
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local cfgs = {
+                "rtest.BadInit,refuse,",
+                "rtest.BadInit,explode,bad cfg",
+                "rtest.BadInit,notStatic,",
+                "rtest.BadInit,wrongReturn,",
+                "rtest.BadInit,noSuchMethod,",
+                "rtest.BrokenStatic,init,",
+                "rtest.NoSuchClass,init,",
+                "rtest.NoSuchClass?,init,",
+                "no-comma-at-all",
+                ",init,",
+            }
+            local function show(err)
+                -- Stack frames and the class path vary between machines and JDKs (and
+                -- load_ffi's error is cut at 255 bytes).
+                err = err:gsub(" at [^;]*$", "")
+                err = err:gsub("class path: %S+", "class path: CP")
+                return err
+            end
+            for _, cfg in ipairs(cfgs) do
+                local rt, err = ngx.load_ffi("ffi_java", cfg)
+                ngx.say(cfg, " -> ", rt == nil, " ", show(err))
+            end
+            ngx.say("nil cfg -> ", select(2, ngx.load_ffi("ffi_java")))
+            local rt = ngx.load_ffi("ffi_java", "rtest.Commands,init,after")
+            ngx.say(rt:call("echo the JVM still works"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+rtest.BadInit,refuse, -> true libffi_init of libffi_java.so failed: rc=3: ffi_java: rtest.BadInit.refuse(cfg, tq) returned 3
+rtest.BadInit,explode,bad cfg -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: rtest.BadInit.explode threw java.lang.IllegalStateException: init refused: bad cfg; caused by java.io.IOException: disk on fire
+rtest.BadInit,notStatic, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: class rtest.BadInit has no method "static int notStatic(String cfg, long tq)"
+rtest.BadInit,wrongReturn, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: class rtest.BadInit has no method "static int wrongReturn(String cfg, long tq)"
+rtest.BadInit,noSuchMethod, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: class rtest.BadInit has no method "static int noSuchMethod(String cfg, long tq)"
+rtest.BrokenStatic,init, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: cannot load rtest.BrokenStatic.init: java.lang.ExceptionInInitializerError; caused by java.lang.NumberFormatException: For input string: "not a number"
+rtest.NoSuchClass,init, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: class rtest.NoSuchClass not found (set CLASSPATH, and `env CLASSPATH;` in nginx.conf); class path: CP
+rtest.NoSuchClass?,init, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: class rtest.NoSuchClass not found (set CLASSPATH, and `env CLASSPATH;` in nginx.conf); class path: CP
+no-comma-at-all -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: bad cfg "no-comma-at-all": expected "<class>[?],<method>,<cfg>"
+,init, -> true libffi_init of libffi_java.so failed: rc=1: ffi_java: bad cfg ",init,": expected "<class>[?],<method>,<cfg>"
+nil cfg -> libffi_init of libffi_java.so failed: rc=1: ffi_java: cfg is required: "<class>[?],<method>,<cfg>"
+truethe JVM still works
+--- wait: 0.1
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] ffi_java: rtest.BadInit.refuse\(cfg, tq\) returned 3/,
+qr/\[error\] .*\[resty_ffi\] ffi_java: rtest.BadInit.explode threw java.lang.IllegalStateException: init refused: bad cfg; caused by java.io.IOException: disk on fire at rtest.BadInit.explode\(BadInit.java:\d+\)/,
+qr/\[error\] .*\[resty_ffi\] ffi_java: class rtest.NoSuchClass not found \(set CLASSPATH, and `env CLASSPATH;` in nginx.conf\); class path: \S+resty-ffi.jar:/,
+]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 8: unload: queued calls are still answered, pollers see null and end, threads go away
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function wait_threads(rt, prefix, want)
+                for _ = 1, 200 do
+                    local _, n = rt:call("threads " .. prefix)
+                    if tonumber(n) == want then return want end
+                    ngx.sleep(0.02)
+                end
+                return select(2, rt:call("threads " .. prefix))
+            end
+            local cmd = ngx.load_ffi("ffi_java", "rtest.Commands,init,main")
+            local other = ngx.load_ffi("ffi_java", "rtest.Commands,init,other")
+            local raw = ngx.load_ffi("ffi_java", "rtest.Raw,init,r1")
+            ngx.say(raw:call("twice"))
+            ngx.say("raw pollers: ", wait_threads(cmd, "rtest-raw-r1-", 2))
+            -- A call taken by Java before the unload is still answered after it.
+            local held = ngx.thread.spawn(function() return other:call("hold") end)
+            ngx.sleep(0.05)
+            ngx.say(other:__unload())
+            ngx.say(other:call("echo after unload"))
+            ngx.say(cmd:call("release"))
+            ngx.say(ngx.thread.wait(held))
+            ngx.say(raw:__unload())
+            ngx.say(raw:call("gone"))
+            ngx.say(raw:__unload())
+            ngx.say("raw pollers after unload: ", wait_threads(cmd, "rtest-raw-r1-", 0))
+            -- One polling thread per Server runtime: the unloaded one's has ended.
+            ngx.say("Server pollers: ", wait_threads(cmd, "-poll", 1))
+            -- Loading the same cfg again gives a new runtime.
+            other = ngx.load_ffi("ffi_java", "rtest.Commands,init,other")
+            ngx.say(other:call("whoami"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+trueraw twice
+raw pollers: 2
+true
+falseruntime unloaded
+truereleased
+truetrueheld call answered
+true
+falseruntime unloaded
+falseruntime unloaded
+raw pollers after unload: 0
+Server pollers: 1
+trueother
+live: 0
+--- wait: 0.1
+--- error_log
+rtest.Raw: second answer refused: task already answered
+rtest.Raw r1: poller 1 sees the queue closed: true
+rtest.Raw r1: poller 2 sees the queue closed: true
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 9: "?" reloads the class's package from the class path; without it the first version stays
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local live = "$TEST_NGINX_JAVA_RELOAD_DIR"
+            local function install(version_dir)
+                assert(os.execute("rm -rf '" .. live .. "/rtest' && cp -r '" .. version_dir
+                                  .. "/rtest' '" .. live .. "/'"))
+            end
+            local function once(cfg)
+                local rt, err = ngx.load_ffi("ffi_java", cfg)
+                if not rt then return "load failed: " .. err end
+                local _, res = rt:call("which")
+                rt:__unload()
+                return res
+            end
+            install("$TEST_NGINX_JAVA_RELOAD_V1")
+            ngx.say("plain:  ", once("rtest.reload.Version,init,"))
+            ngx.say("reload: ", once("rtest.reload.Version?,init,"))
+            install("$TEST_NGINX_JAVA_RELOAD_V2")
+            ngx.say("reload: ", once("rtest.reload.Version?,init,"))
+            ngx.say("plain:  ", once("rtest.reload.Version,init,"))
+            install("$TEST_NGINX_JAVA_RELOAD_V1")
+            ngx.say("reload: ", once("rtest.reload.Version?,init,"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+plain:  v1 app
+reload: v1 resty-ffi-reload:rtest.reload.Version
+reload: v2 resty-ffi-reload:rtest.reload.Version
+plain:  v1 app
+reload: v1 resty-ffi-reload:rtest.reload.Version
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 10: java.util.logging, System.Logger and resty.ffi.NginxLog go to error.log at nginx levels
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_java", "rtest.Commands,init,log")
+            rt:call("jul SEVERE a severe line")
+            rt:call("jul WARNING a warning line")
+            rt:call("jul INFO an info line")
+            rt:call("jul FINE a fine line")
+            rt:call("jul-exception the cause")
+            rt:call("syslog a System.Logger line")
+            rt:call("nginxlog 6 a notice line")
+            rt:call("nginxlog 8 a debug line")
+            ngx.say("ok")
+        }
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- wait: 0.1
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] java rtest: a severe line/,
+qr/\[warn\] .*\[resty_ffi\] java rtest: a warning line/,
+qr/\[info\] .*\[resty_ffi\] java rtest: an info line/,
+qr/\[error\] .*\[resty_ffi\] java rtest: with exception: java.lang.IllegalArgumentException: the cause at rtest.Commands/,
+qr/\[warn\] .*\[resty_ffi\] java rtest.sys: a System.Logger line/,
+qr/\[notice\] .*\[resty_ffi\] a notice line/,
+qr/\[debug\] .*\[resty_ffi\] a debug line/,
+]
+--- no_error_log
+a fine line
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 11: JVM options: CLASSPATH wildcards, JAVA_OPTS, -Xrs; JVM threads leave nginx's signals to the worker thread
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_java", "rtest.Commands,init,opts")
+            local _, args = rt:call("args")
+            ngx.say("-Xrs: ", args:find("-Xrs", 1, true) ~= nil)
+            ngx.say("JAVA_OPTS: ", select(2, rt:call("prop resty.test")))
+            local _, cp = rt:call("prop java.class.path")
+            ngx.say("API jar first: ", cp:match("^[^:]*/resty%-ffi%.jar:") ~= nil)
+            ngx.say("lib/* expanded: ", cp:find("/jnr%-echo/lib/jnr%-ffi%-[%d.]+%.jar") ~= nil)
+            -- SigBlk of a Java handler thread: nginx's signals are blocked there.
+            local bit = require "bit"
+            local _, hex = rt:call("sigblk")
+            local mask = tonumber(hex:sub(-8), 16)
+            local names = { HUP = 1, INT = 2, QUIT = 3, USR1 = 10, ALRM = 14, TERM = 15,
+                            CHLD = 17, WINCH = 28, IO = 29 }
+            local blocked = {}
+            for _, name in ipairs({ "HUP", "INT", "QUIT", "USR1", "ALRM", "TERM", "CHLD", "WINCH", "IO" }) do
+                if bit.band(mask, bit.lshift(1, names[name] - 1)) ~= 0 then
+                    blocked[#blocked + 1] = name
+                end
+            end
+            ngx.say("blocked in Java threads: ", table.concat(blocked, " "))
+        }
+    }
+--- request
+GET /t
+--- response_body
+-Xrs: true
+JAVA_OPTS: yes
+API jar first: true
+lib/* expanded: true
+blocked in Java threads: HUP INT QUIT USR1 ALRM TERM CHLD WINCH IO
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 12: JAVA_HOME picks the JDK (env JAVA_HOME=...;)
+--- main_config
+    env CLASSPATH;
+    env JAVA_OPTS;
+    env JAVA_HOME=$TEST_NGINX_JAVA_HOME;
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_java", "rtest.Commands,init,home")
+            ngx.say(rt:call("prop java.home"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+true$TEST_NGINX_JAVA_HOME
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 13: a JAVA_HOME without a JVM fails every load with a clear error
+--- main_config
+    env CLASSPATH;
+    env JAVA_HOME=/nonexistent/jdk;
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.load_ffi("ffi_java", "rtest.Commands,init,a"))
+            ngx.say(ngx.load_ffi("ffi_java", "rtest.Commands,init,b"))
+            ngx.say(ngx.load_ffi("ffi_test"):call("echo the worker is fine"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nillibffi_init of libffi_java.so failed: rc=1: ffi_java: JAVA_HOME=/nonexistent/jdk has no libjvm.so (looked for lib/server/libjvm.so, jre/lib/amd64/server/libjvm.so, lib/client/libjvm.so)
+nillibffi_init of libffi_java.so failed: rc=1: ffi_java: no JVM in this worker: it failed to start: JAVA_HOME=/nonexistent/jdk has no libjvm.so (looked for lib/server/libjvm.so, jre/lib/amd64/server/libjvm.so, lib/client/libjvm.so)
+truethe worker is fine
+--- wait: 0.1
+--- error_log
+ffi_java: JAVA_HOME=/nonexistent/jdk has no libjvm.so
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 14: bad JAVA_OPTS: the JVM refuses to start, the worker goes on
+--- main_config
+    env CLASSPATH;
+    env "JAVA_OPTS=-Xmx64m -Xno-such-option";
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- load_ffi's error is the start of the message; error.log has all of it.
+            local function show(err)
+                return err:match("^(.-); libjvm: ")
+            end
+            ngx.say(show(select(2, ngx.load_ffi("ffi_java", "rtest.Commands,init,a"))))
+            ngx.say(show(select(2, ngx.load_ffi("ffi_java", "rtest.Commands,init,b"))))
+            ngx.say(ngx.load_ffi("ffi_test"):call("echo the worker is fine"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+libffi_init of libffi_java.so failed: rc=1: ffi_java: cannot start the JVM: JNI_CreateJavaVM returned -1 (JNI_ERR), see the JVM's message above in error.log
+libffi_init of libffi_java.so failed: rc=1: ffi_java: no JVM in this worker: it failed to start: cannot start the JVM: JNI_CreateJavaVM returned -1 (JNI_ERR), see the JVM's message above in error.log
+truethe worker is fine
+--- wait: 0.1
+--- error_log eval
+[
+qr/Unrecognized option: -Xno-such-option/,
+qr/\[error\] .*ffi_java: cannot start the JVM: JNI_CreateJavaVM returned -1 \(JNI_ERR\), see the JVM's message above in error.log; libjvm: \S+libjvm.so; options: -XX:-UsePerfData -XX:\+DisplayVMOutputToStderr -Xmx64m -Xno-such-option -Djava.class.path=<\d+ entries> -Xrs/,
+]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 15: a JVM that aborts while starting (it would exit the process) leaves the worker running
+--- main_config
+    env CLASSPATH;
+    env JAVA_OPTS=-Xmx1k;
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            ngx.say(ngx.load_ffi("ffi_java", "rtest.Commands,init,a"))
+            ngx.say(ngx.load_ffi("ffi_java", "rtest.Commands,init,b"))
+            ngx.say(ngx.load_ffi("ffi_test"):call("echo the worker is fine"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nillibffi_init of libffi_java.so failed: rc=1: ffi_java: the JVM aborted while starting (its own message is above in error.log); this worker runs without Java
+nillibffi_init of libffi_java.so failed: rc=1: ffi_java: the JVM aborted while starting (its own message is above in error.log); this worker runs without Java
+truethe worker is fine
+--- wait: 0.1
+--- error_log
+Too small maximum heap
+ffi_java: the JVM aborted while starting (its own message is above in error.log); this worker runs without Java
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 16: a runtime written the original's way: jnr-ffi (Maven Central) calling the C task API
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt, err = ngx.load_ffi("ffi_java", "demo.jnr.App,init,")
+            if not rt then
+                ngx.say("load failed: ", err)
+                return
+            end
+            ngx.say(rt:echo("hello jnr"))
+            local t = {}
+            for i = 0, 255 do t[#t + 1] = string.char(i) end
+            local all = table.concat(t):rep(100)
+            local ok, res = rt:echo(all)
+            ngx.say("binary: ", ok and res == all)
+            ok, res = rt:echo("")
+            ngx.say("empty: ", ok, " [", res, "]")
+            local threads = {}
+            for i = 1, 50 do
+                threads[i] = ngx.thread.spawn(function() return rt:echo("call " .. i) end)
+            end
+            local good = 0
+            for i = 1, 50 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == "call " .. i then good = good + 1 end
+            end
+            ngx.say("concurrent calls: ", good)
+            rt:__unload()
+            ngx.say(rt:echo("after unload"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+truehello jnr
+binary: true
+empty: true []
+concurrent calls: 50
+falseruntime unloaded
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 17: the HttpClient example: many HTTP calls in flight to an upstream in the same nginx
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /upstream/echo {
+        content_by_lua_block {
+            ngx.req.read_body()
+            ngx.print(ngx.req.get_method(), " ", ngx.var.arg_n or "", " ", ngx.req.get_body_data() or "")
+        }
+    }
+    location = /upstream/hold {
+        content_by_lua_block {
+            local dict = ngx.shared.java_test
+            for _ = 1, 500 do
+                if dict:get("go") then
+                    ngx.print("released by /upstream/go")
+                    return
+                end
+                ngx.sleep(0.01)
+            end
+            ngx.print("never released")
+        }
+    }
+    location = /upstream/go {
+        content_by_lua_block {
+            ngx.shared.java_test:set("go", true)
+            ngx.print("go")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local http, err = ngx.load_ffi("ffi_java", "demo.http.App,init,3000")
+            if not http then
+                ngx.say("load failed: ", err)
+                return
+            end
+            local base = "http://127.0.0.1:" .. ngx.var.server_port
+            -- /upstream/hold answers only after /upstream/go was called: both are in flight.
+            local held = ngx.thread.spawn(function()
+                return http:fetch("GET " .. base .. "/upstream/hold")
+            end)
+            ngx.say(http:fetch("GET " .. base .. "/upstream/go"))
+            ngx.say(ngx.thread.wait(held))
+            local threads = {}
+            for i = 1, 40 do
+                threads[i] = ngx.thread.spawn(function()
+                    return http:fetch("GET " .. base .. "/upstream/echo?n=" .. i)
+                end)
+            end
+            local good = 0
+            for i = 1, 40 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == "200\nGET " .. i .. " " then good = good + 1 end
+            end
+            ngx.say("parallel fetches: ", good)
+            ngx.say(http:fetch("POST " .. base .. "/upstream/echo?n=p\na posted body"))
+            ngx.say(http:fetch("nonsense"))
+            local ok, rc, msg = http:fetch("GET http://127.0.0.1:1/")
+            ngx.say(ok, " ", rc, " ", msg:match("^upstream failed: java.net.ConnectException") ~= nil)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 15
+--- response_body
+true200
+go
+truetrue200
+released by /upstream/go
+parallel fetches: 40
+true200
+POST p a posted body
+false400bad request: "<METHOD> <URL>" expected
+false 502 true
+live: 0
+--- wait: 0.1
+--- error_log eval
+qr/\[info\] .*\[resty_ffi\] java demo.http: HttpClient runtime ready, timeout 3000 ms/
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]

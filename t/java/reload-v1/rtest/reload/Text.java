@@ -1,0 +1,10 @@
+package rtest.reload;
+
+final class Text {
+    private Text() {
+    }
+
+    static String value() {
+        return "v1";
+    }
+}
