@@ -116,16 +116,16 @@ pub fn exit() {
     for q in w.runtimes.drain(..) {
         q.unload();
     }
-    // SAFETY: worker thread; the reaper and the connection are ours; semaphores have no
-    // waiters left at exit (requests are finalized before exit_process).
+    // SAFETY: worker thread; the reaper and the connection are ours. After a graceful quit
+    // no coroutine waits any more; after a fast stop (SIGTERM) some may, and lua-nginx-module
+    // frees such a semaphore quietly while nginx terminates. Every one must go back, or
+    // lua-nginx-module alerts about a semaphore block still in use at exit.
     unsafe {
         if w.reaper.posted() != 0 {
             ngx_delete_posted_event(&mut *w.reaper);
         }
         for sem in w.all_sems.drain(..) {
-            if w.lua.count(sem) >= 0 {
-                w.lua.destroy(sem);
-            }
+            w.lua.destroy(sem);
         }
         let c = w.conn;
         if !c.is_null() {

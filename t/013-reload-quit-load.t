@@ -1,26 +1,15 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
-# An inner nginx with two workers and runtimes loaded, driven by wrk, is reloaded and then
-# stopped with `quit`: old workers exit, nothing crashes, nothing alerts.
+# An inner nginx with two workers and runtimes loaded, driven by wrk, is reloaded, stopped
+# gracefully (quit) or fast (TERM) while calls are in flight: old workers exit, nothing
+# crashes, nothing alerts. The harness is t/lib/inner_nginx.lua.
 
 use Test::Nginx::Socket::Lua 'no_plan';
 
-no_long_string();
-run_tests();
-
-__DATA__
-
-=== TEST 1: reload, then quit, while wrk drives calls on two workers
---- http_config
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
---- config
-    location = /t {
-        content_by_lua_block {
-            -- Test harness code: blocking os.execute is fine here, it is not the system under test.
-            local prefix = ngx.config.prefix() .. "html/inner/"
-            local nginx = os.getenv("TEST_NGINX_BINARY") or "nginx"
-            local port = 20291
-            os.execute("rm -rf " .. prefix .. " && mkdir -p " .. prefix .. "logs " .. prefix .. "conf")
-            local conf = [[
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+    init_by_lua_block {
+        -- The inner nginx: two workers, a location calling the test runtime (2 ms a call).
+        package.loaded.inner_conf = [[
 load_module $TEST_NGINX_MODULES_DIR/ndk_http_module.so;
 load_module $TEST_NGINX_MODULES_DIR/ngx_http_lua_module.so;
 load_module $TEST_NGINX_LIB_DIR/ngx_http_resty_ffi_module.so;
@@ -39,90 +28,57 @@ http {
         location = /call {
             content_by_lua_block {
                 local rt = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_test.so", "threads=2")
-                local ok, res = rt:call("sleep 2 " .. ngx.worker.pid())
+                local ok, res = rt:call(ngx.var.arg_cmd or "sleep 2 x")
                 ngx.say(ok and res or "failed")
             }
         }
     }
 }
 ]]
-            local f = assert(io.open(prefix .. "conf/nginx.conf", "w"))
-            f:write((conf:gsub("PORT", port)))
-            f:close()
+    }
+_EOC_
 
-            local function sh(cmd)
-                local p = io.popen(cmd)
-                local out = p:read("*a")
-                p:close()
-                return out
-            end
-            local function master_pid()
-                local fh = io.open(prefix .. "logs/nginx.pid")
-                if not fh then return nil end
-                local pid = fh:read("*l")
-                fh:close()
-                return pid
-            end
-            local function workers()
-                local list = {}
-                for pid in sh("pgrep -P " .. master_pid()):gmatch("%d+") do
-                    list[#list + 1] = pid
-                end
-                return list
-            end
-            local function alive(pid)
-                return os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0
-            end
+no_long_string();
+run_tests();
 
-            assert(os.execute(nginx .. " -p " .. prefix .. " -c conf/nginx.conf") == 0)
+__DATA__
+
+=== TEST 1: reload, then quit, while wrk drives calls on two workers
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local inner_nginx = require "inner_nginx"
+            local conf = package.loaded.inner_conf
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 20291)
+            assert(inner:start())
             ngx.sleep(0.3)
-            os.execute("wrk -t2 -c32 -d4s http://127.0.0.1:" .. port .. "/call > "
-                       .. prefix .. "wrk.txt 2>&1 &")
+            inner:wrk("/call", 32, 4)
             ngx.sleep(1)
 
             -- Reload under load: the old workers finish their calls and exit.
-            local old = workers()
+            local old = inner:workers()
             local threads = 0
             for _, pid in ipairs(old) do
-                threads = threads + tonumber(sh("ls /proc/" .. pid .. "/task | wc -l"))
+                threads = threads + tonumber(inner_nginx.sh("ls /proc/" .. pid .. "/task | wc -l"))
             end
             ngx.say("old workers: ", #old, ", with runtime threads: ", threads > #old)
-            os.execute("kill -HUP " .. master_pid())
-            local gone = false
-            for _ = 1, 50 do
-                ngx.sleep(0.1)
-                gone = true
+            inner:signal("HUP")
+            ngx.say("old workers exited after reload: ", inner_nginx.wait_for(function()
                 for _, pid in ipairs(old) do
-                    if alive(pid) then gone = false end
+                    if inner_nginx.alive(pid) then return false end
                 end
-                if gone then break end
-            end
-            ngx.say("old workers exited after reload: ", gone)
-            ngx.say("new workers: ", #workers())
+                return true
+            end, 50))
+            ngx.say("new workers: ", #inner:workers())
 
             -- Quit under load.
-            local master = master_pid()
-            os.execute("kill -QUIT " .. master)
-            local stopped = false
-            for _ = 1, 80 do
-                ngx.sleep(0.1)
-                if not alive(master) then stopped = true break end
-            end
-            ngx.say("nginx stopped after quit: ", stopped)
+            ngx.say("nginx stopped after quit: ", inner:stop("QUIT"))
             ngx.sleep(3.2)   -- let wrk end
-
-            local log = sh("cat " .. prefix .. "logs/error.log")
-            local bad = 0
-            for _ in log:gmatch("%[alert%]") do bad = bad + 1 end
-            for _ in log:gmatch("%[crit%]") do bad = bad + 1 end
-            for _ in log:gmatch("%[emerg%]") do bad = bad + 1 end
-            for _ in log:gmatch("exited on signal") do bad = bad + 1 end
-            ngx.say("alerts, crashes: ", bad)
-            local exits = 0
-            for _ in log:gmatch("worker process %d+ exited with code 0") do exits = exits + 1 end
-            ngx.say("workers exited cleanly: ", exits)
-            local reqs = tonumber(sh("cat " .. prefix .. "wrk.txt"):match("(%d+) requests in") or 0)
-            ngx.say("wrk drove calls: ", reqs > 100)
+            ngx.say("alerts, crashes: ", inner:alerts())
+            ngx.say("workers exited cleanly: ",
+                    inner_nginx.count(inner:error_log(), "worker process %d+ exited with code 0"))
+            ngx.say("wrk drove calls: ", inner:wrk_requests() > 100)
         }
     }
 --- request
@@ -135,6 +91,41 @@ nginx stopped after quit: true
 alerts, crashes: 0
 workers exited cleanly: 4
 wrk drove calls: true
+--- timeout: 30
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 2: a fast stop (TERM) with hundreds of calls in flight
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local inner_nginx = require "inner_nginx"
+            local conf = package.loaded.inner_conf
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 20292)
+            assert(inner:start())
+            ngx.sleep(0.3)
+            -- Each call takes a second: when TERM comes, every connection has one in flight.
+            inner:wrk("/call?cmd=sleep+1000+x", 64, 3)
+            ngx.sleep(1.5)
+            ngx.say("nginx stopped after TERM: ", inner:stop("TERM"))
+            ngx.sleep(2)     -- let wrk end
+            ngx.say("alerts, crashes: ", inner:alerts())
+            ngx.say("workers exited: ",
+                    inner_nginx.count(inner:error_log(), "worker process %d+ exited with code 0"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nginx stopped after TERM: true
+alerts, crashes: 0
+workers exited: 2
 --- timeout: 30
 --- no_error_log
 [error]
