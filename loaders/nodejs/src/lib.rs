@@ -1,0 +1,91 @@
+//! libffi_nodejs.so: the resty-ffi runtime library that serves `ngx.load_ffi` calls with
+//! Node.js, embedded from Debian's libnode (Node 18).
+//!
+//! ```lua
+//! local rt = ngx.load_ffi("ffi_nodejs", "/srv/app/echo.js,init,some cfg")
+//! ```
+//! cfg is `<module>[?],<export>[,<cfg>]`: the module (CommonJS or ES) is loaded in the
+//! worker's one Node instance, and `export(cfg, tq)` returns the handler, an (async)
+//! function of a Buffer that returns a Buffer or a string. Node runs on a thread of its own,
+//! started by the first load; see docs/nodejs.md.
+
+mod binding;
+mod embed;
+mod js_value;
+mod load_spec;
+mod loads;
+mod module_api;
+mod napi;
+mod nginx_log;
+mod node_thread;
+mod pin;
+mod signals;
+mod task_pump;
+mod tasks;
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn init(cfg: *mut c_char, tq: *mut c_void) -> Result<(), String> {
+    module_api::get()?;
+    if cfg.is_null() {
+        return Err(format!("cfg is required: {}", load_spec::FORM));
+    }
+    // SAFETY: the module passes a NUL-terminated string that lives until we return.
+    let text = unsafe { CStr::from_ptr(cfg) }
+        .to_str()
+        .map_err(|_| "cfg is not valid UTF-8".to_string())?;
+    let spec = load_spec::parse(text)?;
+    pin::pin_once();
+    node_thread::ensure_started()?;
+    loads::load(spec, tq as usize as u64)
+}
+
+/// # Safety
+/// Called by the module with a C string (or NULL) and the runtime's task queue.
+#[no_mangle]
+pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int {
+    let outcome = catch_unwind(AssertUnwindSafe(|| init(cfg, tq)))
+        .unwrap_or_else(|_| Err("panic in libffi_init".to_string()));
+    match outcome {
+        Ok(()) => 0,
+        Err(e) => {
+            // Logged on this thread, during libffi_init: load_ffi's error carries it.
+            nginx_log::log(nginx_log::ERR, &format!("ffi_nodejs: {e}"));
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_outside_nginx_fails_cleanly() {
+        let mut cfg = *b"/nonexistent.js,init\0";
+        // SAFETY: a NUL-terminated cfg; the queue is never touched when the module is absent.
+        let rc = unsafe { libffi_init(cfg.as_mut_ptr().cast(), std::ptr::null_mut()) };
+        assert_eq!(rc, 1);
+    }
+
+    /// Node starts once per process: every check that needs it is in this one test. Without
+    /// nginx the module's poll is missing, so a served queue ends at once.
+    #[test]
+    fn node_starts_and_loads_modules() {
+        node_thread::ensure_started().expect("Node.js starts");
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nodejs");
+        let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../t/nodejs");
+        let load = |cfg: String| loads::load(load_spec::parse(&cfg).expect("valid cfg"), 1);
+
+        load(format!("{examples}/echo/echo.js,init,> ")).expect("CommonJS module loads");
+        load(format!("{examples}/echo/echo.mjs,default")).expect("ES module loads");
+        let e = load(format!("{tests}/missing.js,init")).unwrap_err();
+        assert!(e.contains("Cannot find module"), "{e}");
+        let e = load(format!("{tests}/bad-loads.js,throws,db")).unwrap_err();
+        assert!(e.ends_with("Error: no database at \"db\""), "{e}");
+        let e = load(format!("{tests}/syntax-error.js,init")).unwrap_err();
+        assert!(e.contains("syntax-error.js:3: SyntaxError"), "{e}");
+        node_thread::ensure_started().expect("Node.js still runs");
+    }
+}

@@ -1,0 +1,131 @@
+//! The worker's Node thread: started by the first load, it starts Node (once per process)
+//! and runs Node's event loop for the life of the worker.
+//!
+//! libffi_init waits (bounded) until Node is up: the bootstrap script hands the loader's JS
+//! function to the binding (`attachLoader`), which makes Node "ready" for loads.
+
+use std::ffi::{c_char, c_int};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::{binding, embed, loads, nginx_log, signals};
+
+/// How long a load waits for Node to start (reading libnode and its ICU data from disk).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// V8 sizes its stack limit from the thread's stack: give JS a roomy one (mostly untouched).
+const STACK_SIZE: usize = 8 << 20;
+
+const BOOTSTRAP: &str = include_str!("../js/bootstrap.js");
+
+enum Phase {
+    NotStarted,
+    Starting,
+    Ready,
+    /// Node could not start, or its loop ended: loads fail with this reason.
+    Failed(String),
+}
+
+struct NodeState {
+    phase: Mutex<Phase>,
+    changed: Condvar,
+    /// The process that started Node: a forked child has no Node thread.
+    pid: Mutex<u32>,
+    /// The last error the C++ part reported (the reason Node did not start).
+    last_error: Mutex<Option<String>>,
+}
+
+static STATE: NodeState = NodeState {
+    phase: Mutex::new(Phase::NotStarted),
+    changed: Condvar::new(),
+    pid: Mutex::new(0),
+    last_error: Mutex::new(None),
+};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn set_phase(phase: Phase) {
+    *lock(&STATE.phase) = phase;
+    STATE.changed.notify_all();
+}
+
+/// Called on the Node thread once the loader's JS is in place.
+pub fn set_ready() {
+    set_phase(Phase::Ready);
+}
+
+/// The C++ part's error reports: into error.log, and kept as the reason for a failed start.
+unsafe extern "C" fn report(level: c_int, msg: *const c_char, len: usize) {
+    let _ = std::panic::catch_unwind(|| {
+        if msg.is_null() {
+            return;
+        }
+        // SAFETY: the C++ part passes `len` readable bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), len) };
+        nginx_log::log_bytes(level, bytes);
+        if level <= nginx_log::ERR {
+            *lock(&STATE.last_error) = Some(String::from_utf8_lossy(bytes).into_owned());
+        }
+    });
+}
+
+fn run_node() {
+    let result = std::panic::catch_unwind(|| embed::run(BOOTSTRAP, binding::NAME, binding::init, report));
+    let started = matches!(*lock(&STATE.phase), Phase::Ready);
+    let why = match result {
+        Ok(Ok(0)) if started => "Node.js's event loop ended".to_string(),
+        Ok(Ok(_)) | Ok(Err(_)) | Err(_) if started => "Node.js stopped".to_string(),
+        Ok(Err(e)) => e,
+        Err(_) => "panic while starting Node.js".to_string(),
+        Ok(Ok(rc)) => lock(&STATE.last_error)
+            .clone()
+            .unwrap_or_else(|| format!("Node.js did not start (rc {rc})")),
+    };
+    loads::detach(&why);
+    nginx_log::log(
+        nginx_log::ERR,
+        &format!("ffi_nodejs: {why}: Node runtimes of this worker stop"),
+    );
+    set_phase(Phase::Failed(why));
+}
+
+/// Starts Node in this process if needed and waits until it is ready for loads.
+pub fn ensure_started() -> Result<(), String> {
+    let me = std::process::id();
+    let mut phase = lock(&STATE.phase);
+    if let Phase::NotStarted = *phase {
+        *lock(&STATE.pid) = me;
+        *phase = match signals::spawn("resty-ffi-node", STACK_SIZE, run_node) {
+            Ok(_) => Phase::Starting,
+            Err(e) => Phase::Failed(format!("cannot start the Node.js thread: {e}")),
+        };
+    }
+    let owner = *lock(&STATE.pid);
+    if owner != me {
+        return Err(format!(
+            "Node.js belongs to process {owner}: this process was forked after it started"
+        ));
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        match &*phase {
+            Phase::Ready => return Ok(()),
+            Phase::Failed(why) => return Err(why.clone()),
+            Phase::NotStarted | Phase::Starting => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(format!(
+                "Node.js did not start within {} s",
+                START_TIMEOUT.as_secs()
+            ));
+        }
+        phase = STATE
+            .changed
+            .wait_timeout(phase, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+}

@@ -1,0 +1,705 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# The Node.js loader (libffi_nodejs.so): CommonJS and ES modules, binary payloads, many calls
+# in flight on Node's event loop, failing handlers and loads, unload and fresh reloads,
+# console into error.log, a runtime that polls its queue itself, Node's http client against
+# an upstream, nginx's signals, reload and quit with Node loaded.
+# JS: t/nodejs/ ($TEST_NGINX_NODE_TESTS) and examples/nodejs/ ($TEST_NGINX_NODE_EXAMPLES).
+
+use Test::Nginx::Socket::Lua 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        -- node_load("<module>,<export>[,<cfg>]"), modules of t/nodejs by file name.
+        function node_load(cfg)
+            return ngx.load_ffi("ffi_nodejs", cfg)
+        end
+        function t_node(cfg)
+            return ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/" .. cfg)
+        end
+    }
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: echo: CommonJS and ES module examples, cfg prefix, two runtimes in one Node
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local cjs = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/echo/echo.js,init,>> "))
+            ngx.say(cjs:echo("hello"))
+            local esm = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/echo/echo.mjs,default,esm: "))
+            ngx.say(esm:echo("hello"))
+            local plain = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/echo/echo.js,init"))
+            ngx.say(plain:echo("no prefix"))
+            ngx.say("same object for the same lib and cfg: ",
+                    cjs == node_load("$TEST_NGINX_NODE_EXAMPLES/echo/echo.js,init,>> "))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+true>> hello
+trueesm: hello
+trueno prefix
+same object for the same lib and cfg: true
+live: 0
+--- error_log
+echo: loaded with prefix ">> "
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 2: binary payloads both ways: every byte value, NULs, empty, 4 MiB; answer types
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/echo/echo.js,init"))
+            local all = {}
+            for i = 0, 255 do all[#all + 1] = string.char(i) end
+            all = table.concat(all)
+            local ok, res = rt:echo(all)
+            ngx.say("all bytes: ", ok, " ", res == all)
+            local nuls = "a\0b\0\0c\255"
+            ok, res = rt:echo(nuls)
+            ngx.say("NULs: ", ok, " ", res == nuls)
+            ok, res = rt:echo("")
+            ngx.say("empty: ", ok, " [", res, "]")
+            local big = string.rep(all, 4 * 4096)
+            ok, res = rt:echo(big)
+            ngx.say("4 MiB: ", ok, " ", #res, " ", res == big)
+
+            local b = assert(t_node("behaviours.js,init"))
+            ok, res = b:call("bytes")
+            ngx.say("Uint8Array: ", ok, " ", res == all)
+            ok, res = b:call("nothing")
+            ngx.say("undefined: ", ok, " ", res)
+            ok, res = b:call("empty")
+            ngx.say("empty string: ", ok, " [", res, "]")
+            ok, res = b:call("echo caf\195\169 \0 x")
+            ngx.say("utf-8 and NUL: ", ok, " ", res == "caf\195\169 \0 x")
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+all bytes: true true
+NULs: true true
+empty: true []
+4 MiB: true 4194304 true
+Uint8Array: true true
+undefined: true nil
+empty string: true []
+utf-8 and NUL: true true
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 3: 200 calls in flight at once from light threads; Node answers none before the 200th arrives, and serves other requests meanwhile
+--- http_config eval: $::HttpConfig
+--- config
+    location = /other {
+        content_by_lua_block {
+            local rt = assert(t_node("behaviours.js,init,201"))
+            ngx.print(select(2, rt:call("echo served meanwhile")))
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            -- "hold" is answered only when 201 holds are in flight (cfg): 200 here, the
+            -- last one after another request was served while they all waited.
+            local rt = assert(t_node("behaviours.js,init,201"))
+            local threads, done = {}, 0
+            for i = 1, 200 do
+                threads[i] = ngx.thread.spawn(function()
+                    local ok, res = rt:call("hold")
+                    done = done + 1
+                    return ok, res
+                end)
+            end
+            ngx.sleep(0.01)
+            local other = ngx.location.capture("/other")
+            ngx.say("other request: ", other.body, ", holds answered before it: ", done)
+            local ok, res = rt:call("hold")
+            ngx.say("201st: ", ok, " ", res)
+            local same = 0
+            for i = 1, 200 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == "released with 201 in flight" then same = same + 1 end
+            end
+            ngx.say("holds released together: ", same)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+other request: served meanwhile, holds answered before it: 0
+201st: true released with 201 in flight
+holds released together: 200
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 4: a throwing handler, a rejected promise, a custom rc, a bad answer, process.exit(): error answers, and the runtime keeps serving
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("behaviours.js,init"))
+            for _, cmd in ipairs({ "throw boom", "throw-string plain text", "reject bad type",
+                                   "rc 42", "object", "exit", "nope" }) do
+                ngx.say(cmd, ": ", table.concat({ tostring(select(1, rt:call(cmd))),
+                                                  tostring(select(2, rt:call(cmd))),
+                                                  tostring(select(3, rt:call(cmd))) }, " | "))
+            end
+            local sync = assert(t_node("behaviours.js,sync"))
+            ngx.say("sync throw: ", table.concat({ tostring(select(1, sync:call(""))),
+                                                   tostring(select(2, sync:call(""))),
+                                                   tostring(select(3, sync:call(""))) }, " | "))
+            ngx.say("sync ok: ", select(2, sync:call("abc")))
+            ngx.say("still serving: ", select(2, rt:call("echo yes")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+throw boom: false | 1 | Error: boom
+throw-string plain text: false | 1 | plain text
+reject bad type: false | 1 | TypeError: bad type
+rc 42: false | 42 | Error: failed with rc 42
+object: false | 1 | node: the handler returned an object (Object): a Buffer, a typed array, a string, null or undefined expected
+exit: false | 1 | Error: process.exit(3) in a resty-ffi runtime: the nginx worker is not the runtime's to end
+nope: false | 1 | Error: unknown command "nope"
+sync throw: false | 1 | RangeError: empty request
+sync ok: ABC
+still serving: yes
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 5: uncaught exceptions and unhandled rejections (outside any call) are logged; the runtime goes on
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("behaviours.js,init"))
+            ngx.say(select(2, rt:call("uncaught")))
+            ngx.sleep(0.1)
+            ngx.say(select(2, rt:call("later 10")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+scheduled
+later 10
+live: 0
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] node: uncaught exception: Error: thrown from a timer/,
+qr/\[error\] .*\[resty_ffi\] node: unhandled promise rejection: Error: nobody catches this/,
+]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 6: failing loads give nil and the reason (also in error.log); the worker and its Node go on
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, cfg in ipairs({
+                "missing.js,init",
+                "syntax-error.js,init",
+                "bad-loads.js,nope",
+                "bad-loads.js,notAFunction",
+                "bad-loads.js,throws,db.example",
+                "bad-loads.js,rejects",
+                "bad-loads.js,notAHandler",
+                "bad-loads.js",
+            }) do
+                local rt, err = t_node(cfg)
+                err = err and err:gsub(("$TEST_NGINX_NODE_TESTS/"):gsub("%p", "%%%0"), "")
+                ngx.say(cfg, ": ", tostring(rt), ": ", err)
+            end
+            local rt, err = node_load(nil)
+            ngx.say("no cfg: ", tostring(rt), ": ", err)
+            local slow = assert(t_node("bad-loads.js,slowSetup,async setup"))
+            ngx.say("after all that: ", select(2, slow:call("works")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+missing.js,init: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: missing.js: Error: Cannot find module 'missing.js'
+syntax-error.js,init: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: syntax-error.js: syntax-error.js:3: SyntaxError: Unexpected identifier
+bad-loads.js,nope: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: bad-loads.js: TypeError: bad-loads.js has no function export "nope" (it is undefined)
+bad-loads.js,notAFunction: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: bad-loads.js: TypeError: bad-loads.js has no function export "notAFunction" (it is a string)
+bad-loads.js,throws,db.example: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: bad-loads.js: Error: no database at "db.example"
+bad-loads.js,rejects: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: bad-loads.js: RangeError: async setup failed
+bad-loads.js,notAHandler: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: bad-loads.js: TypeError: notAHandler() returned a number: a handler function (or require('resty_ffi').POLLS_ITSELF) expected
+bad-loads.js: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: cfg must be "<module path>[?],<export>[,<cfg>]", got "bad-loads.js" (no export name)
+no cfg: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: cfg is required: "<module path>[?],<export>[,<cfg>]"
+after all that: async setup: works
+live: 0
+--- error_log
+[resty_ffi] ffi_nodejs: 
+no database at "db.example"
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 7: unload: calls in flight are answered, later calls refused; '?' loads a changed module afresh, without '?' the loaded one is kept
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("behaviours.js,init"))
+            local th = ngx.thread.spawn(function() return rt:call("later 100") end)
+            ngx.sleep(0.02)
+            ngx.say("unload: ", rt:__unload())
+            local _, ok, res = ngx.thread.wait(th)
+            ngx.say("in flight: ", ok, " ", res)
+            ngx.say("after: ", table.concat({ tostring(select(1, rt:call("echo x"))),
+                                              tostring(select(2, rt:call("echo x"))) }, " "))
+            local again = assert(t_node("behaviours.js,init"))
+            ngx.say("loaded again: ", again ~= rt, " ", select(2, again:call("echo back")))
+
+            local file = ngx.config.prefix() .. "html/versioned.js"
+            local function write(version)
+                local f = assert(io.open(file, "w"))
+                f:write("exports.init = () => () => 'version " .. version .. "';\n")
+                f:close()
+            end
+            write(1)
+            local v1 = assert(node_load(file .. ",init"))
+            ngx.say(select(2, v1:call("")))
+            v1:__unload()
+            write(2)
+            local kept = assert(node_load(file .. ",init"))
+            ngx.say("without ?: ", select(2, kept:call("")))
+            kept:__unload()
+            local fresh = assert(node_load(file .. "?,init"))
+            ngx.say("with ?: ", select(2, fresh:call("")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+unload: true
+in flight: true later 100
+after: false runtime unloaded
+loaded again: true back
+version 1
+without ?: version 1
+with ?: version 2
+live: 0
+--- error_log
+behaviours: unloaded after 1 call(s)
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 8: console.*, process.stdout and resty_ffi.log go to error.log at matching levels
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("behaviours.js,init"))
+            ngx.say(select(2, rt:call("log abc")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+logged
+--- error_log eval
+[
+qr/\[info\] .*\[resty_ffi\] node: console.log abc/,
+qr/\[info\] .*\[resty_ffi\] node: console.info \{ arg: 'abc' \}/,
+qr/\[debug\] .*\[resty_ffi\] node: console.debug/,
+qr/\[warn\] .*\[resty_ffi\] node: console.warn abc/,
+qr/\[error\] .*\[resty_ffi\] node: console.error abc/,
+qr/\[notice\] .*\[resty_ffi\] node: resty.log notice 42/,
+qr/\[info\] .*\[resty_ffi\] node: process.stdout abc/,
+qr/\[warn\] .*\[resty_ffi\] node: DeprecationWarning: an emitted warning/,
+]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 9: a runtime that polls its queue itself from a worker thread (raw task API); its worker leaves on unload
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("self-poll.js,init,polled: "))
+            ngx.say(rt:call("hello"))
+            local threads = {}
+            for i = 1, 20 do
+                threads[i] = ngx.thread.spawn(function() return rt:call("n" .. i) end)
+            end
+            local good = 0
+            for i = 1, 20 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if ok and res == "polled: N" .. i then good = good + 1 end
+            end
+            ngx.say("answered: ", good)
+            rt:__unload()
+            ngx.sleep(0.2)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+truepolled: HELLO
+answered: 20
+live: 0
+--- error_log
+self-poll worker: queue unloaded, leaving
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 10: examples/nodejs/http-client: Node's http client fans out to an upstream (a location of this nginx)
+--- http_config eval: $::HttpConfig
+--- config
+    location ~ ^/upstream/(\w+)$ {
+        content_by_lua_block {
+            ngx.sleep(0.05)
+            ngx.print(string.rep(ngx.var[1], 3))
+        }
+    }
+    location = /missing { return 404; }
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/http-client/client.js,init,"
+                .. '{"base": "http://127.0.0.1:$TEST_NGINX_SERVER_PORT"}'))
+            local ok, res = rt:fetch('{"paths": ["/upstream/a", "/upstream/bb", "/missing"]}')
+            ngx.say(ok)
+            -- JSON.stringify keeps the keys in insertion order: path, status, bytes, sha256.
+            local pattern = '{"path":"(.-)","status":(%d+),"bytes":(%d+),"sha256":"(%x+)"}'
+            for path, status, bytes, sha in res:gmatch(pattern) do
+                if status == "200" then
+                    ngx.say(path, " ", status, " ", bytes, " ", sha:sub(1, 16))
+                else
+                    ngx.say(path, " ", status)
+                end
+            end
+            local down = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/http-client/client.js,init,"
+                .. '{"base": "http://127.0.0.1:1"}'))
+            ok, res, err = down:fetch('{"paths": ["/x"]}')
+            ngx.say(ok, " ", res, " ", err)
+            ok, res, err = rt:fetch('not json')
+            ngx.say(ok, " ", res)
+            rt:__unload()
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+true
+/upstream/a 200 3 9834876dcfb05cb1
+/upstream/bb 200 6 4625fd63b0e96fc0
+/missing 404
+false 1 Error: connect ECONNREFUSED 127.0.0.1:1
+false 1
+live: 0
+--- error_log
+http-client: upstream http://127.0.0.1:
+http-client: unloaded, connections closed
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 11: nginx keeps its signals: its handlers are still installed after Node starts, every Node thread blocks them, SIGUSR1 still reopens the logs
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local bit = require "bit"
+            -- HUP INT QUIT USR1 USR2 ALRM TERM CHLD WINCH IO: all below 32.
+            local nginx_mask = 0
+            for _, sig in ipairs({ 1, 2, 3, 10, 12, 14, 15, 17, 28, 29 }) do
+                nginx_mask = bit.bor(nginx_mask, bit.lshift(1, sig - 1))
+            end
+            local function field(file, name)
+                local f = assert(io.open(file))
+                local text = f:read("*a")
+                f:close()
+                local hex = text:match(name .. ":%s*(%x+)")
+                return bit.band(tonumber(hex:sub(-8), 16), nginx_mask)
+            end
+            local pid = ngx.worker.pid()
+            local caught_before = field("/proc/self/status", "SigCgt")
+            local rt = assert(t_node("behaviours.js,init"))
+            ngx.say(select(2, rt:call("echo loaded")))
+            ngx.say("nginx's handlers all installed before: ", caught_before == nginx_mask,
+                    ", after: ", field("/proc/self/status", "SigCgt") == nginx_mask)
+            local threads, blocking = 0, 0
+            for tid in io.popen("ls /proc/" .. pid .. "/task"):read("*a"):gmatch("%d+") do
+                if tonumber(tid) ~= pid then
+                    threads = threads + 1
+                    if field("/proc/" .. pid .. "/task/" .. tid .. "/status", "SigBlk") == nginx_mask then
+                        blocking = blocking + 1
+                    end
+                end
+            end
+            ngx.say("other threads: ", threads >= 3, ", all block nginx's signals: ", blocking == threads)
+            ngx.say("main thread blocks none: ", field("/proc/self/status", "SigBlk") == 0)
+            os.execute("kill -USR1 " .. pid)
+            ngx.sleep(0.1)
+            ngx.say(select(2, rt:call("echo still serving")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+loaded
+nginx's handlers all installed before: true, after: true
+other threads: true, all block nginx's signals: true
+main thread blocks none: true
+still serving
+--- error_log
+reopening logs
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 12: reload, reopen and quit of a two-worker nginx with Node loaded in each worker while wrk drives calls
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- Test harness code: blocking os.execute is fine here, it is not the system under test.
+            local prefix = ngx.config.prefix() .. "html/inner/"
+            local nginx = os.getenv("TEST_NGINX_BINARY") or "nginx"
+            local port = 19983
+            os.execute("rm -rf " .. prefix .. " && mkdir -p " .. prefix .. "logs " .. prefix .. "conf")
+            local conf = [[
+load_module $TEST_NGINX_MODULES_DIR/ndk_http_module.so;
+load_module $TEST_NGINX_MODULES_DIR/ngx_http_lua_module.so;
+load_module $TEST_NGINX_LIB_DIR/ngx_http_resty_ffi_module.so;
+user root;
+worker_processes 2;
+worker_shutdown_timeout 5s;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        -- Node starts in every worker before any request.
+        ngx.timer.at(0, function()
+            local rt = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/behaviours.js,init"))
+            ngx.log(ngx.NOTICE, "node up: ", select(2, rt:call("echo " .. ngx.worker.pid())))
+        end)
+    }
+    server {
+        listen 127.0.0.1:PORT reuseport;
+        location = /call {
+            content_by_lua_block {
+                local rt = ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/behaviours.js,init")
+                local ok, res = rt:call("later 200")
+                ngx.say(ok and res or "failed")
+            }
+        }
+    }
+}
+]]
+            local f = assert(io.open(prefix .. "conf/nginx.conf", "w"))
+            f:write((conf:gsub("PORT", port)))
+            f:close()
+
+            local function sh(cmd)
+                local p = io.popen(cmd)
+                local out = p:read("*a")
+                p:close()
+                return out
+            end
+            local function master_pid()
+                local fh = io.open(prefix .. "logs/nginx.pid")
+                if not fh then return nil end
+                local pid = fh:read("*l")
+                fh:close()
+                return pid
+            end
+            local function workers()
+                local list = {}
+                for pid in sh("pgrep -P " .. master_pid()):gmatch("%d+") do
+                    list[#list + 1] = pid
+                end
+                return list
+            end
+            local function alive(pid)
+                return os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0
+            end
+            local function count(log, pattern)
+                local n = 0
+                for _ in log:gmatch(pattern) do n = n + 1 end
+                return n
+            end
+            local function wait_for(check)
+                for _ = 1, 80 do
+                    if check() then return true end
+                    ngx.sleep(0.1)
+                end
+                return false
+            end
+
+            assert(os.execute(nginx .. " -p " .. prefix .. " -c conf/nginx.conf") == 0)
+            ngx.say("node up in both workers: ", wait_for(function()
+                return count(sh("cat " .. prefix .. "logs/error.log"), "node up: %d+") == 2
+            end))
+            os.execute("wrk -t2 -c16 -d4s http://127.0.0.1:" .. port .. "/call > "
+                       .. prefix .. "wrk.txt 2>&1 &")
+            ngx.sleep(0.8)
+
+            os.execute("kill -USR1 " .. master_pid())
+            ngx.say("workers reopened their logs: ", wait_for(function()
+                return count(sh("cat " .. prefix .. "logs/error.log"), "%d+#%d+: reopening logs") >= 3
+            end))
+
+            -- Reload under load: the old workers finish their calls and exit.
+            local old = workers()
+            os.execute("kill -HUP " .. master_pid())
+            ngx.say("old workers exited after reload: ", wait_for(function()
+                for _, pid in ipairs(old) do
+                    if alive(pid) then return false end
+                end
+                return true
+            end))
+            ngx.say("new workers with node: ", wait_for(function()
+                return count(sh("cat " .. prefix .. "logs/error.log"), "node up: %d+") == 4
+            end))
+            ngx.sleep(0.5)
+
+            -- Quit under load.
+            local master = master_pid()
+            os.execute("kill -QUIT " .. master)
+            ngx.say("nginx stopped after quit: ", wait_for(function() return not alive(master) end))
+            ngx.sleep(3)   -- let wrk end
+
+            local log = sh("cat " .. prefix .. "logs/error.log")
+            ngx.say("alerts, crashes: ", count(log, "%[alert%]") + count(log, "%[crit%]")
+                    + count(log, "%[emerg%]") + count(log, "%[error%]") + count(log, "exited on signal"))
+            ngx.say("workers exited cleanly: ", count(log, "worker process %d+ exited with code 0"))
+            local wrk = sh("cat " .. prefix .. "wrk.txt")
+            local reqs = tonumber(wrk:match("(%d+) requests in") or 0)
+            ngx.say("wrk drove calls: ", reqs > 50)
+        }
+    }
+--- request
+GET /t
+--- response_body
+node up in both workers: true
+workers reopened their logs: true
+old workers exited after reload: true
+new workers with node: true
+nginx stopped after quit: true
+alerts, crashes: 0
+workers exited cleanly: 4
+wrk drove calls: true
+--- timeout: 40
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 13: native addons find Node's symbols without is_global; unpin (dlclose on unload) cannot unmap Node
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt, err = ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/addon-user.js,init,$TEST_NGINX_NODE_ADDON",
+                                         { unpin = true })
+            if not rt then ngx.say(err) return end
+            ngx.say(rt:call(""))
+            rt:__unload()
+            local again = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_EXAMPLES/echo/echo.js,init,still ",
+                                              { unpin = true }))
+            ngx.say(again:call("here"))
+            again:__unload()
+            ngx.sleep(0.05)
+            local last = assert(t_node("behaviours.js,init"))
+            ngx.say(last:call("echo and serving"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+truehello from a native addon
+truestill here
+trueand serving
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]

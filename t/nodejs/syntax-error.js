@@ -1,0 +1,3 @@
+'use strict';
+exports.init = () => (req) => req;
+this is not javascript )
