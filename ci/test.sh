@@ -24,6 +24,12 @@ fi
 
 export TEST_NGINX_BINARY=$NGINX_BIN
 export TEST_NGINX_LOAD_MODULES="$NGINX_MODULES_DIR/ndk_http_module.so $NGINX_MODULES_DIR/ngx_http_lua_module.so $MODULE_SO"
+# The same modules as load_module lines, for tests that start an nginx of their own.
+TEST_NGINX_LOAD_MODULE_LINES=
+for m in $TEST_NGINX_LOAD_MODULES; do
+    TEST_NGINX_LOAD_MODULE_LINES="$TEST_NGINX_LOAD_MODULE_LINES load_module $m;"
+done
+export TEST_NGINX_LOAD_MODULE_LINES
 export TEST_NGINX_LUA_DIR=$REPO_ROOT/lua
 export TEST_NGINX_LIB_DIR=$LIB_DIR
 export TEST_NGINX_MODULES_DIR=$NGINX_MODULES_DIR

@@ -10,9 +10,7 @@ our $HttpConfig = <<'_EOC_';
     init_by_lua_block {
         -- The inner nginx: two workers, a location calling the test runtime (2 ms a call).
         package.loaded.inner_conf = [[
-load_module $TEST_NGINX_MODULES_DIR/ndk_http_module.so;
-load_module $TEST_NGINX_MODULES_DIR/ngx_http_lua_module.so;
-load_module $TEST_NGINX_LIB_DIR/ngx_http_resty_ffi_module.so;
+$TEST_NGINX_LOAD_MODULE_LINES
 user root;
 worker_processes 2;
 worker_shutdown_timeout 5s;
@@ -50,7 +48,7 @@ __DATA__
         content_by_lua_block {
             local inner_nginx = require "inner_nginx"
             local conf = package.loaded.inner_conf
-            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 20291)
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 20291, "$TEST_NGINX_BINARY")
             assert(inner:start())
             ngx.sleep(0.3)
             inner:wrk("/call", 32, 4)
@@ -107,7 +105,7 @@ wrk drove calls: true
         content_by_lua_block {
             local inner_nginx = require "inner_nginx"
             local conf = package.loaded.inner_conf
-            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 20292)
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 20292, "$TEST_NGINX_BINARY")
             assert(inner:start())
             ngx.sleep(0.3)
             -- Each call takes a second: when TERM comes, every connection has one in flight.

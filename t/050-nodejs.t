@@ -527,19 +527,15 @@ reopening logs
 
 === TEST 12: reload, reopen and quit of a two-worker nginx with Node loaded in each worker while wrk drives calls
 --- http_config
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
 --- config
     location = /t {
         content_by_lua_block {
-            -- Test harness code: blocking os.execute is fine here, it is not the system under test.
-            local prefix = ngx.config.prefix() .. "html/inner/"
-            local nginx = os.getenv("TEST_NGINX_BINARY") or "nginx"
-            local port = 19983
-            os.execute("rm -rf " .. prefix .. " && mkdir -p " .. prefix .. "logs " .. prefix .. "conf")
+            -- The harness (t/lib/inner_nginx.lua) starts, drives and signals an inner nginx.
+            local inner_nginx = require "inner_nginx"
+            local count = inner_nginx.count
             local conf = [[
-load_module $TEST_NGINX_MODULES_DIR/ndk_http_module.so;
-load_module $TEST_NGINX_MODULES_DIR/ngx_http_lua_module.so;
-load_module $TEST_NGINX_LIB_DIR/ngx_http_resty_ffi_module.so;
+$TEST_NGINX_LOAD_MODULE_LINES
 user root;
 worker_processes 2;
 worker_shutdown_timeout 5s;
@@ -569,86 +565,43 @@ http {
     }
 }
 ]]
-            local f = assert(io.open(prefix .. "conf/nginx.conf", "w"))
-            f:write((conf:gsub("PORT", port)))
-            f:close()
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner", conf, 19983,
+                                          "$TEST_NGINX_BINARY")
 
-            local function sh(cmd)
-                local p = io.popen(cmd)
-                local out = p:read("*a")
-                p:close()
-                return out
-            end
-            local function master_pid()
-                local fh = io.open(prefix .. "logs/nginx.pid")
-                if not fh then return nil end
-                local pid = fh:read("*l")
-                fh:close()
-                return pid
-            end
-            local function workers()
-                local list = {}
-                for pid in sh("pgrep -P " .. master_pid()):gmatch("%d+") do
-                    list[#list + 1] = pid
-                end
-                return list
-            end
-            local function alive(pid)
-                return os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0
-            end
-            local function count(log, pattern)
-                local n = 0
-                for _ in log:gmatch(pattern) do n = n + 1 end
-                return n
-            end
-            local function wait_for(check)
-                for _ = 1, 80 do
-                    if check() then return true end
-                    ngx.sleep(0.1)
-                end
-                return false
-            end
-
-            assert(os.execute(nginx .. " -p " .. prefix .. " -c conf/nginx.conf") == 0)
-            ngx.say("node up in both workers: ", wait_for(function()
-                return count(sh("cat " .. prefix .. "logs/error.log"), "node up: %d+") == 2
+            assert(inner:start())
+            ngx.say("node up in both workers: ", inner_nginx.wait_for(function()
+                return count(inner:error_log(), "node up: %d+") == 2
             end))
-            os.execute("wrk -t2 -c16 -d4s http://127.0.0.1:" .. port .. "/call > "
-                       .. prefix .. "wrk.txt 2>&1 &")
+            inner:wrk("/call", 16, 4)
             ngx.sleep(0.8)
 
-            os.execute("kill -USR1 " .. master_pid())
-            ngx.say("workers reopened their logs: ", wait_for(function()
-                return count(sh("cat " .. prefix .. "logs/error.log"), "%d+#%d+: reopening logs") >= 3
+            inner:signal("USR1")
+            ngx.say("workers reopened their logs: ", inner_nginx.wait_for(function()
+                return count(inner:error_log(), "%d+#%d+: reopening logs") >= 3
             end))
 
             -- Reload under load: the old workers finish their calls and exit.
-            local old = workers()
-            os.execute("kill -HUP " .. master_pid())
-            ngx.say("old workers exited after reload: ", wait_for(function()
+            local old = inner:workers()
+            inner:signal("HUP")
+            ngx.say("old workers exited after reload: ", inner_nginx.wait_for(function()
                 for _, pid in ipairs(old) do
-                    if alive(pid) then return false end
+                    if inner_nginx.alive(pid) then return false end
                 end
                 return true
             end))
-            ngx.say("new workers with node: ", wait_for(function()
-                return count(sh("cat " .. prefix .. "logs/error.log"), "node up: %d+") == 4
+            ngx.say("new workers with node: ", inner_nginx.wait_for(function()
+                return count(inner:error_log(), "node up: %d+") == 4
             end))
             ngx.sleep(0.5)
 
             -- Quit under load.
-            local master = master_pid()
-            os.execute("kill -QUIT " .. master)
-            ngx.say("nginx stopped after quit: ", wait_for(function() return not alive(master) end))
+            ngx.say("nginx stopped after quit: ", inner:stop("QUIT"))
             ngx.sleep(3)   -- let wrk end
 
-            local log = sh("cat " .. prefix .. "logs/error.log")
-            ngx.say("alerts, crashes: ", count(log, "%[alert%]") + count(log, "%[crit%]")
-                    + count(log, "%[emerg%]") + count(log, "%[error%]") + count(log, "exited on signal"))
-            ngx.say("workers exited cleanly: ", count(log, "worker process %d+ exited with code 0"))
-            local wrk = sh("cat " .. prefix .. "wrk.txt")
-            local reqs = tonumber(wrk:match("(%d+) requests in") or 0)
-            ngx.say("wrk drove calls: ", reqs > 50)
+            ngx.say("alerts, crashes: ", inner:alerts(true))
+            ngx.say("workers exited cleanly: ",
+                    count(inner:error_log(), "worker process %d+ exited with code 0"))
+            ngx.say("wrk drove calls: ", inner:wrk_requests() > 50)
         }
     }
 --- request

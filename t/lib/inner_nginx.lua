@@ -32,18 +32,18 @@ function _M.wait_for(check, tries)
     return false
 end
 
--- A fresh prefix dir with conf/nginx.conf = conf (PORT replaced by port).
-function _M.new(dir, conf, port)
+-- A fresh prefix dir with conf/nginx.conf = conf (PORT replaced by port), to be run by the
+-- nginx binary under test (tests pass "$TEST_NGINX_BINARY": workers do not see the env).
+function _M.new(dir, conf, port, binary)
     os.execute("rm -rf " .. dir .. " && mkdir -p " .. dir .. "/logs " .. dir .. "/conf")
     local f = assert(io.open(dir .. "/conf/nginx.conf", "w"))
     f:write((conf:gsub("PORT", port)))
     f:close()
-    return setmetatable({ dir = dir, port = port }, mt)
+    return setmetatable({ dir = dir, port = port, binary = binary }, mt)
 end
 
 function _M:start()
-    local nginx = os.getenv("TEST_NGINX_BINARY") or "nginx"
-    return os.execute(nginx .. " -p " .. self.dir .. "/ -c conf/nginx.conf") == 0
+    return os.execute(self.binary .. " -p " .. self.dir .. "/ -c conf/nginx.conf") == 0
 end
 
 function _M:master()
@@ -78,11 +78,15 @@ function _M:error_log()
     return _M.sh("cat " .. self.dir .. "/logs/error.log")
 end
 
--- [alert], [crit], [emerg] lines and crashed workers in the error log.
-function _M:alerts()
+-- [alert], [crit], [emerg] (and, with with_errors, [error]) lines and crashed workers.
+function _M:alerts(with_errors)
     local log = self:error_log()
-    return _M.count(log, "%[alert%]") + _M.count(log, "%[crit%]")
-           + _M.count(log, "%[emerg%]") + _M.count(log, "exited on signal")
+    local n = _M.count(log, "%[alert%]") + _M.count(log, "%[crit%]")
+              + _M.count(log, "%[emerg%]") + _M.count(log, "exited on signal")
+    if with_errors then
+        n = n + _M.count(log, "%[error%]")
+    end
+    return n
 end
 
 -- Starts wrk in the background against path, for `seconds`.
