@@ -8,7 +8,6 @@
 //! The thread is born with nginx's control signals blocked, and every thread the JVM starts
 //! inherits that mask, so signals sent to the worker are handled by the worker thread.
 
-use std::ffi::c_int;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::thread;
@@ -16,23 +15,10 @@ use std::thread;
 use jni::objects::{JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::{jni_sig, jni_str, JavaVM};
+use resty_ffi_sdk::raw;
 
 use crate::load_failure::{LoadFailure, LoadOutcome};
 use crate::{jvm_start, startup_abort};
-
-/// Signals that nginx handles on its worker thread (process-directed ones must reach it).
-const NGINX_SIGNALS: &[c_int] = &[
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCHLD,
-    libc::SIGALRM,
-    libc::SIGIO,
-];
 
 /// Java code may recurse deeply (class loading, reflection): a roomy stack for init methods.
 const STACK_SIZE: usize = 8 << 20;
@@ -51,38 +37,14 @@ struct JvmThread {
 
 static JVM_THREAD: OnceLock<Result<JvmThread, String>> = OnceLock::new();
 
-/// Runs `f` with nginx's signals blocked on this thread, then restores the mask.
-fn with_nginx_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
-    let mut block: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; `old` is written by pthread_sigmask.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid sigset pointers; pthread_sigmask only changes this thread's mask.
-    let blocked = unsafe {
-        libc::sigemptyset(&mut block);
-        for &sig in NGINX_SIGNALS {
-            libc::sigaddset(&mut block, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old) == 0
-    };
-    let result = f();
-    if blocked {
-        // SAFETY: restores the mask saved above; pending signals are delivered now.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    }
-    result
-}
-
 fn spawn() -> Result<JvmThread, String> {
     let (jobs, inbox) = mpsc::channel::<LoadJob>();
+    let builder = thread::Builder::new()
+        .name("resty-ffi-jvm".to_string())
+        .stack_size(STACK_SIZE);
     // The new thread inherits the blocked mask from its first instruction on.
-    with_nginx_signals_blocked(|| {
-        thread::Builder::new()
-            .name("resty-ffi-jvm".to_string())
-            .stack_size(STACK_SIZE)
-            .spawn(move || serve(inbox))
-    })
-    .map_err(|e| format!("cannot start the JVM thread: {e}"))?;
+    raw::spawn_with_nginx_signals_blocked(builder, move || serve(inbox))
+        .map_err(|e| format!("cannot start the JVM thread: {e}"))?;
     Ok(JvmThread {
         jobs,
         pid: std::process::id(),

@@ -11,7 +11,7 @@ use jni::objects::{JByteArray, JClass};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_str, native_method, Env, NativeMethod};
 
-use crate::{module_api, nginx_log};
+use resty_ffi_sdk::raw;
 
 const NATIVE_CLASS: &jni::strings::JNIStr = jni_str!("resty/ffi/Native");
 
@@ -35,8 +35,8 @@ fn illegal_state(env: &mut Env, msg: &str) -> Error {
     }
 }
 
-fn api(env: &mut Env) -> Result<&'static module_api::ModuleApi, Error> {
-    module_api::get().map_err(|msg| illegal_state(env, &msg))
+fn api(env: &mut Env) -> Result<&'static raw::ModuleAbi, Error> {
+    crate::module_abi().map_err(|msg| illegal_state(env, &msg))
 }
 
 const TASK_POLL: NativeMethod = native_method! {
@@ -51,8 +51,8 @@ fn task_poll<'local>(env: &mut Env<'local>, _class: JClass<'local>, tq: jlong) -
     }
     // SAFETY: `tq` is the queue handed to libffi_init (Java passes it back unchanged); the
     // call blocks in native code, which the JVM allows (the thread is "in native").
-    let task = unsafe { (api.task_poll)(tq as usize as *mut c_void) };
-    Ok(task as usize as jlong)
+    let task = unsafe { api.poll(tq as usize as *mut c_void) };
+    Ok(task.map_or(0, |t| t as usize as jlong))
 }
 
 const TASK_REQUEST: NativeMethod = native_method! {
@@ -66,16 +66,9 @@ fn task_request<'local>(
     task: jlong,
 ) -> Result<JByteArray<'local>, Error> {
     let api = api(env)?;
-    let mut len: c_int = 0;
     // SAFETY: `task` came from taskPoll and is not answered yet (resty.ffi.Task reads the
-    // request once, before it can respond).
-    let req = unsafe { (api.get_req)(task as usize as *mut c_void, &mut len) };
-    let bytes: &[u8] = if req.is_null() || len <= 0 {
-        &[]
-    } else {
-        // SAFETY: the module's request copy is `len` bytes, alive until the task is answered.
-        unsafe { std::slice::from_raw_parts(req.cast::<u8>(), len as usize) }
-    };
+    // request once, before it can respond); the bytes are copied before this returns.
+    let bytes = unsafe { api.request(task as usize as *mut c_void) }.unwrap_or_default();
     env.byte_array_from_slice(bytes)
 }
 
@@ -96,21 +89,21 @@ fn task_respond<'local>(
     let task = task as usize as *mut c_void;
     if rsp.is_null() {
         // SAFETY: answering a live task once (resty.ffi.Task guarantees once) with no body.
-        unsafe { (api.respond)(task, rc, std::ptr::null_mut(), 0) };
+        unsafe { api.respond_malloced(task, rc, std::ptr::null_mut(), 0) };
         return Ok(());
     }
     let copied = copy_to_malloc(env, &rsp);
     match copied {
         Ok((buf, len)) => {
             // SAFETY: `buf` is malloc()ed and handed over to the module, which frees it.
-            unsafe { (api.respond)(task, rc, buf, len) };
+            unsafe { api.respond_malloced(task, rc, buf, len) };
             Ok(())
         }
         Err(e) => {
             // The task must still be answered exactly once; report the failure in Lua too.
             let code = if rc == 0 { libc::ENOMEM } else { rc };
             // SAFETY: answering the live task once, without a body.
-            unsafe { (api.respond)(task, code, std::ptr::null_mut(), 0) };
+            unsafe { api.respond_malloced(task, code, std::ptr::null_mut(), 0) };
             Err(e)
         }
     }
@@ -156,7 +149,7 @@ fn log<'local>(
         return Ok(());
     }
     let bytes = env.convert_byte_array(&msg)?;
-    nginx_log::log_bytes(level, &bytes);
+    raw::log_bytes(level, &bytes);
     Ok(())
 }
 
@@ -167,5 +160,5 @@ const LOG_AVAILABLE: NativeMethod = native_method! {
 /// `static native boolean logAvailable()`: whether the module has its log function (else
 /// messages go to stderr).
 fn log_available<'local>(_env: &mut Env<'local>, _class: JClass<'local>) -> Result<jboolean, Error> {
-    Ok(module_api::log_fn().is_some())
+    Ok(raw::logs_to_nginx())
 }

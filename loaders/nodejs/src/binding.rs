@@ -17,9 +17,11 @@
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use resty_ffi_sdk::raw;
+
 use crate::js_value::{Js, JsResult};
 use crate::napi::*;
-use crate::{loads, nginx_log, task_pump, tasks};
+use crate::{loads, task_pump, tasks};
 
 /// The name JS uses: `process._linkedBinding('resty_ffi')`.
 pub const NAME: &str = "resty_ffi";
@@ -53,8 +55,8 @@ unsafe extern "C" fn js_log(env: napi_env, info: napi_callback_info) -> napi_val
         let level = js.get_i32(level, "log(level, msg): level")?;
         match js.buffer_bytes(msg)? {
             // SAFETY: the Buffer's bytes, alive during this call.
-            Some((p, len)) => nginx_log::log_bytes(level, unsafe { std::slice::from_raw_parts(p, len) }),
-            None => nginx_log::log(level, &js.get_string(msg, "log(level, msg): msg")?),
+            Some((p, len)) => raw::log_bytes(level, unsafe { std::slice::from_raw_parts(p, len) }),
+            None => raw::log_line(level, &js.get_string(msg, "log(level, msg): msg")?),
         }
         js.undefined()
     })

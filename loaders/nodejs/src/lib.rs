@@ -14,20 +14,19 @@ mod embed;
 mod js_value;
 mod load_spec;
 mod loads;
-mod module_api;
 mod napi;
-mod nginx_log;
 mod node_thread;
 mod pin;
-mod signals;
 mod task_pump;
 mod tasks;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use resty_ffi_sdk::raw::{self, level};
+
 fn init(cfg: *mut c_char, tq: *mut c_void) -> Result<(), String> {
-    module_api::get()?;
+    tasks::module_abi()?;
     if cfg.is_null() {
         return Err(format!("cfg is required: {}", load_spec::FORM));
     }
@@ -51,7 +50,7 @@ pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int
         Ok(()) => 0,
         Err(e) => {
             // Logged on this thread, during libffi_init: load_ffi's error carries it.
-            nginx_log::log(nginx_log::ERR, &format!("ffi_nodejs: {e}"));
+            raw::log_line(level::ERR, &format!("ffi_nodejs: {e}"));
             1
         }
     }
@@ -67,6 +66,8 @@ mod tests {
         // SAFETY: a NUL-terminated cfg; the queue is never touched when the module is absent.
         let rc = unsafe { libffi_init(cfg.as_mut_ptr().cast(), std::ptr::null_mut()) };
         assert_eq!(rc, 1);
+        let why = tasks::module_abi().err().unwrap_or_default();
+        assert!(why.contains("ngx_http_lua_ffi_task_poll") && why.contains("libffi_nodejs.so"), "{why}");
     }
 
     /// Node starts once per process: every check that needs it is in this one test. Without

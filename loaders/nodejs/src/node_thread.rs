@@ -6,9 +6,12 @@
 
 use std::ffi::{c_char, c_int};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{binding, embed, loads, nginx_log, signals};
+use resty_ffi_sdk::raw;
+
+use crate::{binding, embed, loads};
 
 /// How long a load waits for Node to start (reading libnode and its ICU data from disk).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -64,8 +67,8 @@ unsafe extern "C" fn report(level: c_int, msg: *const c_char, len: usize) {
         }
         // SAFETY: the C++ part passes `len` readable bytes.
         let bytes = unsafe { std::slice::from_raw_parts(msg.cast::<u8>(), len) };
-        nginx_log::log_bytes(level, bytes);
-        if level <= nginx_log::ERR {
+        raw::log_bytes(level, bytes);
+        if level <= raw::level::ERR {
             *lock(&STATE.last_error) = Some(String::from_utf8_lossy(bytes).into_owned());
         }
     });
@@ -84,8 +87,8 @@ fn run_node() {
             .unwrap_or_else(|| format!("Node.js did not start (rc {rc})")),
     };
     loads::detach(&why);
-    nginx_log::log(
-        nginx_log::ERR,
+    raw::log_line(
+        raw::level::ERR,
         &format!("ffi_nodejs: {why}: Node runtimes of this worker stop"),
     );
     set_phase(Phase::Failed(why));
@@ -97,7 +100,12 @@ pub fn ensure_started() -> Result<(), String> {
     let mut phase = lock(&STATE.phase);
     if let Phase::NotStarted = *phase {
         *lock(&STATE.pid) = me;
-        *phase = match signals::spawn("resty-ffi-node", STACK_SIZE, run_node) {
+        let builder = thread::Builder::new()
+            .name("resty-ffi-node".to_string())
+            .stack_size(STACK_SIZE);
+        // Node's thread, and every thread Node starts (V8's platform workers, libuv's pool,
+        // worker_threads), is born with nginx's signals blocked: they stay nginx's.
+        *phase = match raw::spawn_with_nginx_signals_blocked(builder, run_node) {
             Ok(_) => Phase::Starting,
             Err(e) => Phase::Failed(format!("cannot start the Node.js thread: {e}")),
         };

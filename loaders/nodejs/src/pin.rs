@@ -10,6 +10,8 @@
 use std::ffi::{c_void, CStr};
 use std::sync::Once;
 
+use resty_ffi_sdk::raw::{self, level};
+
 use crate::napi;
 
 /// The file of the loaded object that holds `addr`.
@@ -52,7 +54,7 @@ static PINNED: Once = Once::new();
 pub fn pin_once() {
     PINNED.call_once(|| {
         if let Err(e) = pin() {
-            crate::nginx_log::log(crate::nginx_log::ERR, &format!("ffi_nodejs: {e}"));
+            raw::log_line(level::ERR, &format!("ffi_nodejs: {e}"));
         }
     });
 }

@@ -10,10 +10,13 @@
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::thread;
+
+use resty_ffi_sdk::raw::{self, level};
 
 use crate::js_value::{Js, JsResult};
 use crate::napi::*;
-use crate::{nginx_log, signals, tasks};
+use crate::tasks;
 
 /// A poll thread only polls and queues: a small stack.
 const POLL_STACK_SIZE: usize = 256 << 10;
@@ -54,7 +57,11 @@ pub fn serve(js: Js, tq: u64, server: napi_value) -> JsResult<()> {
         ));
     }
     let task_fn = TaskFn(tsfn);
-    match signals::spawn("resty-ffi-node-poll", POLL_STACK_SIZE, move || pump(tq, task_fn)) {
+    let builder = thread::Builder::new()
+        .name("resty-ffi-node-poll".to_string())
+        .stack_size(POLL_STACK_SIZE);
+    // The poll thread is born with nginx's signals blocked.
+    match raw::spawn_with_nginx_signals_blocked(builder, move || pump(tq, task_fn)) {
         Ok(_) => Ok(()),
         Err(e) => {
             // SAFETY: the function was never handed to a thread: release our only reference.
@@ -116,7 +123,7 @@ unsafe extern "C" fn deliver(env: napi_env, server: napi_value, _ctx: *mut c_voi
         Err(_) => "panic while handing a task to JS".to_string(),
     };
     if task == 0 {
-        nginx_log::log(nginx_log::ERR, &format!("node: the unload hook failed: {failed}"));
+        raw::log_line(level::ERR, &format!("node: the unload hook failed: {failed}"));
         return;
     }
     // A second answer (if JS did answer) is refused by the module.

@@ -109,7 +109,7 @@ fn start() -> Result<(), String> {
     nginx_log::info(&format!(
         "python: interpreter {} started (prefix {prefix}, logs to {})",
         version.split_whitespace().next().unwrap_or("?"),
-        if nginx_log::to_nginx() { "error.log" } else { "stderr" }
+        if resty_ffi_sdk::raw::logs_to_nginx() { "error.log" } else { "stderr" }
     ));
     Ok(())
 }

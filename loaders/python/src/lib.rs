@@ -12,16 +12,16 @@
 //!
 //! Files: `spec` parses the cfg; `interpreter` starts CPython once per process, after
 //! `library_pins` made it safe to (no unmapping, libpython's symbols global);
-//! `runtime_start` runs one init; `module_abi` finds the module's exports; `nginx_log`
-//! writes log lines; `py_module` and `py_task` are the `resty_ffi` Python module, with
-//! its Python half in `python/resty_ffi.py` and the loader's in `python/runtime_loader.py`.
+//! `runtime_start` runs one init; `nginx_log` writes log lines; `py_module` and `py_task`
+//! are the `resty_ffi` Python module, with its Python half in `python/resty_ffi.py` and the
+//! loader's in `python/runtime_loader.py`. The module's exports (task functions, log) are
+//! found by `resty_ffi_sdk::raw`.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod interpreter;
 mod library_pins;
-mod module_abi;
 mod nginx_log;
 mod py_module;
 mod py_task;

@@ -1,26 +1,11 @@
-//! Log lines of the loader and of Python code: into nginx's error.log through the module's
-//! `ngx_http_resty_ffi_log` when it exists (the line reads `[resty_ffi] <msg>`), otherwise
-//! to stderr in the same shape. Any thread, never blocks.
+//! Log lines of the loader and of Python code, shortened to what nginx keeps of a line, then
+//! written by `resty_ffi_sdk::raw::log_bytes`: into nginx's error.log (the line reads
+//! `[resty_ffi] <msg>`), or to stderr in the same shape outside nginx. Any thread, never
+//! blocks.
 
 use std::ffi::c_int;
-use std::io::Write;
 
-use crate::module_abi;
-
-/// nginx log levels.
-pub const EMERG: c_int = 1;
-pub const ALERT: c_int = 2;
-pub const CRIT: c_int = 3;
-pub const ERR: c_int = 4;
-pub const WARN: c_int = 5;
-pub const NOTICE: c_int = 6;
-pub const INFO: c_int = 7;
-pub const DEBUG: c_int = 8;
-
-/// Whether lines reach nginx's error.log (otherwise they go to stderr).
-pub fn to_nginx() -> bool {
-    module_abi::log_fn().is_some()
-}
+use resty_ffi_sdk::raw::{self, level};
 
 /// nginx cuts a line at about 1800 bytes, keeping its start; a traceback says what went
 /// wrong at its end. So a longer text keeps its first 200 and last ~1500 bytes.
@@ -51,35 +36,17 @@ fn shorten(msg: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     out.into()
 }
 
+/// Logs `msg` (shortened) at an nginx level (clamped to 1 emerg .. 8 debug).
 pub fn write(level: c_int, msg: &[u8]) {
-    let level = level.clamp(EMERG, DEBUG);
-    let msg = &*shorten(msg);
-    match module_abi::log_fn() {
-        Some(log) => {
-            let len = c_int::try_from(msg.len()).unwrap_or(c_int::MAX);
-            if len == 0 {
-                return;
-            }
-            // SAFETY: `len` readable bytes; the module copies them and never blocks.
-            unsafe { log(level, msg.as_ptr().cast(), len) };
-        }
-        None => {
-            let mut line = Vec::with_capacity(msg.len() + 13);
-            line.extend_from_slice(b"[resty_ffi] ");
-            line.extend_from_slice(msg);
-            line.push(b'\n');
-            // Nothing sensible to do if stderr is gone.
-            let _ = std::io::stderr().write_all(&line);
-        }
-    }
+    raw::log_bytes(level, &shorten(msg));
 }
 
 pub fn error(msg: &str) {
-    write(ERR, msg.as_bytes());
+    write(level::ERR, msg.as_bytes());
 }
 
 pub fn info(msg: &str) {
-    write(INFO, msg.as_bytes());
+    write(level::INFO, msg.as_bytes());
 }
 
 #[cfg(test)]

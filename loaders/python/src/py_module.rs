@@ -6,6 +6,8 @@ use std::ffi::c_int;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use resty_ffi_sdk::raw::{self, level};
+
 use crate::nginx_log;
 use crate::py_task::{Task, TaskQueue};
 
@@ -42,17 +44,17 @@ pub fn resty_ffi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Task>()?;
     m.add_function(wrap_pyfunction!(log, m)?)?;
     for (name, level) in [
-        ("EMERG", nginx_log::EMERG),
-        ("ALERT", nginx_log::ALERT),
-        ("CRIT", nginx_log::CRIT),
-        ("ERR", nginx_log::ERR),
-        ("WARN", nginx_log::WARN),
-        ("NOTICE", nginx_log::NOTICE),
-        ("INFO", nginx_log::INFO),
-        ("DEBUG", nginx_log::DEBUG),
+        ("EMERG", level::EMERG),
+        ("ALERT", level::ALERT),
+        ("CRIT", level::CRIT),
+        ("ERR", level::ERR),
+        ("WARN", level::WARN),
+        ("NOTICE", level::NOTICE),
+        ("INFO", level::INFO),
+        ("DEBUG", level::DEBUG),
     ] {
         m.add(name, level)?;
     }
-    m.add("LOGS_TO_NGINX", nginx_log::to_nginx())?;
+    m.add("LOGS_TO_NGINX", raw::logs_to_nginx())?;
     exec_in(m, HELPERS, "<resty_ffi>/resty_ffi.py")
 }

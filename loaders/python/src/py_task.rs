@@ -15,11 +15,19 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::module_abi::{self, TaskAbi};
+use resty_ffi_sdk::raw::{self, level, ModuleAbi};
+
 use crate::nginx_log;
 
-fn abi() -> PyResult<&'static TaskAbi> {
-    module_abi::tasks().map_err(PyRuntimeError::new_err)
+/// The module's task functions, or why this process has none.
+fn abi() -> PyResult<&'static ModuleAbi> {
+    raw::module_abi().map_err(|e| {
+        PyRuntimeError::new_err(format!(
+            "{} not found: libresty_ffi_python.so must run inside nginx with \
+             ngx_http_resty_ffi_module loaded",
+            e.name()
+        ))
+    })
 }
 
 /// A runtime's task queue. Several threads may poll the same queue.
@@ -50,13 +58,13 @@ impl TaskQueue {
         let abi = abi()?;
         let tq = self.tq;
         // SAFETY: tq is the queue of a runtime and has not returned NULL to this object.
-        let task = py.detach(move || unsafe { abi.poll(tq as *mut c_void) } as usize);
+        let task = py.detach(move || unsafe { abi.poll(tq as *mut c_void) }.map_or(0, |t| t as usize));
         if task == 0 {
             self.closed.store(true, Ordering::Release);
             return Ok(None);
         }
         // SAFETY: a task just polled, not answered yet; the bytes are copied here.
-        let req = PyBytes::new(py, unsafe { abi.request(task as *mut c_void) }).unbind();
+        let req = PyBytes::new(py, unsafe { abi.request(task as *mut c_void) }.unwrap_or_default()).unbind();
         Ok(Some(Task { ptr: task, req, answered: AtomicBool::new(false) }))
     }
 
@@ -132,7 +140,7 @@ impl Task {
             return Err(PyRuntimeError::new_err("this task was already answered"));
         }
         // SAFETY: the task is live and this is its only answer (the flag above).
-        unsafe { abi.respond(self.ptr as *mut c_void, rc, bytes.as_deref()) };
+        unsafe { abi.respond(self.ptr as *mut c_void, rc, bytes.as_deref(), 1) };
         Ok(())
     }
 
@@ -147,10 +155,10 @@ impl Drop for Task {
         if self.answered.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Ok(abi) = module_abi::tasks() {
-            nginx_log::write(nginx_log::WARN, b"python: a task was dropped without an answer");
+        if let Ok(abi) = raw::module_abi() {
+            nginx_log::write(level::WARN, b"python: a task was dropped without an answer");
             // SAFETY: the task is live and was never answered.
-            unsafe { abi.respond(self.ptr as *mut c_void, 1, Some(b"task dropped without an answer")) };
+            unsafe { abi.respond(self.ptr as *mut c_void, 1, Some(b"task dropped without an answer"), 1) };
         }
     }
 }

@@ -24,9 +24,11 @@
 //!   by the `error_log` level.
 //! - Feature `tokio`: [`Init::serve_async`] runs an `async fn(Vec<u8>) -> Reply` with many
 //!   calls in flight. Feature `json` (default): [`Init::cfg_json`].
+//! - [`raw`]: the module's ABI itself, logging and nginx's signals, for loaders that host
+//!   another language (no feature needed).
 
-mod ffi;
 mod logger;
+pub mod raw;
 mod serve;
 #[cfg(feature = "tokio")]
 mod serve_tokio;
@@ -123,6 +125,10 @@ pub unsafe fn __private_init<E: Display>(
     init: impl FnOnce(Init) -> Result<(), E>,
 ) -> c_int {
     logger::init();
+    if let Err(e) = raw::module_abi() {
+        log::error!("init failed: {e}");
+        return 1;
+    }
     let cfg = (!cfg.is_null()).then(|| CStr::from_ptr(cfg).to_string_lossy().into_owned());
     let init_arg = Init {
         cfg,

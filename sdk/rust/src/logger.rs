@@ -1,18 +1,22 @@
 //! The `log` crate, written into nginx's error.log through the module.
 
+use std::ffi::c_int;
+
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::raw::{self, level};
 
 struct NginxLogger;
 
 static LOGGER: NginxLogger = NginxLogger;
 
-/// nginx's levels: 4 err, 5 warn, 7 info, 8 debug.
-fn nginx_level(level: Level) -> i32 {
-    match level {
-        Level::Error => 4,
-        Level::Warn => 5,
-        Level::Info => 7,
-        Level::Debug | Level::Trace => 8,
+/// The nginx level of a `log` level.
+fn nginx_level(l: Level) -> c_int {
+    match l {
+        Level::Error => level::ERR,
+        Level::Warn => level::WARN,
+        Level::Info => level::INFO,
+        Level::Debug | Level::Trace => level::DEBUG,
     }
 }
 
@@ -24,7 +28,7 @@ impl Log for NginxLogger {
 
     fn log(&self, record: &Record<'_>) {
         let line = format!("{}: {}", record.target(), record.args());
-        crate::ffi::log_line(nginx_level(record.level()), &line);
+        raw::log_line(nginx_level(record.level()), &line);
     }
 
     fn flush(&self) {}

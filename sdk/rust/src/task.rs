@@ -2,7 +2,7 @@
 
 use std::ffi::{c_int, c_void};
 
-use crate::ffi;
+use crate::raw;
 
 /// The queue a runtime polls (`tq` of `libffi_init`). Cheap to copy and share.
 #[derive(Clone, Copy, Debug)]
@@ -24,8 +24,10 @@ impl TaskQueue {
 
     /// Blocks until a call comes; `None` once the runtime is unloaded (then stop polling).
     pub fn poll(&self) -> Option<Task> {
+        // Outside nginx there is no queue to poll: as if unloaded.
+        let abi = raw::module_abi().ok()?;
         // SAFETY: tq is the module's queue (see from_raw).
-        unsafe { ffi::poll(self.0) }.map(|raw| Task { raw, answered: false })
+        unsafe { abi.poll(self.0) }.map(Task::polled)
     }
 }
 
@@ -33,11 +35,14 @@ impl TaskQueue {
     /// Blocks until at least one call comes, then takes up to `max` at once (one lock for
     /// all); empty once the runtime is unloaded (then stop polling).
     pub fn poll_batch(&self, max: usize) -> Vec<Task> {
+        let Ok(abi) = raw::module_abi() else {
+            return Vec::new();
+        };
+        let mut tasks = vec![std::ptr::null_mut(); max.max(1)];
         // SAFETY: tq is the module's queue (see from_raw).
-        unsafe { ffi::poll_batch(self.0, max) }
-            .into_iter()
-            .map(|raw| Task { raw, answered: false })
-            .collect()
+        let n = unsafe { abi.poll_batch(self.0, &mut tasks) };
+        tasks.truncate(n);
+        tasks.into_iter().map(Task::polled).collect()
     }
 }
 
@@ -57,10 +62,17 @@ unsafe impl Send for Task {}
 pub type Reply = Result<Vec<u8>, (i32, Vec<u8>)>;
 
 impl Task {
+    fn polled(raw: *mut c_void) -> Task {
+        Task { raw, answered: false }
+    }
+
     /// The request bytes (binary-safe).
     pub fn request(&self) -> &[u8] {
+        let Ok(abi) = raw::module_abi() else {
+            return &[];
+        };
         // SAFETY: the task is polled and unanswered while self exists.
-        unsafe { ffi::request(self.raw) }
+        unsafe { abi.request(self.raw) }.unwrap_or_default()
     }
 
     /// Answers the task: `Ok(bytes)` or `Err((rc, bytes))`.
@@ -74,10 +86,14 @@ impl Task {
     }
 
     fn answer(&mut self, rc: c_int, data: &[u8]) {
-        if !self.answered {
-            self.answered = true;
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        // A Task exists only after a poll, so the module is there.
+        if let Ok(abi) = raw::module_abi() {
             // SAFETY: answered exactly once, guarded by the flag.
-            unsafe { ffi::respond(self.raw, rc, data) };
+            unsafe { abi.respond(self.raw, rc, Some(data), crate::RC_NO_MEMORY) };
         }
     }
 }
