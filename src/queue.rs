@@ -38,8 +38,10 @@ impl PushError {
 struct State {
     tasks: VecDeque<TaskPtr>,
     unloaded: bool,
-    /// Pollers parked on the condvar: a push wakes one only if there is one.
+    /// Pollers parked on the condvar: only they need a wake-up.
     sleepers: usize,
+    /// A push asked for `wake_pollers` and it has not run yet.
+    wake_pending: bool,
 }
 
 /// The `tq` handed to `libffi_init`.
@@ -59,6 +61,7 @@ impl RequestQueue {
                 tasks: VecDeque::new(),
                 unloaded: false,
                 sleepers: 0,
+                wake_pending: false,
             }),
             ready: Condvar::new(),
             max_queue: max_queue.max(1),
@@ -72,25 +75,37 @@ impl RequestQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Worker side: queues a task, waking one parked poller.
-    pub fn push(&self, task: TaskPtr) -> Result<(), PushError> {
-        let wake = {
-            let mut st = self.lock();
-            if st.unloaded {
-                return Err(PushError::Unloaded);
-            }
-            if st.tasks.len() >= self.max_queue {
-                return Err(PushError::Full);
-            }
-            st.tasks.push_back(task);
-            self.queued.store(st.tasks.len(), Ordering::Release);
-            st.sleepers > 0
-        };
-        // Notify after unlocking: the woken poller does not block on our lock.
+    /// Worker side: queues a task. Returns true when parked pollers must be woken with
+    /// [`RequestQueue::wake_pollers`] and no such wake-up is pending yet: the worker defers it
+    /// to the end of its event-loop iteration, so a burst of calls costs one wake-up.
+    pub fn push(&self, task: TaskPtr) -> Result<bool, PushError> {
+        let mut st = self.lock();
+        if st.unloaded {
+            return Err(PushError::Unloaded);
+        }
+        if st.tasks.len() >= self.max_queue {
+            return Err(PushError::Full);
+        }
+        st.tasks.push_back(task);
+        self.queued.store(st.tasks.len(), Ordering::Release);
+        let wake = st.sleepers > 0 && !st.wake_pending;
         if wake {
+            st.wake_pending = true;
+        }
+        Ok(wake)
+    }
+
+    /// Wakes as many parked pollers as there are queued tasks.
+    pub fn wake_pollers(&self) {
+        let n = {
+            let mut st = self.lock();
+            st.wake_pending = false;
+            st.tasks.len().min(st.sleepers)
+        };
+        // Notify after unlocking: the woken pollers do not block on our lock.
+        for _ in 0..n {
             self.ready.notify_one();
         }
-        Ok(())
     }
 
     /// Runtime side: blocks until a task is there; `None` once unloaded and drained.
@@ -193,7 +208,7 @@ mod tests {
         let q = RequestQueue::new(1);
         let a = TaskPtr::new(b"a", std::ptr::null_mut()).unwrap();
         let b = TaskPtr::new(b"b", std::ptr::null_mut()).unwrap();
-        assert_eq!(q.push(a), Ok(()));
+        assert_eq!(q.push(a), Ok(false));
         assert_eq!(q.push(b), Err(PushError::Full));
         q.unload();
         assert_eq!(q.push(b), Err(PushError::Unloaded));
@@ -239,8 +254,17 @@ mod tests {
             got
         });
         for _ in 0..100 {
-            while q.push(TaskPtr::new(b"x", std::ptr::null_mut()).unwrap()).is_err() {
-                std::thread::yield_now();
+            let task = TaskPtr::new(b"x", std::ptr::null_mut()).unwrap();
+            loop {
+                match q.push(task) {
+                    Ok(wake) => {
+                        if wake {
+                            q.wake_pollers();
+                        }
+                        break;
+                    }
+                    Err(_) => std::thread::yield_now(),
+                }
             }
         }
         q.unload();

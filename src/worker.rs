@@ -36,6 +36,9 @@ struct Worker {
     dirty_sems: Vec<*mut Sema>,
     live_tasks: usize,
     runtimes: Vec<Arc<RequestQueue>>,
+    /// Queues whose parked pollers `waker` wakes at the end of this event-loop iteration.
+    pending_wakes: Vec<Arc<RequestQueue>>,
+    waker: Box<ngx_event_t>,
 }
 
 thread_local! {
@@ -90,6 +93,10 @@ pub fn init() -> Result<(), String> {
     let mut reaper: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     reaper.handler = Some(on_reaper);
     reaper.log = log;
+    // SAFETY: as above.
+    let mut waker: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    waker.handler = Some(on_waker);
+    waker.log = log;
     WORKER.with(|w| {
         *w.borrow_mut() = Some(Worker {
             lua,
@@ -101,6 +108,8 @@ pub fn init() -> Result<(), String> {
             dirty_sems: Vec::new(),
             live_tasks: 0,
             runtimes: Vec::new(),
+            pending_wakes: Vec::new(),
+            waker,
         })
     });
     Ok(())
@@ -123,6 +132,9 @@ pub fn exit() {
     unsafe {
         if w.reaper.posted() != 0 {
             ngx_delete_posted_event(&mut *w.reaper);
+        }
+        if w.waker.posted() != 0 {
+            ngx_delete_posted_event(&mut *w.waker);
         }
         for sem in w.all_sems.drain(..) {
             w.lua.destroy(sem);
@@ -208,7 +220,7 @@ impl Worker {
 /// `r` must be the live request of the calling coroutine; worker thread only.
 pub unsafe fn post(
     r: *mut ngx_http_request_t,
-    queue: &RequestQueue,
+    queue: &Arc<RequestQueue>,
     req: &[u8],
 ) -> Result<(TaskPtr, *mut Sema), String> {
     with(|w| {
@@ -222,11 +234,20 @@ pub unsafe fn post(
                 return Err("too many calls in flight in this worker".to_string());
             }
         };
-        if let Err(e) = queue.push(task) {
-            // SAFETY: never queued.
-            unsafe { task.free() };
-            w.release_sem(sem, true);
-            return Err(e.message().to_string());
+        match queue.push(task) {
+            Ok(true) => {
+                // Wake the runtime once, after everything this iteration posts.
+                w.pending_wakes.push(queue.clone());
+                // SAFETY: worker thread; the waker event lives as long as the worker state.
+                unsafe { ngx_post_event(&mut *w.waker, ptr::addr_of_mut!(ngx_posted_events)) };
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // SAFETY: never queued.
+                unsafe { task.free() };
+                w.release_sem(sem, true);
+                return Err(e.message().to_string());
+            }
         }
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
@@ -312,6 +333,15 @@ extern "C" fn on_eventfd_readable(_ev: *mut ngx_event_t) {
                 );
             }
         });
+    })
+}
+
+extern "C" fn on_waker(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let pending = with(|w| std::mem::take(&mut w.pending_wakes)).unwrap_or_default();
+        for q in pending {
+            q.wake_pollers();
+        }
     })
 }
 
