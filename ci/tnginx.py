@@ -31,6 +31,8 @@ Environment (same meaning as in Test::Nginx):
     TEST_NGINX_FAST_SHUTDOWN  stop nginx with SIGTERM instead of SIGQUIT
     TEST_NGINX_LD_PRELOAD     prepended to LD_PRELOAD for nginx
     TEST_NGINX_NO_CLEAN       leave the last nginx running after a normal exit
+    TEST_NGINX_USE_VALGRIND   run nginx under valgrind (see "Valgrind mode" below)
+    TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR  add --exit-on-first-error=yes --error-exitcode=1
     TEST_NGINX_*              any other one is substituted for $TEST_NGINX_NAME in
                               config sections (main_config, http_config, config,
                               post_main_config), pipelined_requests,
@@ -64,6 +66,25 @@ qr//imsx regexes, numbers, [ ... ] arrays, ( ... ) lists, qw(), the `.`, `x`,
 variables assigned in the preamble, undef, and chr/join/lc/uc/length/cwd.
 Anything else -> the block fails with "unsupported Perl syntax".
 
+Valgrind mode (TEST_NGINX_USE_VALGRIND, as in Test::Nginx::Util):
+    nginx runs in the foreground (`daemon off;`, master_process as configured,
+    default off) as `valgrind --num-callers=100 -q --tool=memcheck
+    --leak-check=full --keep-debuginfo=yes --show-possibly-lost=no
+    --gen-suppressions=all [--suppressions=valgrind.suppress] nginx ...` when
+    the variable is a number; any other value is the valgrind option string
+    (`valgrind -q $TEST_NGINX_USE_VALGRIND nginx ...`).  ./valgrind.suppress is
+    used when it exists, as in Test::Nginx.  nginx is stopped (SIGQUIT) after
+    every block, as Test::Nginx does in this mode, so each report belongs to
+    one block.  Our additions:
+    TEST_NGINX_VALGRIND_SUPPRESSIONS  more suppression files (`:` separated)
+    TEST_NGINX_VALGRIND_LOG   append every report to this file, each headed by
+                              `=== tnginx-valgrind: FILE BLOCK (pid N)`; unset:
+                              reports go to stderr (where Test::Nginx shows them)
+    TEST_NGINX_VALGRIND_START_TIMEOUT  seconds to wait for nginx to listen (60)
+    TEST_NGINX_VALGRIND_STOP_TIMEOUT   seconds to wait for it to exit (120)
+    Valgrind reports never fail a block (neither do they in Test::Nginx); a
+    WARNING under the block says how many lines valgrind wrote.
+
 Known deviations from the real Test::Nginx are listed in DEVIATIONS below and
 printed with --deviations.
 """
@@ -75,6 +96,7 @@ import errno
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -105,9 +127,18 @@ Known deviations from the real Test::Nginx (openresty/test-nginx):
  * Lines `qr/.../` in a non-eval error_log/no_error_log section are literal
    substrings (as in Test::Nginx); we print a WARNING since that is almost
    never what the author meant.
- * TEST_NGINX_USE_HUP / USE_VALGRIND / USE_STAP / CHECK_LEAK / BENCHMARK /
+ * TEST_NGINX_USE_HUP / USE_STAP / CHECK_LEAK / BENCHMARK /
    RANDOMIZE / USE_HTTP2 / USE_HTTP3 / USE_RR / NO_NGINX_MANAGER modes are
    not implemented (a WARNING is printed; the normal mode is used).
+ * TEST_NGINX_USE_VALGRIND: valgrind writes to per-process files
+   (--log-file=...%p, so a master and its workers do not interleave) that
+   we copy to stderr or TEST_NGINX_VALGRIND_LOG once nginx has exited;
+   Test::Nginx lets valgrind write to its own stderr.  We wait until nginx
+   listens (up to TEST_NGINX_VALGRIND_START_TIMEOUT) instead of sleeping
+   TEST_NGINX_SLEEP once, and wait up to TEST_NGINX_VALGRIND_STOP_TIMEOUT
+   for it to exit (Test::Nginx sends SIGKILL after about 20 x
+   TEST_NGINX_SLEEP + 1 s, which can cut off valgrind's leak report).  The
+   keepalive_timeout is not lengthened (it is a fixed 68 s here anyway).
  * Unknown sections fail the block (Test::Nginx silently ignores them).
  * `--- SKIP` blocks and blocks not run because of ONLY/LAST are reported
    as skipped (Test::Base silently drops them).
@@ -1360,11 +1391,103 @@ def port_listening(port):
     return found if readable else None
 
 
+class ValgrindMode(object):
+    """TEST_NGINX_USE_VALGRIND: the valgrind command line and where its reports go."""
+
+    # Test::Nginx::Util's options when TEST_NGINX_USE_VALGRIND is a number.
+    DEFAULT_OPTS = ['--tool=memcheck', '--leak-check=full', '--keep-debuginfo=yes',
+                    '--show-possibly-lost=no']
+
+    def __init__(self, value, env):
+        self.value = value
+        self.numeric = re.match(r'^\d+\n?$', value) is not None
+        self.exit_on_first = bool(env.get('TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR')) and \
+            env.get('TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR') != '0'
+        self.log = env.get('TEST_NGINX_VALGRIND_LOG') or None
+        self.start_timeout = float(env.get('TEST_NGINX_VALGRIND_START_TIMEOUT') or 60)
+        self.stop_timeout = float(env.get('TEST_NGINX_VALGRIND_STOP_TIMEOUT') or 120)
+        self.supps = []
+        if self.numeric and os.path.isfile('valgrind.suppress'):
+            self.supps.append(os.path.abspath('valgrind.suppress'))
+        for f in (env.get('TEST_NGINX_VALGRIND_SUPPRESSIONS') or '').split(':'):
+            if f.strip():
+                self.supps.append(os.path.abspath(f.strip()))
+        self.dir = tempfile.mkdtemp(prefix='tnginx-valgrind-')
+        self.starts = 0
+
+    @staticmethod
+    def from_env(env):
+        v = env.get('TEST_NGINX_USE_VALGRIND')
+        if not v or v == '0':  # Perl truth
+            return None
+        return ValgrindMode(v, env)
+
+    def options(self):
+        if self.numeric:
+            opts = ['--num-callers=100', '-q'] + self.DEFAULT_OPTS
+            if self.exit_on_first:
+                opts += ['--exit-on-first-error=yes', '--error-exitcode=1']
+            opts.append('--gen-suppressions=all')
+        else:
+            opts = ['-q'] + shlex.split(self.value)
+        return opts + ['--suppressions=' + f for f in self.supps]
+
+    def command(self, nginx_cmd):
+        """The command for one nginx run; its reports go to files numbered self.starts."""
+        self.starts += 1
+        log = os.path.join(self.dir, 'vg.%d.%%p.log' % self.starts)
+        return ['valgrind'] + self.options() + ['--log-file=' + log] + nginx_cmd
+
+    def collect(self, start_no):
+        """Reads and removes the report files of nginx run `start_no`: [(pid, text)]."""
+        out = []
+        prefix = 'vg.%d.' % start_no
+        for fn in sorted(os.listdir(self.dir)):
+            if not (fn.startswith(prefix) and fn.endswith('.log')):
+                continue
+            path = os.path.join(self.dir, fn)
+            with open(path, 'rb') as f:
+                text = from_bytes(f.read())
+            os.unlink(path)
+            if text.strip():
+                out.append((fn[len(prefix):-len('.log')], text))
+        return out
+
+    def publish(self, reports, label):
+        """Hands the reports to the user; returns one warning line per report."""
+        warns = []
+        for pid, text in reports:
+            if not text.endswith('\n'):
+                text += '\n'
+            chunk = '=== tnginx-valgrind: %s (pid %s)\n%s' % (label, pid, text)
+            if self.log:
+                with open(self.log, 'ab') as f:
+                    f.write(to_bytes(chunk))
+                where = self.log
+            else:
+                sys.stdout.flush()
+                sys.stderr.write(chunk)
+                sys.stderr.flush()
+                where = 'stderr'
+            warns.append('valgrind wrote %d line(s) for nginx pid %s (see %s)'
+                         % (text.count('\n'), pid, where))
+        return warns
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Nginx(object):
     def __init__(self, g):
         self.g = g
         self.pid = None
         self.sids = set()
+        # valgrind mode: nginx runs in the foreground as our child
+        self.proc = None
+        self.start_no = 0
+        self.errpath = None
+        self.label = ''
+        self.vg_sids = set()
 
     @property
     def pidfile(self):
@@ -1379,6 +1502,8 @@ class Nginx(object):
             return None
 
     def running(self):
+        if self.proc is not None:
+            return self.proc.poll() is None
         return self.pid is not None and is_running(self.pid)
 
     def kill_stale(self, notes):
@@ -1406,6 +1531,8 @@ class Nginx(object):
         env = dict(os.environ)
         if env.get('TEST_NGINX_LD_PRELOAD'):
             env['LD_PRELOAD'] = (env['TEST_NGINX_LD_PRELOAD'] + ' ' + env.get('LD_PRELOAD', '')).strip()
+        if g.valgrind:
+            return self.start_valgrind(cmd, env, notes)
         deadline = time.time() + 5
         attempt = 0
         while True:
@@ -1454,7 +1581,103 @@ class Nginx(object):
         return (['nginx (pid %d) is not listening on port %d within 5 s' % (self.pid, port)]
                 + tail_lines('error.log', read_file_tail(g.errlog, 4000)))
 
+    def start_valgrind(self, nginx_cmd, env, notes):
+        """Starts nginx (daemon off) under valgrind as our child, in its own session."""
+        g = self.g
+        vg = g.valgrind
+        port = g.server_port
+        deadline = time.time() + vg.start_timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            cmd = vg.command(nginx_cmd)
+            self.start_no = vg.starts
+            self.errpath = os.path.join(vg.dir, 'stderr.%d' % vg.starts)
+            with open(self.errpath, 'wb') as errf:
+                try:
+                    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=errf, env=env,
+                                            start_new_session=True)
+                except OSError as e:
+                    return ['cannot execute %s: %s' % (' '.join(cmd), e)]
+            self.proc = proc
+            self.pid = proc.pid
+            self.sids.add(proc.pid)
+            self.vg_sids.add(proc.pid)
+            while time.time() < deadline and proc.poll() is None:
+                if self.read_pidfile() == proc.pid and port_listening(port) is not False:
+                    return None
+                time.sleep(0.05)
+            if proc.poll() is None:
+                out = ['nginx under valgrind (pid %d) is not listening on port %d within %g s '
+                       '(TEST_NGINX_VALGRIND_START_TIMEOUT)' % (proc.pid, port, vg.start_timeout)]
+                out += tail_lines('error.log', read_file_tail(g.errlog, 4000))
+                self.stop(notes, fast=True)
+                return out
+            stderr = read_file_tail(self.errpath, 4000)
+            log = read_file_tail(g.errlog, 4000)
+            self.stop(notes)
+            if 'Address already in use' in stderr + log and time.time() < deadline:
+                time.sleep(min(0.1 * attempt, 1))
+                continue
+            out = ['nginx failed to start under valgrind (exit status %s): %s'
+                   % (proc.returncode, ' '.join(cmd))]
+            out += ['stderr: ' + l for l in stderr.splitlines()[-20:]]
+            out += tail_lines('error.log', log)
+            return out
+
+    def stop_valgrind(self, notes, fast):
+        """Stops our foreground nginx, waits for valgrind's exit report, publishes it."""
+        vg = self.g.valgrind
+        proc = self.proc
+        pid = proc.pid
+        self.proc = None
+        self.pid = None
+        sig = signal.SIGTERM if (fast or os.environ.get('TEST_NGINX_FAST_SHUTDOWN')) \
+            else signal.SIGQUIT
+        wait_max = 2.0 if fast else vg.stop_timeout
+        killed = False
+        if proc.poll() is None:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=wait_max)
+            except subprocess.TimeoutExpired:
+                killed = True
+                notes.append('nginx under valgrind (pid %d) did not exit within %g s after %s; '
+                             'killed with SIGKILL (its valgrind leak report is lost)'
+                             % (pid, wait_max, 'SIGTERM' if sig == signal.SIGTERM else 'SIGQUIT'))
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        rc = proc.returncode
+        if not killed and rc not in (0, None):
+            notes.append('nginx under valgrind (pid %d) exited with %s'
+                         % (pid, ('signal %d' % -rc) if rc < 0 else ('status %d' % rc)))
+        self.reap_session(pid, notes)
+        try:
+            if os.path.exists(self.pidfile) and self.read_pidfile() == pid:
+                os.unlink(self.pidfile)
+        except OSError:
+            pass
+        err = read_file_tail(self.errpath, 1 << 20) if self.errpath else ''
+        if err.strip():
+            sys.stdout.flush()
+            sys.stderr.write('=== tnginx-valgrind: nginx stderr, %s (pid %d)\n%s%s'
+                             % (self.label, pid, err, '' if err.endswith('\n') else '\n'))
+            sys.stderr.flush()
+        notes.extend(vg.publish(vg.collect(self.start_no), self.label))
+
     def stop(self, notes, wait_max=10.0, fast=False):
+        if self.proc is not None:
+            return self.stop_valgrind(notes, fast)
         pid = self.pid
         self.pid = None
         if not pid:
@@ -1483,11 +1706,15 @@ class Nginx(object):
             pass
 
     def reap_session(self, sid, notes):
+        # A session we made for valgrind holds only nginx (named after the valgrind
+        # tool, e.g. memcheck-amd64-) and what nginx started.
+        ours = sid in self.vg_sids
         for _ in range(50):
             members = [p for p in session_members(sid)
-                       if (proc_stat(p) or {}).get('comm', '').startswith('nginx')]
+                       if ours or (proc_stat(p) or {}).get('comm', '').startswith('nginx')]
             if not members:
                 self.sids.discard(sid)
+                self.vg_sids.discard(sid)
                 return
             for p in members:
                 try:
@@ -1838,11 +2065,15 @@ class Runner(object):
         self.nginx = Nginx(self)
         self.nginx_version = None
         self.nginx_V = ''
-        for v in ('USE_HUP', 'USE_VALGRIND', 'USE_STAP', 'CHECK_LEAK', 'BENCHMARK', 'RANDOMIZE',
+        for v in ('USE_HUP', 'USE_STAP', 'CHECK_LEAK', 'BENCHMARK', 'RANDOMIZE',
                   'USE_HTTP2', 'USE_HTTP3', 'USE_RR', 'NO_NGINX_MANAGER'):
             if env.get('TEST_NGINX_' + v):
                 self.out('# WARNING: TEST_NGINX_%s is set, but that mode is not implemented by '
                          'tnginx.py; running in the normal mode' % v)
+        self.valgrind = ValgrindMode.from_env(env)
+        if self.valgrind:
+            self.out('# TEST_NGINX_USE_VALGRIND: nginx runs as: valgrind %s --log-file=... nginx'
+                     % ' '.join(self.valgrind.options()))
 
     def out(self, line=''):
         sys.stdout.write(line + '\n')
@@ -1933,7 +2164,7 @@ class Runner(object):
             temp['client_body'] = ''
         c = []
         c.append('worker_processes  %d;\n' % fc.workers)
-        c.append('daemon on;\n')
+        c.append('daemon %s;\n' % ('off' if self.valgrind else 'on'))
         c.append('master_process %s;\n' % fc.master)
         c.append('error_log %s %s;\n' % (self.errlog, log_level))
         c.append('pid       %s;\n' % os.path.join(sr, 'logs', 'nginx.pid'))
@@ -2319,6 +2550,7 @@ class Runner(object):
 
     def run_file(self, path, ctx):
         fname = path
+        self.cur_file = fname
         text = from_bytes(open(path, 'rb').read())
         m = re.search(r'^__DATA__[ \t]*\r?\n?', text, re.M)
         fc = FileConf(self)
@@ -2426,6 +2658,7 @@ class Runner(object):
                     if self.verbose:
                         res.notes.append('config: %s' % self.conffile)
                     notes = []
+                    self.nginx.label = '%s %s' % (getattr(self, 'cur_file', ''), block.name)
                     err = self.nginx.start(notes)
                     res.warns.extend(notes)
                     if err:
@@ -2446,7 +2679,8 @@ class Runner(object):
         shutdown_checks = v.get('shutdown_error_log') is not None or \
             v.get('no_shutdown_error_log') is not None
         next_restarts = nxt is not None and nxt.values.get('config') is not None
-        if shutdown_checks or nxt is None or next_restarts:
+        # Test::Nginx stops nginx after every block in valgrind mode.
+        if shutdown_checks or nxt is None or next_restarts or self.valgrind:
             if nxt is None and os.environ.get('TEST_NGINX_NO_CLEAN') and not shutdown_checks:
                 pass
             else:
@@ -2623,6 +2857,8 @@ def main(argv):
             runner.nginx.cleanup_all()
         elif runner.nginx.running():
             runner.out('# TEST_NGINX_NO_CLEAN: nginx (pid %d) left running' % runner.nginx.pid)
+        if runner.valgrind and not runner.nginx.running():
+            runner.valgrind.cleanup()
     summary = '%d passed, %d failed' % (runner.passed, runner.failed)
     if runner.skipped:
         summary += ', %d skipped' % runner.skipped

@@ -15,6 +15,7 @@ require "ngx.semaphore"   -- declares ngx_http_lua_sema_t and ngx_http_lua_ffi_s
 local C = ffi.C
 local ffi_new = ffi.new
 local ffi_str = ffi.string
+local ffi_gc = ffi.gc
 local type = type
 local tostring = tostring
 local tonumber = tonumber
@@ -177,6 +178,7 @@ local function unload(self)
     if runtimes[st.key] == self then
         runtimes[st.key] = nil
     end
+    ffi_gc(handle, nil)
     resty_ffi_unload(handle)
     return true
 end
@@ -264,6 +266,8 @@ function _M.load_ffi(lib, cfg, opts)
     if handle == nil then
         return nil, ffi_str(err, errlen[0])
     end
+    -- A runtime never unloaded is unloaded (and its handle freed) when the Lua VM closes.
+    handle = ffi_gc(handle, resty_ffi_unload)
 
     rt = setmetatable({
         [STATE] = { handle = handle, key = key, timeout_ms = timeout_ms },

@@ -130,8 +130,13 @@ impl RequestQueue {
         let mut st = self.lock();
         loop {
             let n = self.take_some(&mut st, max, &mut each);
-            if n > 0 || st.unloaded {
+            if n > 0 {
                 return n;
+            }
+            if st.unloaded {
+                // Drained for good: an unloaded queue lives on empty (see runtime::retire).
+                st.tasks = VecDeque::new();
+                return 0;
             }
             st.sleepers += 1;
             st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());

@@ -1,7 +1,7 @@
 //! Loading a runtime library and starting it with `libffi_init(cfg, tq)`.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::queue::RequestQueue;
 use crate::runtime_log;
@@ -19,6 +19,19 @@ pub struct Runtime {
     queue: Arc<RequestQueue>,
     handle: *mut c_void,
     unpin: bool,
+    /// The runtime's own reference to the queue (`Arc::into_raw`), handed to `libffi_init`.
+    tq: *mut c_void,
+}
+
+/// Queues of unloaded runtimes. A runtime's threads may poll its `tq` at any time, even
+/// long after the unload (they get NULL), so the queue can never be freed: it is kept here,
+/// emptied, for the life of the process (about 100 bytes per load/unload cycle).
+struct Retired(Vec<usize>);
+
+static RETIRED: Mutex<Retired> = Mutex::new(Retired(Vec::new()));
+
+fn retire(tq: *mut c_void) {
+    RETIRED.lock().unwrap_or_else(|e| e.into_inner()).0.push(tq as usize);
 }
 
 /// The file name to hand to dlopen for what the user wrote: a path or file name is used
@@ -79,7 +92,8 @@ impl Runtime {
 
         let queue = Arc::new(RequestQueue::new(max_queue));
         // The runtime keeps `tq` for as long as it likes (its threads may poll after we
-        // unload it), so it owns one reference that is never given back.
+        // unload it), so it owns one reference; once unloaded, that reference is kept in
+        // the retired list for the life of the process (see `retire`).
         let tq = Arc::into_raw(queue.clone()) as *mut c_void;
         // cfg is copied: the runtime gets a private, writable string freed after init.
         let mut cfg_copy: Option<Vec<u8>> = cfg.map(|c| c.to_bytes_with_nul().to_vec());
@@ -95,6 +109,7 @@ impl Runtime {
         if rc != 0 {
             // Threads it may have started get NULL from task_poll.
             queue.unload();
+            retire(tq);
             if unpin {
                 // SAFETY: our own handle, closed once.
                 unsafe { libc::dlclose(handle) };
@@ -104,7 +119,7 @@ impl Runtime {
                 None => format!("libffi_init of {file} failed: rc={rc}"),
             });
         }
-        Ok(Runtime { queue, handle, unpin })
+        Ok(Runtime { queue, handle, unpin, tq })
     }
 
     pub fn queue(&self) -> &Arc<RequestQueue> {
@@ -114,6 +129,7 @@ impl Runtime {
     /// Tasks already queued are still delivered; then the runtime's pollers get NULL.
     pub fn unload(self) {
         self.queue.unload();
+        retire(self.tq);
         if self.unpin {
             // SAFETY: our own handle, closed once. With `unpin` the user declared that the
             // runtime's threads are done with its code once they see NULL.

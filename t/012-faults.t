@@ -58,21 +58,31 @@ qr/\[error\] .*resty_ffi: dropped \d+ response\(s\) to tasks that were not waiti
             local bit = require "bit"
             local rt = ngx.load_ffi("ffi_test", "threads=3")
             rt:call("echo warm")
-            local p = io.popen("ls /proc/" .. ngx.worker.pid() .. "/task")
-            local tids = p:read("*a")
-            p:close()
-            local runtime_threads, blocked = 0, 0
-            for tid in tids:gmatch("%d+") do
-                local f = io.open("/proc/self/task/" .. tid .. "/comm")
-                local comm = f and f:read("*l")
-                if f then f:close() end
-                if comm == "ffi_test" then
-                    runtime_threads = runtime_threads + 1
-                    local st = io.open("/proc/self/task/" .. tid .. "/status"):read("*a")
-                    local low = tonumber(st:match("SigBlk:%s*%x*(%x%x%x%x%x%x%x%x)\n"), 16)
-                    -- SIGHUP (1), SIGQUIT (3), SIGCHLD (17): bits 0, 2 and 16.
-                    if bit.band(low, 0x10005) == 0x10005 then blocked = blocked + 1 end
+            local function scan()
+                local p = io.popen("ls /proc/" .. ngx.worker.pid() .. "/task")
+                local tids = p:read("*a")
+                p:close()
+                local runtime_threads, blocked = 0, 0
+                for tid in tids:gmatch("%d+") do
+                    local f = io.open("/proc/self/task/" .. tid .. "/comm")
+                    local comm = f and f:read("*l")
+                    if f then f:close() end
+                    if comm == "ffi_test" then
+                        runtime_threads = runtime_threads + 1
+                        local st = io.open("/proc/self/task/" .. tid .. "/status"):read("*a")
+                        local low = tonumber(st:match("SigBlk:%s*%x*(%x%x%x%x%x%x%x%x)\n"), 16)
+                        -- SIGHUP (1), SIGQUIT (3), SIGCHLD (17): bits 0, 2 and 16.
+                        if bit.band(low, 0x10005) == 0x10005 then blocked = blocked + 1 end
+                    end
                 end
+                return runtime_threads, blocked
+            end
+            -- A new thread names itself once it runs: look again until all three have.
+            local runtime_threads, blocked
+            for _ = 1, 100 do
+                runtime_threads, blocked = scan()
+                if runtime_threads == 3 then break end
+                ngx.sleep(0.01)
             end
             ngx.say("runtime threads: ", runtime_threads, ", with nginx signals blocked: ", blocked)
         }
