@@ -153,6 +153,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char
             return;
         }
         let n = if len <= 0 {
+            // SAFETY: by the ABI, len <= 0 means msg is a NUL-terminated string.
             unsafe { libc::strlen(msg) }
         } else {
             len as usize

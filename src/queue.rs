@@ -181,14 +181,6 @@ impl RequestQueue {
         self.closing.store(true, Ordering::Release);
         self.ready.notify_all();
     }
-
-    pub fn is_unloaded(&self) -> bool {
-        self.lock().unloaded
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().tasks.len()
-    }
 }
 
 /// Whether the calling thread's CPU affinity allows more than one CPU.

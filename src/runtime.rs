@@ -31,7 +31,11 @@ struct Retired(Vec<usize>);
 static RETIRED: Mutex<Retired> = Mutex::new(Retired(Vec::new()));
 
 fn retire(tq: *mut c_void) {
-    RETIRED.lock().unwrap_or_else(|e| e.into_inner()).0.push(tq as usize);
+    RETIRED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .0
+        .push(tq as usize);
 }
 
 /// The file name to hand to dlopen for what the user wrote: a path or file name is used
@@ -119,7 +123,12 @@ impl Runtime {
                 None => format!("libffi_init of {file} failed: rc={rc}"),
             });
         }
-        Ok(Runtime { queue, handle, unpin, tq })
+        Ok(Runtime {
+            queue,
+            handle,
+            unpin,
+            tq,
+        })
     }
 
     pub fn queue(&self) -> &Arc<RequestQueue> {

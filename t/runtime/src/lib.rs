@@ -30,6 +30,9 @@ extern "C" {
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
 
+/// Tasks held back by `hold`, with their payloads, until the unload.
+type Held = Mutex<Vec<(Ptr, Vec<u8>)>>;
+
 #[derive(Clone, Copy)]
 struct Ptr(*mut c_void);
 // SAFETY: queue and task handles are thread-safe by the runtime ABI.
@@ -61,7 +64,7 @@ fn num(b: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-fn handle(task: Ptr, held: &Mutex<Vec<(Ptr, Vec<u8>)>>) {
+fn handle(task: Ptr, held: &Held) {
     let mut len: c_int = 0;
     // SAFETY: the task is live until answered; the request has `len` bytes.
     let req = unsafe {
@@ -121,7 +124,7 @@ fn handle(task: Ptr, held: &Mutex<Vec<(Ptr, Vec<u8>)>>) {
     }
 }
 
-fn serve(tq: Ptr, held: Arc<Mutex<Vec<(Ptr, Vec<u8>)>>>) {
+fn serve(tq: Ptr, held: Arc<Held>) {
     loop {
         // SAFETY: tq is the queue given to libffi_init; not touched after NULL.
         let task = unsafe { ngx_http_lua_ffi_task_poll(tq.0) };
