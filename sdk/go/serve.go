@@ -2,6 +2,7 @@ package restyffi
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 )
@@ -54,6 +55,10 @@ func serve(src taskSource, h Handler) {
 			defer running.Done()
 			handle(t, h)
 		}()
+		// Let the handler start before this goroutine blocks in the next poll: a goroutine
+		// parked in a cgo call keeps its P until sysmon takes it back (~20 µs), and the new
+		// handler would wait for that P.
+		runtime.Gosched()
 	}
 	running.Wait()
 }
