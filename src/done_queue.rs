@@ -77,6 +77,20 @@ impl DoneQueue {
         unsafe { libc::write(self.fd, (&one as *const u64).cast(), 8) };
     }
 
+    /// Worker side: while the worker polls the queue itself (see `worker::spin_for_answers`),
+    /// responders need not write the eventfd: mark a wake-up as pending. The worker must
+    /// `drain` when it stops polling.
+    pub fn hold_wakeups(&self) {
+        self.armed.store(true, Ordering::Release);
+    }
+
+    /// Worker side: pops every finished task, leaving the eventfd and the flag alone.
+    pub fn pop_each(&self, mut each: impl FnMut(TaskPtr)) {
+        while let Some(task) = self.tasks.pop() {
+            each(task);
+        }
+    }
+
     /// Worker side: clears the eventfd and the pending flag, then pops every task.
     pub fn drain(&self, mut each: impl FnMut(TaskPtr)) {
         let mut buf: u64 = 0;

@@ -184,7 +184,7 @@ impl RequestQueue {
 }
 
 /// Whether the calling thread's CPU affinity allows more than one CPU.
-fn may_run_on_several_cpus() -> bool {
+pub(crate) fn may_run_on_several_cpus() -> bool {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; the call only fills it in.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();

@@ -12,6 +12,10 @@ static mut ngx_posted_events: ngx_queue_t = ngx_queue_t {
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
+static mut ngx_posted_next_events: ngx_queue_t = ngx_queue_t { prev: std::ptr::null_mut(), next: std::ptr::null_mut() };
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
 static mut ngx_cycle: *mut ngx_cycle_t = std::ptr::null_mut();
 
 #[no_mangle]

@@ -1,6 +1,11 @@
 //! Per-worker state, touched only on the nginx worker thread: the eventfd in the event
 //! loop, the semaphores coroutines wait on, the live-task count and the loaded runtimes.
 //!
+//! While calls are in flight the worker may poll the done-queue itself for a few
+//! microseconds instead of sleeping in epoll until the eventfd fires (`spin_for_answers`):
+//! on two or more CPUs a wake-up from idle costs more than the whole call. Not when pinned
+//! to one CPU: there the runtime needs that CPU to answer.
+//!
 //! Semaphores are lua-nginx-module's and are reused: one that ended clean (its one post
 //! consumed by its waiter, or never posted) goes back to a free list. One that was posted
 //! but not consumed (its waiter timed out or vanished in the same tick) may still have
@@ -10,11 +15,12 @@
 use std::cell::RefCell;
 use std::ptr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use nginx_sys::{
     ngx_connection_t, ngx_cycle, ngx_delete_posted_event, ngx_event_t, ngx_free_connection,
     ngx_get_connection, ngx_handle_read_event, ngx_http_request_t, ngx_log_t, ngx_post_event,
-    ngx_posted_events, NGX_LOG_ERR,
+    ngx_posted_events, ngx_posted_next_events, NGX_LOG_ERR,
 };
 use ngx::ngx_log_error;
 
@@ -39,7 +45,13 @@ struct Worker {
     /// Queues whose parked pollers `waker` wakes at the end of this event-loop iteration.
     pending_wakes: Vec<Arc<RequestQueue>>,
     waker: Box<ngx_event_t>,
+    /// Polls the done-queue on the next event-loop iterations while `spin_until` is ahead.
+    spinner: Box<ngx_event_t>,
+    spin_until: Option<Instant>,
 }
+
+/// How long the worker keeps polling for answers after its last call was posted.
+const WORKER_SPIN: Duration = Duration::from_micros(50);
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
@@ -97,6 +109,10 @@ pub fn init() -> Result<(), String> {
     let mut waker: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     waker.handler = Some(on_waker);
     waker.log = log;
+    // SAFETY: as above.
+    let mut spinner: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    spinner.handler = Some(on_spin);
+    spinner.log = log;
     WORKER.with(|w| {
         *w.borrow_mut() = Some(Worker {
             lua,
@@ -110,6 +126,8 @@ pub fn init() -> Result<(), String> {
             runtimes: Vec::new(),
             pending_wakes: Vec::new(),
             waker,
+            spinner,
+            spin_until: None,
         })
     });
     Ok(())
@@ -135,6 +153,9 @@ pub fn exit() {
         }
         if w.waker.posted() != 0 {
             ngx_delete_posted_event(&mut *w.waker);
+        }
+        if w.spinner.posted() != 0 {
+            ngx_delete_posted_event(&mut *w.spinner);
         }
         for sem in w.all_sems.drain(..) {
             w.lua.destroy(sem);
@@ -189,6 +210,40 @@ impl Worker {
         // SAFETY: see above; nobody else refers to the task any more.
         unsafe { task.free() };
         self.live_tasks -= 1;
+    }
+
+    /// A call was posted: poll for answers for a little while instead of sleeping in epoll.
+    fn spin_for_answers(&mut self) {
+        let until = Instant::now() + WORKER_SPIN;
+        if self.spin_until.is_some() {
+            self.spin_until = Some(until);
+            return;
+        }
+        if !crate::queue::may_run_on_several_cpus() {
+            return;
+        }
+        self.spin_until = Some(until);
+        self.done.hold_wakeups();
+        // SAFETY: worker thread; the spinner lives as long as the worker state. A posted
+        // "next" event makes nginx poll epoll without sleeping on its next iteration.
+        unsafe { ngx_post_event(&mut *self.spinner, ptr::addr_of_mut!(ngx_posted_next_events)) };
+    }
+
+    /// Everything the runtimes handed back: finished tasks, log lines, stray answers.
+    fn drain_done(&mut self) {
+        let done = self.done;
+        done.drain(|task| self.on_done(task));
+        // SAFETY: worker thread; the cycle's log is live.
+        unsafe { runtime_log::drain(cycle_log()) };
+        let stray = done.take_stray_responds();
+        if stray > 0 {
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                cycle_log(),
+                "resty_ffi: dropped {} response(s) to tasks that were not waiting for one (answered twice?)",
+                stray
+            );
+        }
     }
 
     /// A finished task came back from a runtime.
@@ -252,6 +307,7 @@ pub unsafe fn post(
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
         w.live_tasks += 1;
+        w.spin_for_answers();
         Ok((task, sem))
     })?
 }
@@ -318,19 +374,23 @@ pub fn remove_runtime(q: &Arc<RequestQueue>) {
 
 extern "C" fn on_eventfd_readable(_ev: *mut ngx_event_t) {
     crate::panic_guard::guard((), || {
+        let _ = with(|w| w.drain_done());
+    })
+}
+
+extern "C" fn on_spin(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
         let _ = with(|w| {
             let done = w.done;
-            done.drain(|task| w.on_done(task));
-            // SAFETY: worker thread; the cycle's log is live.
-            unsafe { runtime_log::drain(cycle_log()) };
-            let stray = done.take_stray_responds();
-            if stray > 0 {
-                ngx_log_error!(
-                    NGX_LOG_ERR,
-                    cycle_log(),
-                    "resty_ffi: dropped {} response(s) to tasks that were not waiting for one (answered twice?)",
-                    stray
-                );
+            done.pop_each(|task| w.on_done(task));
+            let more = w.live_tasks > 0 && w.spin_until.is_some_and(|until| Instant::now() < until);
+            if more {
+                // SAFETY: worker thread; the spinner lives as long as the worker state.
+                unsafe { ngx_post_event(&mut *w.spinner, ptr::addr_of_mut!(ngx_posted_next_events)) };
+            } else {
+                w.spin_until = None;
+                // Give the wake-up duty back to the eventfd, and take what came meanwhile.
+                w.drain_done();
             }
         });
     })
