@@ -8,6 +8,7 @@
 //! picks the next one up without a futex sleep and wake-up on either side. A poller pinned
 //! to a single CPU parks at once: it would only spin against the worker it waits for.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -183,8 +184,25 @@ impl RequestQueue {
     }
 }
 
-/// Whether the calling thread's CPU affinity allows more than one CPU.
+/// Whether the calling thread's CPU affinity allows more than one CPU. Asked of the kernel
+/// at most every 100 ms per thread: the answer is wanted on every call, and affinity changes
+/// (taskset) are rare.
 pub(crate) fn may_run_on_several_cpus() -> bool {
+    thread_local! {
+        static CACHED: Cell<Option<(Instant, bool)>> = const { Cell::new(None) };
+    }
+    let now = Instant::now();
+    CACHED.with(|c| match c.get() {
+        Some((at, several)) if now.duration_since(at) < Duration::from_millis(100) => several,
+        _ => {
+            let several = affinity_has_several_cpus();
+            c.set(Some((now, several)));
+            several
+        }
+    })
+}
+
+fn affinity_has_several_cpus() -> bool {
     // SAFETY: a zeroed cpu_set_t is a valid empty set; the call only fills it in.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();

@@ -37,7 +37,11 @@ unpack_libnode() {
     chmod 755 "$tmp"   # apt's sandbox user writes the download here
     local pkgs=() p
     for p in "${LIBNODE_PACKAGES[@]}"; do pkgs+=("$p=$want"); done
-    if ! (cd "$tmp" && apt-get download "${pkgs[@]}" >"$tmp/download.log" 2>&1); then
+    if ! (cd "$tmp" && apt-get download "${pkgs[@]}" >"$tmp/download.log" 2>&1) &&
+        ! { [ "$(id -u)" = 0 ] && apt-get update -qq && want=$(candidate) && pkgs=() &&
+            for p in "${LIBNODE_PACKAGES[@]}"; do pkgs+=("$p=$want"); done &&
+            (cd "$tmp" && apt-get download "${pkgs[@]}" >"$tmp/download.log" 2>&1); }; then
+        # (stale package lists name a version the mirror no longer has: updated and retried)
         cat "$tmp/download.log" >&2
         rm -rf "$tmp"
         die "nodejs: apt-get download ${pkgs[*]} failed"
