@@ -6,6 +6,7 @@
 
 pub mod abi;
 pub mod done_queue;
+pub mod handle_space;
 pub mod lua_sema;
 pub mod panic_guard;
 pub mod queue;

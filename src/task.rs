@@ -5,7 +5,9 @@
 //! ```
 //!
 //! Tasks live in slots of a process-wide slab that is never freed, and are handed out (to
-//! runtimes and to Lua) as *handles*: slot index plus generation. Freeing a task bumps its
+//! runtimes and to Lua) as *handles*: slot index plus generation, encoded as an address in a
+//! range the module reserved (see `handle_space`), so that no runtime mistakes a handle for
+//! a bad pointer. Freeing a task bumps its
 //! slot's generation, so a handle that outlived its task (a runtime answering twice, or late)
 //! is recognized and refused instead of touching someone else's call; and a slot, with its
 //! request buffer, is reused by the next call without allocating.
@@ -19,6 +21,7 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::handle_space::{self, INDEX_BITS};
 use crate::lua_sema::Sema;
 
 #[cfg(not(target_pointer_width = "64"))]
@@ -31,9 +34,10 @@ const DONE: u64 = 3;
 const STATE_BITS: u32 = 2;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
 
-/// Slots per chunk, and the most chunks: 4 Mi calls in flight per process at most.
+/// Slots per chunk, and the most chunks: 1 Mi calls in flight per process at most (the
+/// slot index fills the low `INDEX_BITS` of a handle).
 const CHUNK: usize = 1024;
-const MAX_CHUNKS: usize = 4096;
+const MAX_CHUNKS: usize = (1 << INDEX_BITS) / CHUNK;
 /// A request buffer larger than this is not kept for reuse.
 const KEEP_REQUEST_CAPACITY: usize = 64 * 1024;
 
@@ -163,13 +167,14 @@ unsafe impl Send for TaskPtr {}
 #[derive(Debug)]
 pub struct NotTaken;
 
-/// The task system is out of slots (4 Mi calls in flight).
+/// The task system is out of slots (1 Mi calls in flight), or has no handle range.
 #[derive(Debug)]
 pub struct SlabFull;
 
 impl TaskPtr {
     /// A new QUEUED task holding a copy of `req`.
     pub fn new(req: &[u8], sem: *mut Sema) -> Result<TaskPtr, SlabFull> {
+        handle_space::get().map_err(|_| SlabFull)?;
         let index = take_index().ok_or(SlabFull)?;
         let slot = slot_at(index).ok_or(SlabFull)?;
         let generation = (slot.tag.load(Ordering::Relaxed) >> STATE_BITS) as u32;
@@ -200,16 +205,20 @@ impl TaskPtr {
         })
     }
 
-    /// The handle given to runtimes and Lua: `generation << 32 | (index + 1)`, never 0.
+    /// The handle given to runtimes and Lua: an address in the module's reserved range
+    /// (never NULL, never a small integer) that encodes the slot and its generation.
     pub fn handle(self) -> *mut c_void {
-        ((u64::from(self.generation) << 32) | (u64::from(self.index) + 1)) as usize as *mut c_void
+        match handle_space::get() {
+            Ok(space) => space.encode(self.index, self.generation) as *mut c_void,
+            // Unreachable: a task exists only once the range was reserved.
+            Err(_) => ptr::null_mut(),
+        }
     }
 
     /// The task behind a handle, if the handle is still current (not answered-and-freed).
     pub fn from_handle(h: *mut c_void) -> Option<TaskPtr> {
-        let h = h as usize as u64;
-        let index = (h & 0xffff_ffff).checked_sub(1)? as usize;
-        let generation = (h >> 32) as u32;
+        let (index, generation) = handle_space::get().ok()?.decode(h as usize)?;
+        let index = index as usize;
         let slot = slot_at(index)?;
         let live = slot.tag.load(Ordering::Acquire);
         if (live >> STATE_BITS) as u32 != generation || live & STATE_MASK == FREE {
@@ -302,8 +311,10 @@ impl TaskPtr {
         if req.capacity() > KEEP_REQUEST_CAPACITY {
             *req = Vec::new();
         }
+        // Generations count modulo what a handle can carry (at least 4096 of them).
+        let mask = handle_space::get().map_or(0, |s| s.generation_mask());
         slot.tag.store(
-            tag(self.generation.wrapping_add(1) & 0x3fff_ffff, FREE),
+            tag(self.generation.wrapping_add(1) & mask, FREE),
             Ordering::Release,
         );
         give_back(self.index as usize);
@@ -372,6 +383,16 @@ mod tests {
         }
         assert!(TaskPtr::from_handle(ptr::null_mut()).is_none());
         assert!(TaskPtr::from_handle(usize::MAX as *mut c_void).is_none());
+    }
+
+    #[test]
+    fn handles_are_addresses_no_runtime_mistakes_for_bad_pointers() {
+        let t = new(b"h");
+        let h = t.handle() as usize;
+        // Go refuses pointers below 4096 on goroutine stacks; stay far above the zero page.
+        assert!(h >= 64 * 1024, "{h:#x}");
+        assert_eq!(TaskPtr::from_handle(t.handle()), Some(t));
+        unsafe { t.free() };
     }
 
     #[test]
