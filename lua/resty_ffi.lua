@@ -23,6 +23,7 @@ local setmetatable = setmetatable
 local rawset = rawset
 local floor = math.floor
 local co_yield = coroutine._yield
+local co_running = coroutine.running
 local get_request = base.get_request
 local get_string_buf = base.get_string_buf
 local get_size_ptr = base.get_size_ptr
@@ -67,6 +68,34 @@ local NO_TIMEOUT_MS = 2147483647
 local FLAG_GLOBAL = 1
 local FLAG_UNPIN = 2
 
+-- Whether the running coroutine can yield. OpenResty's LuaJIT has no coroutine.isyieldable
+-- (it is built without Lua 5.2 compatibility), but exports the C API's lua_isyieldable; a
+-- coroutine's lua_State address is what tostring() prints for it (cached per coroutine).
+local co_isyieldable = coroutine.isyieldable
+if not co_isyieldable then
+    pcall(ffi.cdef, "int lua_isyieldable(void *L);")
+    local ok, isyieldable = pcall(function() return C.lua_isyieldable end)
+    if not ok then
+        error("resty_ffi: LuaJIT's lua_isyieldable is not exported by this nginx", 2)
+    end
+    local states = setmetatable({}, { __mode = "k" })
+    local ffi_cast = ffi.cast
+    local match = string.match
+    co_isyieldable = function()
+        local co = co_running()
+        local L = states[co]
+        if not L then
+            local addr = tonumber(match(tostring(co), "0x(%x+)"), 16)
+            if not addr then
+                return false
+            end
+            L = ffi_cast("void *", addr)
+            states[co] = L
+        end
+        return isyieldable(L) ~= 0
+    end
+end
+
 local psem = ffi_new("ngx_http_lua_sema_t *[1]")
 local prsp = ffi_new("const char *[1]")
 
@@ -77,6 +106,10 @@ local YIELDABLE = {
     content = true,
     timer = true,
 }
+
+local NOT_YIELDABLE = "cannot yield here: a runtime call cannot be made inside a C"
+    .. " function (a string.gsub or table.sort callback, a metamethod called by a C"
+    .. " function, the top level of a required module)"
 
 -- The runtime object's own state lives under this key, so any method name is free.
 local STATE = {}
@@ -133,6 +166,13 @@ local function call(self, req)
     if not YIELDABLE[phase] then
         return false, "API disabled in the context of " .. tostring(phase)
                       .. " (it cannot yield)"
+    end
+
+    -- Inside a C function (a string.gsub or table.sort callback, a metamethod that a C
+    -- function calls, a module's top level run by require) the coroutine cannot yield:
+    -- refuse before anything is queued or a semaphore waiter is registered.
+    if not co_isyieldable() then
+        return false, NOT_YIELDABLE
     end
 
     local err, errlen = errbuf()
