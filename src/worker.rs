@@ -13,6 +13,7 @@
 //! "reaper" event posted after it, when that event has run.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::ptr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +37,9 @@ struct Worker {
     done: &'static DoneQueue,
     conn: *mut ngx_connection_t,
     reaper: Box<ngx_event_t>,
-    /// Every semaphore this worker made and has not given back.
-    all_sems: Vec<*mut Sema>,
+    /// Every semaphore this worker made and has not given back (a set: the reaper removes
+    /// each dirty one in O(1), however many there are).
+    all_sems: HashSet<*mut Sema>,
     free_sems: Vec<*mut Sema>,
     dirty_sems: Vec<*mut Sema>,
     live_tasks: usize,
@@ -119,7 +121,7 @@ pub fn init() -> Result<(), String> {
             done,
             conn,
             reaper,
-            all_sems: Vec::new(),
+            all_sems: HashSet::new(),
             free_sems: Vec::new(),
             dirty_sems: Vec::new(),
             live_tasks: 0,
@@ -157,7 +159,7 @@ pub fn exit() {
         if w.spinner.posted() != 0 {
             ngx_delete_posted_event(&mut *w.spinner);
         }
-        for sem in w.all_sems.drain(..) {
+        for sem in w.all_sems.drain() {
             w.lua.destroy(sem);
         }
         let c = w.conn;
@@ -179,7 +181,7 @@ impl Worker {
             return Ok(sem);
         }
         let sem = self.lua.create()?;
-        self.all_sems.push(sem);
+        self.all_sems.insert(sem);
         Ok(sem)
     }
 
@@ -409,7 +411,7 @@ extern "C" fn on_reaper(_ev: *mut ngx_event_t) {
     crate::panic_guard::guard((), || {
         let _ = with(|w| {
             for sem in std::mem::take(&mut w.dirty_sems) {
-                w.all_sems.retain(|s| *s != sem);
+                w.all_sems.remove(&sem);
                 // SAFETY: every event posted before the reaper (lua-nginx-module's
                 // semaphore event among them) has run; the semaphore has no waiter.
                 unsafe { w.lua.destroy(sem) };
