@@ -13,6 +13,9 @@ for lib in ffi_echo ffi_argon2 ffi_test ffi_sdk_test; do
     install -m 0755 "$CARGO_TARGET_DIR/release/lib$lib.so" "$LIB_DIR/lib$lib.so"
 done
 
+# A runtime in plain C, as a C user writes one (t/016-unpin.t).
+cc -O2 -Wall -Werror -shared -fPIC -pthread -o "$LIB_DIR/libffi_c_test.so" t/cruntime/ffi_c_test.c
+
 # Components (loaders, Go examples, ...) build in ci/build.d/*.sh, in name order; each
 # installs what nginx loads into $LIB_DIR.
 for s in "$REPO_ROOT"/ci/build.d/*.sh; do

@@ -22,6 +22,7 @@ local tonumber = tonumber
 local setmetatable = setmetatable
 local rawset = rawset
 local floor = math.floor
+local find = string.find
 local co_yield = coroutine._yield
 local co_running = coroutine.running
 local get_request = base.get_request
@@ -45,7 +46,7 @@ ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
     ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
-    const char **rsp, size_t *len);
+    const char **rsp, size_t *len, int *rc);
 void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_abandon(ngx_http_resty_ffi_task_t *task);
 long ngx_http_resty_ffi_live_tasks(void);
@@ -62,6 +63,8 @@ local resty_ffi_live_tasks = C.ngx_http_resty_ffi_live_tasks
 local sema_wait = C.ngx_http_lua_ffi_sema_wait
 
 local ERR_BUF_SIZE = 256
+-- Responses from this size on become Lua strings under pcall (LuaJIT's limit is 2 GiB).
+local LARGE_RESPONSE = 64 * 1024 * 1024
 local DEFAULT_MAX_QUEUE = 65536
 -- sema_wait takes an int of milliseconds: "no timeout" is the largest one (24.8 days).
 local NO_TIMEOUT_MS = 2147483647
@@ -98,6 +101,7 @@ end
 
 local psem = ffi_new("ngx_http_lua_sema_t *[1]")
 local prsp = ffi_new("const char *[1]")
+local prc = ffi_new("int[1]")
 
 -- Phases whose coroutines can yield to nginx (lua-nginx-module's semaphore contexts).
 local YIELDABLE = {
@@ -114,7 +118,8 @@ local NOT_YIELDABLE = "cannot yield here: a runtime call cannot be made inside a
 -- The runtime object's own state lives under this key, so any method name is free.
 local STATE = {}
 
-local runtimes = {}   -- "lib&cfg" -> runtime object, per worker
+local runtimes = {}   -- lib -> cfg (or NO_CFG) -> runtime object, per worker
+local NO_CFG = {}
 
 
 local _M = { version = "0.1.0" }
@@ -130,10 +135,27 @@ end
 -- Reads the finished task's answer and frees it.
 local function collect(task)
     local len = get_size_ptr()
-    local rc = resty_ffi_result(task, prsp, len)
+    local status = resty_ffi_result(task, prsp, len, prc)
+    if status ~= 0 then
+        -- 1: the worker is exiting and stopped waiting for this answer.
+        return false, status == 1 and "worker exiting" or "unknown task"
+    end
+    local rc = prc[0]
     local rsp = prsp[0]
     if rsp ~= nil then
-        rsp = ffi_str(rsp, len[0])
+        local n = tonumber(len[0])
+        if n < LARGE_RESPONSE then
+            rsp = ffi_str(rsp, n)
+        else
+            -- LuaJIT strings hold less than 2 GiB, and a big one may not fit in memory.
+            local ok, s = pcall(ffi_str, rsp, n)
+            if not ok then
+                resty_ffi_finish(task)
+                return false, "response of " .. n .. " bytes does not fit in a Lua string: "
+                              .. tostring(s)
+            end
+            rsp = s
+        end
     else
         rsp = nil
     end
@@ -215,8 +237,9 @@ local function unload(self)
     end
     local handle = st.handle
     st.handle = nil
-    if runtimes[st.key] == self then
-        runtimes[st.key] = nil
+    local by_cfg = runtimes[st.lib]
+    if by_cfg and by_cfg[st.cfg] == self then
+        by_cfg[st.cfg] = nil
     end
     ffi_gc(handle, nil)
     resty_ffi_unload(handle)
@@ -255,8 +278,9 @@ local function check_opts(opts)
 
     if opts.timeout ~= nil then
         local t = tonumber(opts.timeout)
-        if not t or t <= 0 then
-            return nil, "bad opts.timeout: positive number of milliseconds expected"
+        -- (t ~= t: NaN; math.huge: no deadline at all is written as no timeout option)
+        if not t or t ~= t or t <= 0 or t == math.huge then
+            return nil, "bad opts.timeout: positive finite number of milliseconds expected"
         end
         timeout_ms = t >= NO_TIMEOUT_MS and NO_TIMEOUT_MS or floor(t)
         if timeout_ms < 1 then
@@ -275,13 +299,20 @@ local function check_opts(opts)
 end
 
 
--- Loads a runtime library once per worker and key `lib .. "&" .. cfg`.
+-- Loads a runtime library once per worker and (lib, cfg).
 function _M.load_ffi(lib, cfg, opts)
     if type(lib) ~= "string" or lib == "" then
         return nil, "bad lib: non-empty string expected, got " .. type(lib)
     end
     if cfg ~= nil and type(cfg) ~= "string" then
         return nil, "bad cfg: string or nil expected, got " .. type(cfg)
+    end
+    -- Both reach the runtime as C strings: a NUL byte would cut them short.
+    if find(lib, "\0", 1, true) then
+        return nil, "bad lib: contains a NUL byte"
+    end
+    if cfg and find(cfg, "\0", 1, true) then
+        return nil, "bad cfg: contains a NUL byte"
     end
 
     local phase = get_phase()
@@ -290,8 +321,9 @@ function _M.load_ffi(lib, cfg, opts)
                     .. " worker processes (use init_worker_by_lua* or later)"
     end
 
-    local key = cfg and (lib .. "&" .. cfg) or lib
-    local rt = runtimes[key]
+    local cfg_key = cfg == nil and NO_CFG or cfg
+    local by_cfg = runtimes[lib]
+    local rt = by_cfg and by_cfg[cfg_key]
     if rt then
         return rt
     end
@@ -310,9 +342,13 @@ function _M.load_ffi(lib, cfg, opts)
     handle = ffi_gc(handle, resty_ffi_unload)
 
     rt = setmetatable({
-        [STATE] = { handle = handle, key = key, timeout_ms = timeout_ms },
+        [STATE] = { handle = handle, lib = lib, cfg = cfg_key, timeout_ms = timeout_ms },
     }, mt)
-    runtimes[key] = rt
+    if not by_cfg then
+        by_cfg = {}
+        runtimes[lib] = by_cfg
+    end
+    by_cfg[cfg_key] = rt
     return rt
 end
 

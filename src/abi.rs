@@ -38,6 +38,21 @@ unsafe fn write_err(err: *mut u8, errlen: *mut usize, msg: &str) {
 // Runtime side
 // ---------------------------------------------------------------------------------------
 
+/// Polling on the nginx worker thread (say, from `libffi_init`) would block the worker, and
+/// with it the answers it waits for, for good: refused with NULL, and logged.
+fn refuse_poll_on_worker_thread() -> bool {
+    if !worker::on_worker_thread() {
+        return false;
+    }
+    let why = b"task_poll called on the nginx worker thread (from libffi_init?): it would block the worker for good, so it returns NULL; poll from a thread of the runtime's own";
+    if runtime_log::push(nginx_sys::NGX_LOG_ERR as usize, why) {
+        if let Some(done) = done_queue::get() {
+            done.notify();
+        }
+    }
+    true
+}
+
 /// Blocks until a task is queued; NULL once the runtime is unloaded and its queue drained.
 ///
 /// # Safety
@@ -46,6 +61,9 @@ unsafe fn write_err(err: *mut u8, errlen: *mut usize, msg: &str) {
 pub unsafe extern "C" fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_void {
     guard(ptr::null_mut(), || {
         if tq.is_null() {
+            return ptr::null_mut();
+        }
+        if refuse_poll_on_worker_thread() {
             return ptr::null_mut();
         }
         // SAFETY: tq is the queue handed to libffi_init; the runtime owns a reference to it.
@@ -66,7 +84,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_task_poll_batch(
     max: c_int,
 ) -> c_int {
     guard(0, || {
-        if tq.is_null() || tasks.is_null() || max <= 0 {
+        if tq.is_null() || tasks.is_null() || max <= 0 || refuse_poll_on_worker_thread() {
             return 0;
         }
         // SAFETY: tq is the queue handed to libffi_init; the runtime owns a reference to it.
@@ -89,7 +107,11 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_task_poll_batch(
 pub unsafe extern "C" fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c_int) -> *mut c_char {
     guard(ptr::null_mut(), || {
         // A handle that is stale or not in a runtime's hands gets NULL.
-        let Some((p, n)) = TaskPtr::from_handle(task).and_then(TaskPtr::request) else {
+        let Some(task) = TaskPtr::from_handle(task) else {
+            return ptr::null_mut();
+        };
+        task.note_runtime_thread();
+        let Some((p, n)) = task.request() else {
             return ptr::null_mut();
         };
         if !len.is_null() {
@@ -130,6 +152,7 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_respond(
             done.note_stray_respond();
             return;
         };
+        task.note_runtime_thread();
         match task.respond(rc, rsp, len) {
             Ok(()) => done.push(task),
             Err(_) => {
@@ -279,28 +302,33 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
     }
 }
 
-/// The answer of a finished task: returns rc, sets the response bytes (valid until
-/// `ngx_http_resty_ffi_finish`).
+/// The answer of a task whose semaphore was posted: returns 0 and sets rc and the response
+/// bytes (valid until `ngx_http_resty_ffi_finish`); 1 when there is no answer because the
+/// worker is exiting (the task is then the module's: do not finish it); -1 for a bad handle.
 ///
 /// # Safety
-/// `task` from `ngx_http_resty_ffi_post`, answered, not finished; out-pointers valid.
+/// `task` from `ngx_http_resty_ffi_post`, posted, not finished; out-pointers valid.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_http_resty_ffi_result(
     task: *mut c_void,
     rsp: *mut *const c_char,
     len: *mut usize,
+    rc: *mut c_int,
 ) -> c_int {
     guard(-1, || {
         let Some(task) = TaskPtr::from_handle(task) else {
             return -1;
         };
-        let (rc, data, n) = task.response();
+        let Some((code, data, n)) = worker::result(task) else {
+            return 1;
+        };
         // SAFETY: the caller's out-pointers.
         unsafe {
             *rsp = data;
             *len = n;
+            *rc = code;
         }
-        rc
+        0
     })
 }
 

@@ -17,6 +17,7 @@ pub mod signal_mask;
 pub mod task;
 #[cfg(test)]
 mod test_stubs;
+pub mod unpin;
 pub mod worker;
 
 use std::ptr::{addr_of, addr_of_mut};

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 const SPIN: Duration = Duration::from_micros(50);
 
 use crate::task::TaskPtr;
+use crate::unpin::ThreadUsers;
 
 /// Why a task could not be queued.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,10 +54,12 @@ pub struct RequestQueue {
     /// Mirrors of `tasks.len()` and `unloaded` that spinning pollers watch without the lock.
     queued: AtomicUsize,
     closing: AtomicBool,
+    /// For an `unpin` runtime: the threads that may run its code (see `unpin`).
+    users: Option<ThreadUsers>,
 }
 
 impl RequestQueue {
-    pub fn new(max_queue: usize) -> Self {
+    pub fn new(max_queue: usize, unpin: bool) -> Self {
         Self {
             state: Mutex::new(State {
                 tasks: VecDeque::new(),
@@ -68,7 +71,13 @@ impl RequestQueue {
             max_queue: max_queue.max(1),
             queued: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            users: unpin.then(ThreadUsers::default),
         }
+    }
+
+    /// The threads that may run an `unpin` runtime's code; None for a pinned runtime.
+    pub fn thread_users(&self) -> Option<&ThreadUsers> {
+        self.users.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -120,6 +129,9 @@ impl RequestQueue {
     /// of them under one lock; 0 once unloaded and drained.
     pub fn poll_batch(&self, max: usize, mut each: impl FnMut(TaskPtr)) -> usize {
         let max = max.max(1);
+        if let Some(users) = &self.users {
+            users.note_current_thread();
+        }
         {
             let mut st = self.lock();
             let n = self.take_some(&mut st, max, &mut each);
@@ -220,7 +232,7 @@ mod tests {
 
     #[test]
     fn full_and_unloaded_are_reported() {
-        let q = RequestQueue::new(1);
+        let q = RequestQueue::new(1, false);
         let a = TaskPtr::new(b"a", std::ptr::null_mut()).unwrap();
         let b = TaskPtr::new(b"b", std::ptr::null_mut()).unwrap();
         assert_eq!(q.push(a), Ok(false));
@@ -238,7 +250,7 @@ mod tests {
 
     #[test]
     fn batch_poll_takes_up_to_max_then_reports_the_unload() {
-        let q = RequestQueue::new(16);
+        let q = RequestQueue::new(16, false);
         let tasks: Vec<_> = (0..5)
             .map(|_| TaskPtr::new(b"t", std::ptr::null_mut()).unwrap())
             .collect();
@@ -258,7 +270,7 @@ mod tests {
 
     #[test]
     fn parked_poller_is_woken_by_push_and_by_unload() {
-        let q = Arc::new(RequestQueue::new(16));
+        let q = Arc::new(RequestQueue::new(16, false));
         let q2 = q.clone();
         let poller = std::thread::spawn(move || {
             let mut got = 0;

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use crate::queue::RequestQueue;
 use crate::runtime_log;
 use crate::signal_mask;
+use crate::unpin;
+use crate::worker::{self, PendingClose};
 
 /// `int libffi_init(char *cfg, void *tq)`, provided by every runtime library.
 type LibffiInit = unsafe extern "C" fn(*mut c_char, *mut c_void) -> c_int;
@@ -21,6 +23,8 @@ pub struct Runtime {
     unpin: bool,
     /// The runtime's own reference to the queue (`Arc::into_raw`), handed to `libffi_init`.
     tq: *mut c_void,
+    /// The file name given to dlopen.
+    file: String,
 }
 
 /// Queues of unloaded runtimes. A runtime's threads may poll its `tq` at any time, even
@@ -94,7 +98,7 @@ impl Runtime {
         // SAFETY: libffi_init has this signature by the runtime ABI.
         let init = unsafe { std::mem::transmute::<*mut c_void, LibffiInit>(sym) };
 
-        let queue = Arc::new(RequestQueue::new(max_queue));
+        let queue = Arc::new(RequestQueue::new(max_queue, unpin));
         // The runtime keeps `tq` for as long as it likes (its threads may poll after we
         // unload it), so it owns one reference; once unloaded, that reference is kept in
         // the retired list for the life of the process (see `retire`).
@@ -106,17 +110,25 @@ impl Runtime {
             .map_or(std::ptr::null_mut(), |v| v.as_mut_ptr().cast::<c_char>());
         // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
         // Threads the runtime starts must not take nginx's signals.
+        let threads_before = if unpin { unpin::process_threads() } else { Vec::new() };
         let (rc, logged) = signal_mask::with_nginx_signals_blocked(|| {
             runtime_log::capture_init_error(|| unsafe { init(cfg_ptr, tq) })
         });
         drop(cfg_copy);
+        if let Some(users) = queue.thread_users() {
+            // Threads libffi_init started may run the library's code until they exit.
+            users.add_new_threads(&threads_before, &unpin::process_threads());
+        }
         if rc != 0 {
             // Threads it may have started get NULL from task_poll.
             queue.unload();
             retire(tq);
             if unpin {
-                // SAFETY: our own handle, closed once.
-                unsafe { libc::dlclose(handle) };
+                worker::close_when_unused(PendingClose {
+                    queue: queue.clone(),
+                    handle: handle as usize,
+                    file: file.clone(),
+                });
             }
             return Err(match logged {
                 Some(why) => format!("libffi_init of {file} failed: rc={rc}: {why}"),
@@ -128,6 +140,7 @@ impl Runtime {
             handle,
             unpin,
             tq,
+            file,
         })
     }
 
@@ -140,9 +153,12 @@ impl Runtime {
         self.queue.unload();
         retire(self.tq);
         if self.unpin {
-            // SAFETY: our own handle, closed once. With `unpin` the user declared that the
-            // runtime's threads are done with its code once they see NULL.
-            unsafe { libc::dlclose(self.handle) };
+            // Closed once no thread of the runtime can run its code any more.
+            worker::close_when_unused(PendingClose {
+                queue: self.queue.clone(),
+                handle: self.handle as usize,
+                file: self.file,
+            });
         }
     }
 }

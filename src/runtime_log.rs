@@ -6,6 +6,7 @@
 //! the eventfd fires. So `error_log` levels apply and `nginx -s reopen` keeps working.
 
 use std::cell::RefCell;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -59,32 +60,58 @@ pub fn capture_init_error<R>(init: impl FnOnce() -> R) -> (R, Option<String>) {
     (r, msg)
 }
 
-fn note_init_error(level: usize, msg: &[u8]) {
+fn note_init_error(level: usize, text: &str) {
     if level > NGX_LOG_ERR as usize {
         return;
     }
     INIT_ERROR.with(|c| {
         if let Ok(mut slot) = c.try_borrow_mut() {
             if let Some(last) = slot.as_mut() {
-                *last = Some(String::from_utf8_lossy(msg).trim_end().to_string());
+                *last = Some(text.to_string());
             }
         }
     });
+}
+
+/// A runtime's message as one safe log line: trailing whitespace dropped, control bytes
+/// (a newline could forge a line of its own, a NUL makes the file binary) and bytes that are
+/// not UTF-8 written as `\xHH`, as nginx writes untrusted bytes.
+pub fn escape(msg: &[u8]) -> String {
+    let end = msg
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let mut out = String::with_capacity(end);
+    for chunk in msg[..end].utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if (c.is_ascii_control() && c != '\t') || c == '\u{7f}' {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02X}");
+        }
+    }
+    out
 }
 
 /// Any thread: queues one message. Returns false if it was dropped (queue full) or filtered.
 pub fn push(level: usize, msg: &[u8]) -> bool {
     let level = level.clamp(NGX_LOG_EMERG as usize, NGX_LOG_DEBUG as usize);
     let msg = &msg[..msg.len().min(MAX_MESSAGE)];
-    note_init_error(level, msg);
     let q = queue();
-    if level > q.max_level.load(Ordering::Relaxed) {
+    let wanted = level <= q.max_level.load(Ordering::Relaxed);
+    if !wanted && level > NGX_LOG_ERR as usize {
         return false;
     }
-    let text = String::from_utf8_lossy(msg)
-        .trim_end()
-        .to_string()
-        .into_boxed_str();
+    let text = escape(msg);
+    note_init_error(level, &text);
+    if !wanted {
+        return false;
+    }
+    let text = text.into_boxed_str();
     if q.records.push(Record { level, text }).is_err() {
         q.dropped.fetch_add(1, Ordering::Relaxed);
         return false;
@@ -152,6 +179,14 @@ mod tests {
         let (_, none) = capture_init_error(|| std::thread::spawn(|| push(NGX_LOG_ERR as usize, b"x")).join());
         assert_eq!(none, None);
         while queue().records.pop().is_some() {}
+    }
+
+    #[test]
+    fn control_bytes_cannot_forge_lines() {
+        assert_eq!(escape(b"a\nFAKE [alert] x\n"), "a\\x0AFAKE [alert] x");
+        assert_eq!(escape(b"nul\0byte\x7f\ttab"), "nul\\x00byte\\x7F\ttab");
+        assert_eq!(escape(b"bad \xff utf8 \xc3\xa9"), "bad \\xFF utf8 \u{e9}");
+        assert_eq!(escape(b"  \r\n"), "");
     }
 
     #[test]

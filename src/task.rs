@@ -23,6 +23,7 @@ use std::sync::Mutex;
 
 use crate::handle_space::{self, INDEX_BITS};
 use crate::lua_sema::Sema;
+use crate::queue::RequestQueue;
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("task handles need 64-bit pointers");
@@ -57,6 +58,9 @@ pub enum Waiter {
     Posted,
     /// Nobody waits any more (timeout, aborted request); free the task when it comes back.
     Gone,
+    /// The worker is exiting and gave up on the answer: `sem` was posted without one. The
+    /// coroutine learns it when it reads the result; an answer arriving first makes it Posted.
+    Expired,
 }
 
 /// Worker-thread-only bookkeeping of a task.
@@ -77,6 +81,9 @@ pub struct Slot {
     request: UnsafeCell<Vec<u8>>,
     response: UnsafeCell<Response>,
     side: UnsafeCell<WaiterSide>,
+    /// The queue of an `unpin` runtime the task was posted to (null otherwise): threads that
+    /// touch the task are noted as users of the runtime's library.
+    unpinned_queue: AtomicPtr<RequestQueue>,
 }
 
 // SAFETY: the fields behind UnsafeCell have one owner at a time, handed over through the
@@ -100,6 +107,7 @@ impl Slot {
                 prev: None,
                 next: None,
             }),
+            unpinned_queue: AtomicPtr::new(ptr::null_mut()),
         }
     }
 }
@@ -141,6 +149,24 @@ fn take_index() -> Option<usize> {
     free.1 = base + CHUNK;
     free.0.extend((base as u32 + 1..(base + CHUNK) as u32).rev());
     Some(base)
+}
+
+/// Every task allocated and not yet freed in this process (at most one worker's).
+pub fn for_each_live(mut each: impl FnMut(TaskPtr)) {
+    let slots = SLAB.free.lock().unwrap_or_else(|e| e.into_inner()).1;
+    for index in 0..slots {
+        let Some(slot) = slot_at(index) else { break };
+        let live = slot.tag.load(Ordering::Acquire);
+        if live & STATE_MASK == FREE {
+            continue;
+        }
+        // Only the worker thread frees tasks, so this generation stays while `each` runs.
+        each(TaskPtr {
+            slot: NonNull::from(slot),
+            index: index as u32,
+            generation: (live >> STATE_BITS) as u32,
+        });
+    }
 }
 
 fn give_back(index: usize) {
@@ -197,6 +223,7 @@ impl TaskPtr {
                 next: None,
             };
         }
+        slot.unpinned_queue.store(ptr::null_mut(), Ordering::Relaxed);
         slot.tag.store(tag(generation, QUEUED), Ordering::Release);
         Ok(TaskPtr {
             slot: NonNull::from(slot),
@@ -238,6 +265,27 @@ impl TaskPtr {
 
     fn state(self) -> u64 {
         self.slot().tag.load(Ordering::Acquire)
+    }
+
+    /// Worker side, before the task is queued: it goes to an `unpin` runtime's queue.
+    /// Retired queues are never freed, so the pointer stays valid.
+    pub fn set_unpinned_queue(self, queue: &RequestQueue) {
+        self.slot()
+            .unpinned_queue
+            .store((queue as *const RequestQueue).cast_mut(), Ordering::Release);
+    }
+
+    /// Runtime side: notes the calling thread as a user of the task's runtime library, if
+    /// the runtime is unpinned (see `unpin`).
+    pub fn note_runtime_thread(self) {
+        let q = self.slot().unpinned_queue.load(Ordering::Acquire);
+        if q.is_null() {
+            return;
+        }
+        // SAFETY: queues are never freed (unloaded ones are retired for good).
+        if let Some(users) = unsafe { (*q).thread_users() } {
+            users.note_current_thread();
+        }
     }
 
     /// Runtime side: the queue handed this task to a runtime.

@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nginx_sys::{
-    ngx_connection_t, ngx_cycle, ngx_delete_posted_event, ngx_event_t, ngx_free_connection,
-    ngx_get_connection, ngx_handle_read_event, ngx_http_request_t, ngx_log_t, ngx_post_event,
-    ngx_posted_events, ngx_posted_next_events, NGX_LOG_ERR,
+    ngx_add_timer, ngx_connection_t, ngx_core_conf_t, ngx_core_module, ngx_cycle, ngx_del_timer,
+    ngx_delete_posted_event, ngx_event_t, ngx_free_connection, ngx_get_connection,
+    ngx_handle_read_event, ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_post_event,
+    ngx_posted_events, ngx_posted_next_events, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE,
 };
 use ngx::ngx_log_error;
 
@@ -30,7 +31,7 @@ use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::RequestQueue;
 use crate::request_tasks;
 use crate::runtime_log;
-use crate::task::{TaskPtr, Waiter};
+use crate::task::{self, TaskPtr, Waiter};
 
 struct Worker {
     lua: LuaSema,
@@ -50,13 +51,51 @@ struct Worker {
     /// Polls the done-queue on the next event-loop iterations while `spin_until` is ahead.
     spinner: Box<ngx_event_t>,
     spin_until: Option<Instant>,
+    /// The worker is exiting (quit, reload): calls still waiting at `exit_deadline` end.
+    exiting: bool,
+    exit_deadline: Box<ngx_event_t>,
+    /// The deadline passed: waiting calls were ended, new ones are refused.
+    exit_expired: bool,
+    /// Stray answers not reported yet, when the last report was written, and the timer
+    /// that writes the next one.
+    stray_unlogged: usize,
+    stray_logged_at: Option<Instant>,
+    stray_flush: Box<ngx_event_t>,
+    /// Libraries of unloaded `unpin` runtimes, closed once their threads are gone.
+    pending_closes: Vec<PendingClose>,
+    closer: Box<ngx_event_t>,
 }
+
+/// An unloaded `unpin` runtime whose library waits to be closed (see `unpin`).
+pub struct PendingClose {
+    pub queue: Arc<RequestQueue>,
+    /// The dlopen handle.
+    pub handle: usize,
+    pub file: String,
+}
+
+/// At most one "dropped N response(s)" line per interval.
+const STRAY_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the worker checks whether unloaded `unpin` runtimes' threads are gone.
+const CLOSE_CHECK_MS: ngx_msec_t = 100;
+
+/// How long calls may still wait once the worker is exiting, when nginx.conf sets no
+/// `worker_shutdown_timeout`.
+const DEFAULT_EXIT_WAIT_MS: ngx_msec_t = 60_000;
 
 /// How long the worker keeps polling for answers after its last call was posted.
 const WORKER_SPIN: Duration = Duration::from_micros(50);
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+    /// Set on the nginx worker thread once it is initialized.
+    static ON_WORKER_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is the nginx worker's own (where blocking is never allowed).
+pub fn on_worker_thread() -> bool {
+    ON_WORKER_THREAD.with(std::cell::Cell::get)
 }
 
 fn cycle_log() -> *mut ngx_log_t {
@@ -98,6 +137,9 @@ pub fn init() -> Result<(), String> {
         (*rev).handler = Some(on_eventfd_readable);
         (*rev).log = log;
         (*conn).log = log;
+        // "Idle": when the worker starts exiting, nginx's ngx_close_idle_connections calls
+        // our read handler with `close` set. That is how the worker learns it is exiting.
+        (*conn).set_idle(1);
         if ngx_handle_read_event(rev, 0) != 0 {
             ngx_free_connection(conn);
             return Err("cannot add the eventfd to the event loop".to_string());
@@ -115,6 +157,27 @@ pub fn init() -> Result<(), String> {
     let mut spinner: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     spinner.handler = Some(on_spin);
     spinner.log = log;
+    // SAFETY: as above.
+    let mut exit_deadline: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    exit_deadline.handler = Some(on_exit_deadline);
+    exit_deadline.log = log;
+    // nginx's timer code logs the fd of a timer event's `data` connection: give it ours.
+    exit_deadline.data = conn.cast();
+    // Cancelable: it never keeps an exiting worker alive by itself (waiting calls do).
+    exit_deadline.set_cancelable(1);
+    // SAFETY: as above.
+    let mut closer: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    closer.handler = Some(on_close_check);
+    closer.log = log;
+    closer.data = conn.cast();
+    closer.set_cancelable(1);
+    // SAFETY: as above.
+    let mut stray_flush: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    stray_flush.handler = Some(on_stray_flush);
+    stray_flush.log = log;
+    stray_flush.data = conn.cast();
+    stray_flush.set_cancelable(1);
+    ON_WORKER_THREAD.with(|f| f.set(true));
     WORKER.with(|w| {
         *w.borrow_mut() = Some(Worker {
             lua,
@@ -130,6 +193,14 @@ pub fn init() -> Result<(), String> {
             waker,
             spinner,
             spin_until: None,
+            exiting: false,
+            exit_deadline,
+            exit_expired: false,
+            stray_unlogged: 0,
+            stray_logged_at: None,
+            stray_flush,
+            pending_closes: Vec::new(),
+            closer,
         })
     });
     Ok(())
@@ -158,6 +229,15 @@ pub fn exit() {
         }
         if w.spinner.posted() != 0 {
             ngx_delete_posted_event(&mut *w.spinner);
+        }
+        if w.exit_deadline.timer_set() != 0 {
+            ngx_del_timer(&mut *w.exit_deadline);
+        }
+        if w.closer.timer_set() != 0 {
+            ngx_del_timer(&mut *w.closer);
+        }
+        if w.stray_flush.timer_set() != 0 {
+            ngx_del_timer(&mut *w.stray_flush);
         }
         for sem in w.all_sems.drain() {
             w.lua.destroy(sem);
@@ -214,6 +294,48 @@ impl Worker {
         self.live_tasks -= 1;
     }
 
+    /// nginx began to exit this worker: calls still waiting get until the deadline.
+    fn begin_exit(&mut self) {
+        if self.exiting {
+            return;
+        }
+        self.exiting = true;
+        let ms = shutdown_timeout().unwrap_or(DEFAULT_EXIT_WAIT_MS);
+        ngx_log_error!(
+            NGX_LOG_NOTICE,
+            cycle_log(),
+            "resty_ffi: worker exiting, {} call(s) in flight end in {} ms at the latest",
+            self.live_tasks,
+            ms
+        );
+        // SAFETY: worker thread; the event lives as long as the worker state.
+        unsafe { ngx_add_timer(&mut *self.exit_deadline, ms) };
+    }
+
+    /// The exit deadline passed: every coroutine still waiting is resumed without an answer.
+    fn expire_waiting(&mut self) {
+        self.exit_expired = true;
+        let mut ended = 0usize;
+        task::for_each_live(|task| {
+            // SAFETY: worker thread.
+            let side = unsafe { task.side() };
+            if side.waiter == Waiter::Waiting {
+                side.waiter = Waiter::Expired;
+                ended += 1;
+                // SAFETY: the semaphore is ours; its coroutine (if any) reads the result.
+                unsafe { self.lua.post(side.sem) };
+            }
+        });
+        if ended > 0 {
+            ngx_log_error!(
+                NGX_LOG_NOTICE,
+                cycle_log(),
+                "resty_ffi: worker exiting: {} call(s) still waiting ended without an answer",
+                ended
+            );
+        }
+    }
+
     /// A call was posted: poll for answers for a little while instead of sleeping in epoll.
     fn spin_for_answers(&mut self) {
         let until = Instant::now() + WORKER_SPIN;
@@ -237,15 +359,37 @@ impl Worker {
         done.drain(|task| self.on_done(task));
         // SAFETY: worker thread; the cycle's log is live.
         unsafe { runtime_log::drain(cycle_log()) };
-        let stray = done.take_stray_responds();
-        if stray > 0 {
-            ngx_log_error!(
-                NGX_LOG_ERR,
-                cycle_log(),
-                "resty_ffi: dropped {} response(s) to tasks that were not waiting for one (answered twice?)",
-                stray
-            );
+        self.stray_unlogged += done.take_stray_responds();
+        self.log_stray_responds();
+    }
+
+    /// Reports answers to tasks that were not waiting for one: at most one line per
+    /// `STRAY_LOG_INTERVAL`, with the count since the last line (a runtime that answers
+    /// everything twice must not flood error.log).
+    fn log_stray_responds(&mut self) {
+        if self.stray_unlogged == 0 {
+            return;
         }
+        let now = Instant::now();
+        if let Some(at) = self.stray_logged_at {
+            let next = at + STRAY_LOG_INTERVAL;
+            if now < next {
+                if self.stray_flush.timer_set() == 0 {
+                    let ms = (next - now).as_millis() as ngx_msec_t + 1;
+                    // SAFETY: worker thread; the event lives as long as the worker state.
+                    unsafe { ngx_add_timer(&mut *self.stray_flush, ms) };
+                }
+                return;
+            }
+        }
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            cycle_log(),
+            "resty_ffi: dropped {} response(s) to tasks that were not waiting for one (answered twice?)",
+            self.stray_unlogged
+        );
+        self.stray_unlogged = 0;
+        self.stray_logged_at = Some(now);
     }
 
     /// A finished task came back from a runtime.
@@ -259,6 +403,8 @@ impl Worker {
                 unsafe { self.lua.post(side.sem) };
             }
             Waiter::Gone => self.free_task(task),
+            // The semaphore was posted already, when the worker gave up on the answer.
+            Waiter::Expired => side.waiter = Waiter::Posted,
             Waiter::Posted => {
                 ngx_log_error!(
                     NGX_LOG_ERR,
@@ -281,6 +427,9 @@ pub unsafe fn post(
     req: &[u8],
 ) -> Result<(TaskPtr, *mut Sema), String> {
     with(|w| {
+        if w.exit_expired {
+            return Err("worker exiting".to_string());
+        }
         // SAFETY: the caller guarantees r.
         let list = unsafe { request_tasks::for_request(r) }.ok_or("out of memory")?;
         let sem = w.take_sem()?;
@@ -291,6 +440,9 @@ pub unsafe fn post(
                 return Err("too many calls in flight in this worker".to_string());
             }
         };
+        if queue.thread_users().is_some() {
+            task.set_unpinned_queue(queue);
+        }
         match queue.push(task) {
             Ok(true) => {
                 // Wake the runtime once, after everything this iteration posts.
@@ -314,6 +466,27 @@ pub unsafe fn post(
     })?
 }
 
+/// Lua side, after its semaphore was posted: the answer (rc, bytes, len), valid until
+/// [`finish`]; or None when the worker gave up on it while exiting (the task is then left
+/// to be freed when its answer comes, and must not be finished).
+pub fn result(task: TaskPtr) -> Option<(std::ffi::c_int, *const std::ffi::c_char, usize)> {
+    with(|w| {
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        if side.waiter != Waiter::Expired {
+            return Some(task.response());
+        }
+        // The post was consumed by this coroutine: the semaphore is clean.
+        side.waiter = Waiter::Gone;
+        let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
+        w.release_sem(sem, true);
+        // SAFETY: worker thread.
+        unsafe { request_tasks::unlink(task) };
+        None
+    })
+    .unwrap_or(None)
+}
+
 /// Lua side, after its wait ended with the answer there: frees the task.
 pub fn finish(task: TaskPtr) {
     let _ = with(|w| w.free_task(task));
@@ -332,6 +505,15 @@ pub fn abandon(task: TaskPtr) -> bool {
                 let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
                 w.release_sem(sem, false);
                 true
+            }
+            Waiter::Expired => {
+                // Posted by the exit deadline, not consumed: dirty, and no answer to read.
+                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
+                w.release_sem(sem, false);
+                side.waiter = Waiter::Gone;
+                // SAFETY: worker thread.
+                unsafe { request_tasks::unlink(task) };
+                false
             }
             Waiter::Waiting | Waiter::Gone => {
                 side.waiter = Waiter::Gone;
@@ -355,6 +537,11 @@ pub fn waiter_gone(task: TaskPtr) {
                 w.release_sem(sem, false);
                 w.free_task(task);
             }
+            Waiter::Expired => {
+                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
+                w.release_sem(sem, false);
+                side.waiter = Waiter::Gone;
+            }
             Waiter::Waiting | Waiter::Gone => side.waiter = Waiter::Gone,
         }
     });
@@ -363,6 +550,40 @@ pub fn waiter_gone(task: TaskPtr) {
 /// Tasks allocated and not yet freed in this worker.
 pub fn live_tasks() -> usize {
     with(|w| w.live_tasks).unwrap_or(0)
+}
+
+/// Closes an unloaded `unpin` runtime's library once none of its threads is left. Not at
+/// worker exit: the process ends anyway.
+pub fn close_when_unused(pending: PendingClose) {
+    let _ = with(|w| {
+        w.pending_closes.push(pending);
+        w.check_pending_closes();
+    });
+}
+
+impl Worker {
+    fn check_pending_closes(&mut self) {
+        self.pending_closes.retain(|p| {
+            let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited());
+            if users_left {
+                return true;
+            }
+            // SAFETY: our own dlopen handle, closed once; no thread that may run the
+            // library's code is left (see `unpin`).
+            unsafe { libc::dlclose(p.handle as *mut std::ffi::c_void) };
+            ngx_log_error!(
+                NGX_LOG_INFO,
+                cycle_log(),
+                "resty_ffi: {} closed: its runtime's threads have exited",
+                p.file
+            );
+            false
+        });
+        if !self.pending_closes.is_empty() && self.closer.timer_set() == 0 {
+            // SAFETY: worker thread; the event lives as long as the worker state.
+            unsafe { ngx_add_timer(&mut *self.closer, CLOSE_CHECK_MS) };
+        }
+    }
 }
 
 /// Remembers a loaded runtime so that worker exit unloads it.
@@ -374,10 +595,59 @@ pub fn remove_runtime(q: &Arc<RequestQueue>) {
     let _ = with(|w| w.runtimes.retain(|x| !Arc::ptr_eq(x, q)));
 }
 
-extern "C" fn on_eventfd_readable(_ev: *mut ngx_event_t) {
+extern "C" fn on_eventfd_readable(ev: *mut ngx_event_t) {
     crate::panic_guard::guard((), || {
-        let _ = with(|w| w.drain_done());
+        // SAFETY: nginx calls this with our connection's read event, whose data is the
+        // connection. `close` set means nginx is exiting the worker (idle connections and
+        // worker_shutdown_timeout); the eventfd stays in use until the process ends.
+        let exiting = unsafe {
+            let c = (*ev).data.cast::<ngx_connection_t>();
+            let close = !c.is_null() && (*c).close() != 0;
+            if close {
+                (*c).set_close(0);
+                (*c).set_error(0);
+            }
+            close
+        };
+        let _ = with(|w| {
+            if exiting {
+                w.begin_exit();
+            }
+            w.drain_done()
+        });
     })
+}
+
+extern "C" fn on_stray_flush(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| w.log_stray_responds());
+    })
+}
+
+extern "C" fn on_close_check(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| w.check_pending_closes());
+    })
+}
+
+extern "C" fn on_exit_deadline(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| w.expire_waiting());
+    })
+}
+
+/// `worker_shutdown_timeout` of nginx.conf, if set.
+fn shutdown_timeout() -> Option<ngx_msec_t> {
+    // SAFETY: worker thread; the cycle's core configuration lives as long as the cycle.
+    let ms = unsafe {
+        let ctx = (*ngx_cycle).conf_ctx;
+        let ccf = (*ctx.add(ngx_core_module.index)).cast::<ngx_core_conf_t>();
+        if ccf.is_null() {
+            return None;
+        }
+        (*ccf).shutdown_timeout
+    };
+    (ms > 0).then_some(ms)
 }
 
 extern "C" fn on_spin(_ev: *mut ngx_event_t) {

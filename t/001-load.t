@@ -194,7 +194,7 @@ bad cfg: string or nil expected, got number
 bad opts: table expected, got string
 bad opts.max_queue: positive integer expected
 bad opts.max_queue: positive integer expected
-bad opts.timeout: positive number of milliseconds expected
+bad opts.timeout: positive finite number of milliseconds expected
 --- no_error_log
 [error]
 [alert]

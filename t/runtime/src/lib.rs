@@ -13,7 +13,11 @@
 //! | `fill <n> <byte>`       | rc 0, n copies of the byte                               |
 //! | `inits`                 | rc 0, how many times libffi_init ran in this process     |
 //!
-//! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads (default 1).
+//! | `init_poll`             | rc 0, what task_poll returned inside libffi_init         |
+//!
+//! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
+//! (default 1); `poll_in_init` calls task_poll on nginx's thread inside libffi_init (a bug
+//! the module must survive: it returns NULL at once instead of blocking the worker).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +33,8 @@ extern "C" {
 }
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
+/// What task_poll returned when called inside libffi_init: 1 NULL, 2 a task.
+static INIT_POLL: AtomicUsize = AtomicUsize::new(0);
 
 /// Tasks held back by `hold`, with their payloads, until the unload.
 type Held = Mutex<Vec<(Ptr, Vec<u8>)>>;
@@ -120,6 +126,14 @@ fn handle(task: Ptr, held: &Held) {
             respond(task, 0, &vec![byte.first().copied().unwrap_or(b'x'); num(n)]);
         }
         b"inits" => respond(task, 0, INITS.load(Ordering::SeqCst).to_string().as_bytes()),
+        b"init_poll" => {
+            let what: &[u8] = match INIT_POLL.load(Ordering::SeqCst) {
+                0 => b"not called",
+                1 => b"NULL",
+                _ => b"a task",
+            };
+            respond(task, 0, what)
+        }
         _ => respond(task, 22, b"unknown command"),
     }
 }
@@ -154,6 +168,10 @@ pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int
         let why = "ffi_test: told to fail by its cfg";
         ngx_http_resty_ffi_log(4, why.as_ptr().cast(), why.len() as c_int);
         return 3;
+    }
+    if cfg == "poll_in_init" {
+        let got = ngx_http_lua_ffi_task_poll(tq);
+        INIT_POLL.store(if got.is_null() { 1 } else { 2 }, Ordering::SeqCst);
     }
     let threads = cfg
         .strip_prefix("threads=")

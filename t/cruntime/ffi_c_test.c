@@ -1,0 +1,77 @@
+/*
+ * A runtime in plain C for the t/ suite, written the way a C user would: one pthread that
+ * polls, answers, and returns when task_poll gives NULL (the runtime was unloaded).
+ *
+ *   echo <bytes>   rc 0, the bytes
+ *   hold <bytes>   answered only after task_poll returned NULL (unload)
+ *   inits          how many times libffi_init ran in this copy of the library
+ *
+ * With unpin, each copy is unmapped after unload, so `inits` starts at 1 again.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *ngx_http_lua_ffi_task_poll(void *tq);
+char *ngx_http_lua_ffi_get_req(void *task, int *len);
+void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len);
+
+static int inits;
+
+#define MAX_HELD 64
+
+static void respond_copy(void *task, const char *bytes, int len)
+{
+    char *rsp = malloc(len > 0 ? len : 1);
+    if (rsp == NULL) {
+        ngx_http_lua_ffi_respond(task, 12, NULL, 0);
+        return;
+    }
+    memcpy(rsp, bytes, len);
+    ngx_http_lua_ffi_respond(task, 0, rsp, len);
+}
+
+static void *serve(void *tq)
+{
+    void *held[MAX_HELD];
+    int nheld = 0;
+    void *task;
+
+    while ((task = ngx_http_lua_ffi_task_poll(tq)) != NULL) {
+        int len = 0;
+        char *req = ngx_http_lua_ffi_get_req(task, &len);
+        char num[16];
+
+        if (req == NULL) {
+            continue;
+        }
+        if (len >= 5 && memcmp(req, "echo ", 5) == 0) {
+            respond_copy(task, req + 5, len - 5);
+        } else if (len >= 4 && memcmp(req, "hold", 4) == 0 && nheld < MAX_HELD) {
+            held[nheld++] = task;
+        } else if (len == 5 && memcmp(req, "inits", 5) == 0) {
+            respond_copy(task, num, snprintf(num, sizeof(num), "%d", inits));
+        } else {
+            ngx_http_lua_ffi_respond(task, 22, NULL, 0);
+        }
+    }
+    /* Unloaded: answer what was held back, then leave the library's code for good. */
+    while (nheld > 0) {
+        respond_copy(held[--nheld], "held", 4);
+    }
+    return NULL;
+}
+
+int libffi_init(char *cfg, void *tq)
+{
+    pthread_t t;
+
+    (void) cfg;
+    inits++;
+    if (pthread_create(&t, NULL, serve, tq) != 0) {
+        return 1;
+    }
+    pthread_detach(t);
+    return 0;
+}
