@@ -141,7 +141,55 @@ qr/\[error\] .*\[resty_ffi\] restyffi: handler exited without answering/,
 
 
 
-=== TEST 4: restyffi.Log lines reach error.log at their nginx level
+=== TEST 4: a goroutine a handler starts with restyffi.Go panics: recovered and logged with its stack, the worker lives on
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_go_test"))
+            ngx.say(rt:call("echo before"))
+            local pid = ngx.worker.pid()
+            ngx.say(rt:call("gopanic deliberate goroutine panic"))
+            ngx.say(rt:call("echo after the goroutine panic"))
+            local good = 0
+            for i = 1, 20 do
+                local ok, res = rt:call("gopanic p" .. i)
+                if ok and res == "goroutine panicked, worker alive" then good = good + 1 end
+            end
+            ngx.say("20 more: ", good)
+            ngx.say(rt:call("echo still serving"))
+            ngx.say("same worker: ", ngx.worker.pid() == pid)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+truebefore
+truegoroutine panicked, worker alive
+trueafter the goroutine panic
+20 more: 20
+truestill serving
+same worker: true
+live: 0
+--- wait: 0.2
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] restyffi: goroutine panic: deliberate goroutine panic\b/,
+qr/goroutine \d+ \[running\]:/,
+qr/main\.commands\.Handle\.func1\(\)/,
+qr/created by github\.com\/resty-ffi\/resty-ffi\/sdk\/go\.Go in goroutine \d+/,
+qr/\[error\] .*\[resty_ffi\] restyffi: goroutine panic: p20\b/,
+]
+--- no_error_log
+exited on signal
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 5: restyffi.Log lines reach error.log at their nginx level
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -173,7 +221,7 @@ qr/\[debug\] .*\[resty_ffi\] go says level 8/,
 
 
 
-=== TEST 5: the error_log level filters Go log lines
+=== TEST 6: the error_log level filters Go log lines
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -204,7 +252,7 @@ filtered go level 8
 
 
 
-=== TEST 6: a failing or panicking setup fails the load with nil, err and a logged reason
+=== TEST 7: a failing or panicking setup fails the load with nil, err and a logged reason
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -233,7 +281,7 @@ qr/\[error\] .*\[resty_ffi\] restyffi: runtime setup panicked: cfg asked this ru
 
 
 
-=== TEST 7: unload: calls in flight are answered, later calls refused, the Handler is closed, a reload serves
+=== TEST 8: unload: calls in flight are answered, later calls refused, the Handler is closed, a reload serves
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -294,7 +342,7 @@ qr/\[notice\] .*\[resty_ffi\] go test runtime closed/
 
 
 
-=== TEST 8: go-redis against redis-server: set, get, incr, del, not found, bad requests
+=== TEST 9: go-redis against redis-server: set, get, incr, del, not found, bad requests
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -341,7 +389,7 @@ live: 0
 
 
 
-=== TEST 9: 200 go-redis calls in flight at once from light threads, all correct
+=== TEST 10: 200 go-redis calls in flight at once from light threads, all correct
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -389,7 +437,7 @@ live: 0
 
 
 
-=== TEST 10: many requests at once, each with go-redis calls in flight
+=== TEST 11: many requests at once, each with go-redis calls in flight
 --- http_config eval: $::HttpConfig
 --- config
     location = /incr {
@@ -456,7 +504,7 @@ live: 0
 
 
 
-=== TEST 11: another request is served while a go-redis call waits (blpop answered by that request's rpush)
+=== TEST 12: another request is served while a go-redis call waits (blpop answered by that request's rpush)
 --- http_config eval: $::HttpConfig
 --- config
     location = /push {
@@ -511,7 +559,7 @@ live: 0
 
 
 
-=== TEST 12: bad cfg or an unreachable server fails the go-redis load with nil, err and a reason
+=== TEST 13: bad cfg or an unreachable server fails the go-redis load with nil, err and a reason
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {

@@ -3,6 +3,7 @@
 #   examples/go/echo  -> libffi_go_echo.so
 #   examples/go/redis -> libffi_go_redis.so
 #   t/goruntime       -> libffi_go_test.so   (the t/ suite's Go runtime)
+#   t/goruntime-raw   -> libffi_go_raw.so    (raw cgo, no SDK, as lua-resty-ffi's Go examples)
 # Needs Go >= 1.19 (Debian 12's golang-go). Go modules come from the module proxy, pinned
 # by the committed go.sum files. A library whose sources, SDK, go.mod/go.sum and Go
 # version are unchanged since its last build is not rebuilt.
@@ -82,3 +83,4 @@ build_runtime() {
 build_runtime examples/go/echo ffi_go_echo
 build_runtime examples/go/redis ffi_go_redis
 build_runtime t/goruntime ffi_go_test
+build_runtime t/goruntime-raw ffi_go_raw

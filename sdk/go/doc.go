@@ -31,6 +31,10 @@
 // A library that defines libffi_init itself passes its arguments to Start, or builds on
 // QueueFromPointer, Serve, TaskQueue.Poll and Task.Respond.
 //
+// Only the goroutine that runs Handle is protected: a panic in any goroutine a handler
+// starts with a plain go statement ends the nginx worker. Start such goroutines with Go
+// (or GoTask, which also answers the task), or recover in them.
+//
 // Log writes into nginx's error.log through the module's ngx_http_resty_ffi_log, which
 // the SDK looks up at run time: where it is absent (an older module, or no nginx at all,
 // as in tests) messages go to stderr.

@@ -6,6 +6,9 @@
 //	plain <text>         a plain error (rc 1)
 //	panic <text>         the handler panics
 //	goexit               the handler calls runtime.Goexit
+//	gopanic <text>       a goroutine started with restyffi.Go panics; answers once it ended
+//	deep <n> <text>      the text, after a recursion n calls deep (about 300 bytes a frame:
+//	                     the handler's goroutine stack grows)
 //	log <level> <text>   logs the text at that nginx level (1..8), answers "logged"
 //	closes               how many times a Handler of this library was closed
 //
@@ -59,6 +62,26 @@ func (commands) Handle(req []byte) ([]byte, error) {
 		panic(string(arg))
 	case "goexit":
 		runtime.Goexit()
+	case "gopanic":
+		// Recovered and logged by restyffi.Go: a plain go statement would end the worker.
+		done := make(chan struct{})
+		text := string(arg)
+		restyffi.Go(func() {
+			defer close(done)
+			panic(text)
+		})
+		<-done
+		return []byte("goroutine panicked, worker alive"), nil
+	case "deep":
+		n, text := split(arg)
+		depth, err := strconv.Atoi(string(n))
+		if err != nil || depth < 1 || depth > 100000 {
+			return nil, restyffi.Errorf(22, "bad depth %q", n)
+		}
+		if levels, sum := descend(depth); levels != depth || sum != 32*depth*(depth+1)/2 {
+			return nil, restyffi.Errorf(23, "recursion returned %d frames, sum %d", levels, sum)
+		}
+		return text, nil
 	case "log":
 		level, text := split(arg)
 		n, err := strconv.Atoi(string(level))
@@ -78,6 +101,24 @@ func (commands) Close() error {
 	atomic.AddInt64(&closes, 1)
 	restyffi.Log(restyffi.LevelNotice, "go test runtime closed")
 	return nil
+}
+
+// descend recurses n calls deep, each frame keeping a buffer live across the next call;
+// it returns the number of frames and the sum of every frame's buffer.
+//
+//go:noinline
+func descend(n int) (levels, sum int) {
+	var buf [32]int
+	for i := range buf {
+		buf[i] = n
+	}
+	if n > 1 {
+		levels, sum = descend(n - 1)
+	}
+	for _, v := range buf {
+		sum += v
+	}
+	return levels + 1, sum
 }
 
 func split(b []byte) (head, rest []byte) {
