@@ -73,7 +73,8 @@ local FLAG_UNPIN = 2
 
 -- Whether the running coroutine can yield. OpenResty's LuaJIT has no coroutine.isyieldable
 -- (it is built without Lua 5.2 compatibility), but exports the C API's lua_isyieldable; a
--- coroutine's lua_State address is what tostring() prints for it (cached per coroutine).
+-- coroutine's lua_State address is what tostring() prints for it ("thread: 0x..."). The last
+-- coroutine's address is kept: a loop of calls in one coroutine pays the lookup once.
 local co_isyieldable = coroutine.isyieldable
 if not co_isyieldable then
     pcall(ffi.cdef, "int lua_isyieldable(void *L);")
@@ -81,21 +82,19 @@ if not co_isyieldable then
     if not ok then
         error("resty_ffi: LuaJIT's lua_isyieldable is not exported by this nginx", 2)
     end
-    local states = setmetatable({}, { __mode = "k" })
     local ffi_cast = ffi.cast
-    local match = string.match
+    local sub = string.sub
+    local last_co, last_L
     co_isyieldable = function()
         local co = co_running()
-        local L = states[co]
-        if not L then
-            local addr = tonumber(match(tostring(co), "0x(%x+)"), 16)
+        if co ~= last_co then
+            local addr = tonumber(sub(tostring(co), 9), 16)   -- after "thread: "
             if not addr then
                 return false
             end
-            L = ffi_cast("void *", addr)
-            states[co] = L
+            last_co, last_L = co, ffi_cast("void *", addr)
         end
-        return isyieldable(L) ~= 0
+        return isyieldable(last_L) ~= 0
     end
 end
 
