@@ -601,8 +601,7 @@ qr/\[warn\] .*\[resty_ffi\] python pyt: a warning record/,
 qr/\[notice\] .*\[resty_ffi\] python pyt: a level-25 record/,
 qr/\[info\] .*\[resty_ffi\] python pyt: an info record/,
 qr/\[debug\] .*\[resty_ffi\] python pyt: a debug record/,
-qr/\[info\] .*\[resty_ffi\] python pyt: long xxxx/,
-qr/^x+ end-of-long$/,
+qr/\[info\] .*\[resty_ffi\] python pyt: long x+ \.\.\. x+ end-of-long$/,
 qr/\[notice\] .*\[resty_ffi\] raw bytes through resty_ffi.log/,
 ]
 --- no_error_log
@@ -643,6 +642,82 @@ truethird: still alive
 live: 0
 --- no_error_log
 [error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 15: SystemExit, KeyboardInterrupt, GeneratorExit, CancelledError, custom BaseExceptions, unprintable exceptions and a bad Error rc in serve and serve_async: each answers false, 1, msg and the runtime keeps serving
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local T = "$TEST_NGINX_PY_TESTS"
+            local cmds = { "exit 3", "argparse --n x", "kbd", "genexit", "custom mine", "cancel",
+                           "badstr", "badstrbase", "bigrc" }
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("resty_ffi_python", T .. "/pyt_baseexc,init," .. mode,
+                                               { is_global = true, timeout = 1000 }))
+                for _, cmd in ipairs(cmds) do
+                    ngx.say(mode, " ", cmd, ": ", rt:call(cmd))
+                    ngx.say(mode, " then: ", rt:call("echo ok"))
+                end
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync exit 3: false1SystemExit: 3
+sync then: trueok
+sync argparse --n x: false1SystemExit: 2
+sync then: trueok
+sync kbd: false1KeyboardInterrupt
+sync then: trueok
+sync genexit: false1GeneratorExit: closing
+sync then: trueok
+sync custom mine: false1pyt_baseexc.Custom: mine
+sync then: trueok
+sync cancel: false1asyncio.exceptions.CancelledError
+sync then: trueok
+sync badstr: false1pyt_baseexc.BadStr: <exception str() failed>
+sync then: trueok
+sync badstrbase: false1pyt_baseexc.BadStrBase: <exception str() failed>
+sync then: trueok
+sync bigrc: false1rc too big
+sync then: trueok
+async exit 3: false1SystemExit: 3
+async then: trueok
+async argparse --n x: false1SystemExit: 2
+async then: trueok
+async kbd: false1KeyboardInterrupt
+async then: trueok
+async genexit: false1GeneratorExit: closing
+async then: trueok
+async custom mine: false1pyt_baseexc.Custom: mine
+async then: trueok
+async cancel: false1asyncio.exceptions.CancelledError
+async then: trueok
+async badstr: false1pyt_baseexc.BadStr: <exception str() failed>
+async then: trueok
+async badstrbase: false1pyt_baseexc.BadStrBase: <exception str() failed>
+async then: trueok
+async bigrc: false1rc too big
+async then: trueok
+live: 0
+--- timeout: 60
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] python resty_ffi: handler init\.<locals>\.handle raised/,
+qr/\[error\] .*\[resty_ffi\] python resty_ffi: handler init\.<locals>\.handle_async raised/,
+qr/SystemExit: 3/,
+qr/pyt_baseexc\.Custom: mine/,
+]
+--- no_error_log
+task dropped without an answer
+never retrieved
 [alert]
 [crit]
 [emerg]

@@ -799,3 +799,104 @@ qr/\[info\] .*\[resty_ffi\] java demo.http: HttpClient runtime ready, timeout 30
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 18: Errors and odd Throwables from handlers (StackOverflowError, a real OutOfMemoryError, ExceptionInInitializerError, a bare Throwable, exceptions whose toString throws, failed and broken stages) answer false, 1, msg and the runtime keeps serving
+--- main_config eval: $::MainConfig
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local cmds = { "soe", "oom", "eiie", "eiie", "error", "myerror", "throwable",
+                           "badtostring", "badtask" }
+            local async_cmds = { "fail-soe", "fail-badtostring", "fail-myerror", "badstage" }
+            local huge = string.rep("x", 100 * 1024 * 1024)
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt, err = ngx.load_ffi("ffi_java", "rtest.Throwers,init," .. mode, { timeout = 2000 })
+                if not rt then
+                    ngx.say("load failed: ", err)
+                    return
+                end
+                local list = cmds
+                if mode == "async" then
+                    list = { unpack(cmds) }
+                    for _, c in ipairs(async_cmds) do list[#list + 1] = c end
+                end
+                for _, cmd in ipairs(list) do
+                    ngx.say(mode, " ", cmd, ": ", rt:call(cmd))
+                    ngx.say(mode, " then: ", rt:call("echo ok"))
+                end
+                -- bigger than the heap (-Xmx96m): no byte[] can hold it
+                ngx.say(mode, " 100 MiB request: ", rt:call(huge))
+                ngx.say(mode, " then: ", rt:call("echo ok"))
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 60
+--- response_body
+sync soe: false1java.lang.StackOverflowError
+sync then: trueok
+sync oom: false1java.lang.OutOfMemoryError: Java heap space
+sync then: trueok
+sync eiie: false1java.lang.ExceptionInInitializerError
+sync then: trueok
+sync eiie: false1java.lang.NoClassDefFoundError: Could not initialize class rtest.Throwers$BrokenSync
+sync then: trueok
+sync error: false1java.lang.AssertionError: asserted
+sync then: trueok
+sync myerror: false1rtest.Throwers$MyError: mine
+sync then: trueok
+sync throwable: false1java.lang.Throwable: bare
+sync then: trueok
+sync badtostring: false1rtest.Throwers$BadToString: <toString() failed>
+sync then: trueok
+sync badtask: false1rtest.Throwers$BadTaskException: <toString() failed>
+sync then: trueok
+sync 100 MiB request: false1cannot read the request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes
+sync then: trueok
+async soe: false1java.lang.StackOverflowError
+async then: trueok
+async oom: false1java.lang.OutOfMemoryError: Java heap space
+async then: trueok
+async eiie: false1java.lang.ExceptionInInitializerError
+async then: trueok
+async eiie: false1java.lang.NoClassDefFoundError: Could not initialize class rtest.Throwers$BrokenAsync
+async then: trueok
+async error: false1java.lang.AssertionError: asserted
+async then: trueok
+async myerror: false1rtest.Throwers$MyError: mine
+async then: trueok
+async throwable: false1java.lang.Throwable: bare
+async then: trueok
+async badtostring: false1rtest.Throwers$BadToString: <toString() failed>
+async then: trueok
+async badtask: false1rtest.Throwers$BadTaskException: <toString() failed>
+async then: trueok
+async fail-soe: false1java.lang.StackOverflowError: in a stage
+async then: trueok
+async fail-badtostring: false1rtest.Throwers$BadToString: <toString() failed>
+async then: trueok
+async fail-myerror: false1rtest.Throwers$MyError: later
+async then: trueok
+async badstage: false1java.lang.IllegalStateException: whenComplete refused
+async then: trueok
+async 100 MiB request: false1cannot read the request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes
+async then: trueok
+live: 0
+--- wait: 0.1
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] java resty.ffi.Server: handler failed: java.lang.StackOverflowError at rtest.Throwers.recurse/,
+qr/\[error\] .*\[resty_ffi\] java resty.ffi.Server: handler failed: java.lang.OutOfMemoryError: Java heap space/,
+qr/\[error\] .*\[resty_ffi\] java resty.ffi.Server: handler failed: java.lang.ExceptionInInitializerError; caused by java.lang.NumberFormatException/,
+qr/\[error\] .*\[resty_ffi\] java resty.ffi.Server: handler failed: rtest.Throwers\$BadToString: <toString\(\) failed>/,
+qr/\[error\] .*\[resty_ffi\] java resty.ffi.TaskQueue: cannot read a request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes/,
+]
+--- no_error_log
+[alert]
+[crit]
+[emerg]

@@ -656,3 +656,156 @@ live: 0
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 14: handlers that throw or reject with values that are not Errors (string, number, null, undefined, object, symbol, bigint), errors whose getters throw, poisoned proxies, odd thenables: each call answers false, rc, msg (or the thenable's value) and the runtime keeps serving
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function show(...)
+                local out = {}
+                for i = 1, select("#", ...) do out[i] = tostring((select(i, ...))) end
+                return table.concat(out, " | ")
+            end
+            local values = { "string", "number", "null", "undefined", "object", "symbol", "bigint",
+                             "rc-object", "message-getter", "rc-getter", "proxy" }
+            local sync_cmds, async_cmds = {}, {}
+            for _, v in ipairs(values) do
+                sync_cmds[#sync_cmds + 1] = "throw-" .. v
+                async_cmds[#async_cmds + 1] = "throw-" .. v
+                async_cmds[#async_cmds + 1] = "reject-" .. v
+            end
+            for _, c in ipairs({ "then-getter", "then-throws", "thenable", "constructor-getter",
+                                 "return-proxy" }) do
+                sync_cmds[#sync_cmds + 1] = c
+            end
+            for _, c in ipairs({ "constructor-getter", "return-proxy" }) do
+                async_cmds[#async_cmds + 1] = c
+            end
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/throwers.js," .. mode,
+                                               { timeout = 2000 }))
+                for _, cmd in ipairs(mode == "sync" and sync_cmds or async_cmds) do
+                    ngx.say(mode, " ", cmd, ": ", show(rt:call(cmd)))
+                    ngx.say(mode, " then: ", show(rt:call("echo ok")))
+                end
+            end
+            for _, export in ipairs({ "initThrowsProxy", "initRejectsProxy", "initThrowsNull" }) do
+                local rt, err = ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/throwers.js," .. export)
+                err = err and err:gsub(("$TEST_NGINX_NODE_TESTS/"):gsub("%p", "%%%0"), "")
+                ngx.say(export, ": ", tostring(rt), ": ", err)
+            end
+            local rt = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/throwers.js,uncaught"))
+            for _, cmd in ipairs({ "timer-proxy", "reject-proxy", "timer-stack-getter" }) do
+                ngx.say(cmd, ": ", show(rt:call(cmd)))
+                ngx.sleep(0.05)
+            end
+            local echo = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/throwers.js,sync"))
+            ngx.say("node still serving: ", show(echo:call("echo yes")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 60
+--- response_body
+sync throw-string: false | 1 | a plain string
+sync then: true | ok
+sync throw-number: false | 1 | 42
+sync then: true | ok
+sync throw-null: false | 1 | null
+sync then: true | ok
+sync throw-undefined: false | 1 | undefined
+sync then: true | ok
+sync throw-object: false | 1 | { code: 'E_OBJ', detail: [ 1, 2 ] }
+sync then: true | ok
+sync throw-symbol: false | 1 | Symbol(sym)
+sync then: true | ok
+sync throw-bigint: false | 1 | 10n
+sync then: true | ok
+sync throw-rc-object: false | 7 | { rc: 7, why: 'a plain object with an rc' }
+sync then: true | ok
+sync throw-message-getter: false | 1 | node: the handler threw a value that cannot be described
+sync then: true | ok
+sync throw-rc-getter: false | 1 | TypeError: rc getter
+sync then: true | ok
+sync throw-proxy: false | 1 | node: the handler threw a value that cannot be described
+sync then: true | ok
+sync then-getter: false | 1 | Error: then getter
+sync then: true | ok
+sync then-throws: false | 1 | RangeError: then threw
+sync then: true | ok
+sync thenable: true | thenable resolved
+sync then: true | ok
+sync constructor-getter: false | 1 | node: the handler returned an object: a Buffer, a typed array, a string, null or undefined expected
+sync then: true | ok
+sync return-proxy: false | 1 | Error: poisoned proxy
+sync then: true | ok
+async throw-string: false | 1 | a plain string
+async then: true | ok
+async reject-string: false | 1 | a plain string
+async then: true | ok
+async throw-number: false | 1 | 42
+async then: true | ok
+async reject-number: false | 1 | 42
+async then: true | ok
+async throw-null: false | 1 | null
+async then: true | ok
+async reject-null: false | 1 | null
+async then: true | ok
+async throw-undefined: false | 1 | undefined
+async then: true | ok
+async reject-undefined: false | 1 | undefined
+async then: true | ok
+async throw-object: false | 1 | { code: 'E_OBJ', detail: [ 1, 2 ] }
+async then: true | ok
+async reject-object: false | 1 | { code: 'E_OBJ', detail: [ 1, 2 ] }
+async then: true | ok
+async throw-symbol: false | 1 | Symbol(sym)
+async then: true | ok
+async reject-symbol: false | 1 | Symbol(sym)
+async then: true | ok
+async throw-bigint: false | 1 | 10n
+async then: true | ok
+async reject-bigint: false | 1 | 10n
+async then: true | ok
+async throw-rc-object: false | 7 | { rc: 7, why: 'a plain object with an rc' }
+async then: true | ok
+async reject-rc-object: false | 7 | { rc: 7, why: 'a plain object with an rc' }
+async then: true | ok
+async throw-message-getter: false | 1 | node: the handler threw a value that cannot be described
+async then: true | ok
+async reject-message-getter: false | 1 | node: the handler threw a value that cannot be described
+async then: true | ok
+async throw-rc-getter: false | 1 | TypeError: rc getter
+async then: true | ok
+async reject-rc-getter: false | 1 | TypeError: rc getter
+async then: true | ok
+async throw-proxy: false | 1 | node: the handler threw a value that cannot be described
+async then: true | ok
+async reject-proxy: false | 1 | node: the handler threw a value that cannot be described
+async then: true | ok
+async constructor-getter: false | 1 | node: the handler returned an object: a Buffer, a typed array, a string, null or undefined expected
+async then: true | ok
+async return-proxy: false | 1 | Error: poisoned proxy
+async then: true | ok
+initThrowsProxy: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: throwers.js: a thrown value that cannot be described
+initRejectsProxy: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: throwers.js: a thrown value that cannot be described
+initThrowsNull: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: throwers.js: null
+timer-proxy: true | scheduled
+reject-proxy: true | scheduled
+timer-stack-getter: true | scheduled
+node still serving: true | yes
+live: 0
+--- error_log eval
+[
+qr/\[error\] .*\[resty_ffi\] ffi_nodejs: .*throwers.js: a thrown value that cannot be described/,
+qr/\[error\] .*\[resty_ffi\] node: uncaught exception: a thrown value that cannot be described/,
+qr/\[error\] .*\[resty_ffi\] node: uncaught exception: Error: poisoned proxy/,
+]
+--- no_error_log
+[alert]
+[crit]
+[emerg]

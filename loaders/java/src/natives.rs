@@ -6,7 +6,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use jni::errors::Error;
+use jni::errors::{Error, JniError};
 use jni::objects::{JByteArray, JClass};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_str, native_method, Env, NativeMethod};
@@ -69,7 +69,23 @@ fn task_request<'local>(
     // SAFETY: `task` came from taskPoll and is not answered yet (resty.ffi.Task reads the
     // request once, before it can respond); the bytes are copied before this returns.
     let bytes = unsafe { api.request(task as usize as *mut c_void) }.unwrap_or_default();
-    env.byte_array_from_slice(bytes)
+    env.byte_array_from_slice(bytes).map_err(|e| match e {
+        // jni catches the JVM's OutOfMemoryError and reports "JNI call failed": throw one again
+        Error::JniCall(JniError::NoMemory) => out_of_memory(env, bytes.len()),
+        e => e,
+    })
+}
+
+/// Throws `java.lang.OutOfMemoryError` for a request that no byte[] can hold.
+fn out_of_memory(env: &mut Env, len: usize) -> Error {
+    let msg = format!("no heap for a request of {len} bytes");
+    match env.throw_new(
+        jni_str!("java/lang/OutOfMemoryError"),
+        jni::strings::JNIString::from(msg),
+    ) {
+        Err(e) => e,
+        Ok(()) => Error::JavaException,
+    }
 }
 
 const TASK_RESPOND: NativeMethod = native_method! {

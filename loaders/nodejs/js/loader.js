@@ -49,19 +49,34 @@ for (const [name, stream] of [['stdout', toInfo], ['stderr', toErr]]) {
   Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
 }
 
+// What is said of a thrown value whose getters or traps throw (a poisoned Proxy, say).
+const UNDESCRIBABLE = 'a thrown value that cannot be described';
+
+// Never throws: JS code may throw anything, and getters that throw.
 function stackText(e) {
-  return (e && typeof e.stack === 'string') ? e.stack : util.inspect(e);
+  try {
+    return (e && typeof e.stack === 'string') ? e.stack : util.inspect(e);
+  } catch (_) {
+    return UNDESCRIBABLE;
+  }
 }
 
+// A listener that throws here makes Node abort the whole nginx worker: never throw.
 process.on('uncaughtException', (err, origin) => {
-  const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
-  binding.log(LEVELS.ERR, `node: ${what}: ${stackText(err)}`);
+  try {
+    const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
+    binding.log(LEVELS.ERR, `node: ${what}: ${stackText(err)}`);
+  } catch (_) { /* nothing left to log with */ }
 });
 
 // Node's own warnings (deprecations, experimental features) at nginx's warn level.
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
-  binding.log(LEVELS.WARN, `node: ${w && w.name ? `${w.name}: ${w.message}` : util.inspect(w)}`);
+  let text = UNDESCRIBABLE;
+  try {
+    text = w && w.name ? `${w.name}: ${w.message}` : util.inspect(w);
+  } catch (_) { /* an emitted warning object whose getters throw */ }
+  binding.log(LEVELS.WARN, `node: ${text}`);
 });
 
 // The process is the nginx worker: a runtime must not end it.
@@ -74,7 +89,15 @@ process.exit = function exit(code) {
 
 function describe(v) {
   if (v === null) return 'null';
-  if (typeof v === 'object') return `an object (${(v.constructor && v.constructor.name) || 'Object'})`;
+  if (typeof v === 'object') {
+    let name;
+    try {
+      name = v.constructor && v.constructor.name;
+    } catch (_) {
+      return 'an object'; // a constructor getter (or Proxy trap) that throws
+    }
+    return `an object (${(typeof name === 'string' && name) || 'Object'})`;
+  }
   return typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`;
 }
 
@@ -100,14 +123,22 @@ function errorRc(e) {
   return Number.isInteger(rc) && rc !== 0 && rc >= -0x80000000 && rc <= 0x7fffffff ? rc : 1;
 }
 
+// errorText(e), or `fallback` when e's getters or traps throw.
+function thrownText(e, fallback) {
+  try {
+    return errorText(e);
+  } catch (_) {
+    return fallback;
+  }
+}
+
+// Answers with what the handler threw or rejected with: any value, an Error or not.
 function fail(task, e) {
   let rc = 1;
-  let text = 'node: the handler failed';
   try {
     rc = errorRc(e);
-    text = errorText(e);
-  } catch (_) { /* a poisoned error object: the generic text */ }
-  binding.respond(task, rc, text);
+  } catch (_) { /* an rc getter that throws */ }
+  binding.respond(task, rc, thrownText(e, 'node: the handler threw a value that cannot be described'));
 }
 
 function answer(task, v) {
@@ -142,18 +173,25 @@ function makeServer(handler) {
     let out;
     try {
       out = handler(req);
+      if (!isThenable(out)) {
+        answer(task, out);
+        return;
+      }
     } catch (e) {
+      // the handler threw, or a getter of what it returned did (`then`, `constructor`)
       fail(task, e);
       return;
     }
-    if (out !== null && (typeof out === 'object' || typeof out === 'function') &&
-        typeof out.then === 'function') {
-      out.then((v) => answer(task, v), (e) => fail(task, e))
-        .catch((e) => fail(task, e));
-    } else {
-      answer(task, out);
-    }
+    // A native promise adopts any thenable, even one whose then() returns nothing; a then()
+    // that throws rejects it. Nothing here throws synchronously.
+    new Promise((resolve) => resolve(out))
+      .then((v) => answer(task, v))
+      .catch((e) => fail(task, e));
   };
+}
+
+function isThenable(v) {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
 }
 
 // ---- loading ----------------------------------------------------------------------------
@@ -216,8 +254,11 @@ async function load(id, spec, exportName, cfg, tq, fresh) {
                           '(or require(\'resty_ffi\').POLLS_ITSELF) expected');
     }
   } catch (e) {
-    error = `${spec}: ${errorText(e)}`;
-    if (isError(e)) binding.log(LEVELS.INFO, `node: ${spec}: ${stackText(e)}`);
+    // loadDone must come whatever was thrown: libffi_init waits for it
+    error = `${spec}: ${thrownText(e, UNDESCRIBABLE)}`;
+    try {
+      if (isError(e)) binding.log(LEVELS.INFO, `node: ${spec}: ${stackText(e)}`);
+    } catch (_) { /* a Proxy whose traps throw */ }
   }
   binding.loadDone(id, error);
 }

@@ -16,7 +16,7 @@ fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
-/// `msg`, or its head and tail joined by a `...` line (cut at UTF-8 character starts).
+/// `msg`, or its head and tail joined by ` ... ` (cut at UTF-8 character starts).
 fn shorten(msg: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     if msg.len() <= MAX_TEXT {
         return msg.into();
@@ -31,7 +31,7 @@ fn shorten(msg: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
     let mut out = Vec::with_capacity(MAX_TEXT);
     out.extend_from_slice(&msg[..head]);
-    out.extend_from_slice(b"\n...\n");
+    out.extend_from_slice(b" ... ");
     out.extend_from_slice(&msg[tail..]);
     out.into()
 }
@@ -62,6 +62,6 @@ mod tests {
         let cut = shorten(&long);
         assert!(cut.len() <= MAX_TEXT, "{}", cut.len());
         let text = std::str::from_utf8(&cut).expect("still UTF-8");
-        assert!(text.contains("\n...\n") && text.ends_with(" the end"), "{text}");
+        assert!(text.contains(" ... ") && text.ends_with(" the end"), "{text}");
     }
 }

@@ -86,25 +86,68 @@ def cfg_text(cfg):
     return current[1].decode("utf-8")
 
 
+_RC_MIN, _RC_MAX = -(1 << 31), (1 << 31) - 1
+
+
 def _error_answer(task, exc, handler):
-    """Answers a task whose handler raised: rc != 0 and the traceback's last line."""
+    """Answers a task whose handler raised (any BaseException): rc != 0 and a message.
+
+    Never raises: a serving thread or loop must outlive whatever a handler throws.
+    """
+    try:
+        _describe_error(task, exc, handler)
+    except BaseException as failure:  # e.g. logging or an odd exception class failed
+        if not task.answered:
+            task.respond("%s: <exception str() failed>" % _type_name(exc), 1)
+        try:
+            _logger.error("answering the exception of handler %s failed: %r",
+                          _handler_name(handler), failure)
+        except BaseException:
+            pass
+
+
+def _type_name(exc):
+    cls = type(exc)
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", None) or "exception"
+    return name if module in (None, "builtins", "__main__") else "%s.%s" % (module, name)
+
+
+def _handler_name(handler):
+    return getattr(handler, "__qualname__", None) or repr(handler)
+
+
+def _describe_error(task, exc, handler):
     if isinstance(exc, Error):
-        rc = exc.rc if isinstance(exc.rc, int) and exc.rc != 0 else 1
+        rc = exc.rc
+        # rc must be a non-zero C int; anything else becomes 1
+        if not isinstance(rc, int) or rc == 0 or not _RC_MIN <= rc <= _RC_MAX:
+            rc = 1
         message = exc.message
         if not isinstance(message, (bytes, str)):
             message = str(message)
         task.respond(message, rc)
         return
-    name = getattr(handler, "__qualname__", repr(handler))
-    _logger.error("handler %s raised", name, exc_info=(type(exc), exc, exc.__traceback__))
+    _logger.error("handler %s raised", _handler_name(handler),
+                  exc_info=(type(exc), exc, exc.__traceback__))
     last_line = traceback.format_exception_only(type(exc), exc)[-1].strip()
     task.respond(last_line, 1)
+
+
+def _call_and_answer(task, handler):
+    """serve(): runs a blocking handler and answers its task, whatever it raises."""
+    try:
+        result = handler(task.req)
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt, ... too
+        _error_answer(task, exc, handler)
+    else:
+        _answer(task, result, handler)
 
 
 def _answer(task, result, handler):
     try:
         task.respond(result)
-    except Exception as exc:  # a result respond() cannot send
+    except BaseException as exc:  # a result respond() cannot send
         if not task.answered:
             _error_answer(task, exc, handler)
 
@@ -152,12 +195,7 @@ def serve(tq, handler, *, threads=1, name="resty_ffi"):
 
     def run():
         for task in queue:
-            try:
-                result = handler(task.req)
-            except Exception as exc:
-                _error_answer(task, exc, handler)
-            else:
-                _answer(task, result, handler)
+            _call_and_answer(task, handler)
             del task
         with lock:
             left[0] -= 1
@@ -188,9 +226,11 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
     running = set()
 
     async def call(task):
+        # BaseException too: asyncio re-raises SystemExit and KeyboardInterrupt out of
+        # run_forever(), which would stop the loop for good
         try:
             result = await handler(task.req)
-        except Exception as exc:
+        except BaseException as exc:
             _error_answer(task, exc, handler)
         else:
             _answer(task, result, handler)

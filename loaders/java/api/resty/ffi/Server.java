@@ -1,5 +1,6 @@
 package resty.ffi;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -89,7 +90,14 @@ public final class Server {
         Thread poller = new Thread(() -> {
             try {
                 for (Task task; (task = queue.poll()) != null;) {
-                    dispatch.accept(task);
+                    try {
+                        dispatch.accept(task);
+                    } catch (Throwable t) {
+                        // dispatch answers its own failures; this is the last line of defence
+                        if (!task.isAnswered()) {
+                            fail(task, t);
+                        }
+                    }
                 }
             } catch (Throwable t) {
                 LOG.log(Level.SEVERE, name + ": polling stopped", t);
@@ -120,7 +128,7 @@ public final class Server {
             fail(task, t);
             return;
         }
-        task.respond(0, rsp);
+        respond(task, 0, rsp);
     }
 
     private static void start(Task task, AsyncHandler handler) {
@@ -131,32 +139,104 @@ public final class Server {
             fail(task, t);
             return;
         }
-        stage.whenComplete((rsp, err) -> {
-            if (err != null) {
-                fail(task, err);
-            } else {
-                task.respond(0, rsp);
-            }
-        });
+        try {
+            stage.whenComplete((rsp, err) -> {
+                if (err != null) {
+                    fail(task, err);
+                } else {
+                    respond(task, 0, rsp);
+                }
+            });
+        } catch (Throwable t) {
+            // a CompletionStage of the handler's own whose whenComplete throws
+            fail(task, t);
+        }
     }
 
-    /** Answers with the error: a TaskException's rc and message, else rc 1 and the text. */
+    /**
+     * Answers with the error: a TaskException's rc and message, else rc 1 and the text. Never
+     * throws, whatever the Throwable (an Error, a toString that throws, no memory left): the
+     * polling and pool threads must outlive every handler.
+     */
     static void fail(Task task, Throwable t) {
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
+        t = unwrap(t);
         int rc = 1;
-        String msg = t.toString();
-        if (t instanceof TaskException) {
-            rc = ((TaskException) t).rc();
-            msg = t.getMessage();
-        } else if (!(t instanceof RejectedExecutionException)) {
-            LOG.log(Level.SEVERE, "handler failed", t);
-        }
+        String msg = null;
+        boolean log = true;
         try {
-            task.respond(rc, msg);
+            if (t instanceof TaskException) {
+                rc = ((TaskException) t).rc();
+                rc = rc == 0 ? 1 : rc;
+                msg = t.getMessage();
+                log = false;
+            } else {
+                msg = Throwables.text(t);
+                log = !(t instanceof RejectedExecutionException);
+            }
+        } catch (Throwable e) {
+            rc = 1;
+            msg = undescribed(t);
+            log = true;
+        }
+        respond(task, rc, msg);
+        if (log) {
+            try {
+                LOG.log(Level.SEVERE, "handler failed", t);
+            } catch (Throwable e) {
+                // out of memory, or a log handler of the application's that throws
+            }
+        }
+    }
+
+    private static String undescribed(Throwable t) {
+        try {
+            return t.getClass().getName() + ": <toString() failed>";
+        } catch (Throwable e) {
+            return null;
+        }
+    }
+
+    /** The cause of CompletionException and ExecutionException wrappers (a few levels). */
+    private static Throwable unwrap(Throwable t) {
+        try {
+            for (int i = 0; i < 8 && (t instanceof CompletionException || t instanceof ExecutionException)
+                    && t.getCause() != null; i++) {
+                t = t.getCause();
+            }
+        } catch (Throwable e) {
+            // a getCause() that throws: keep what we have
+        }
+        return t;
+    }
+
+    /** Answers with a UTF-8 message, or nil if there is no memory to encode it. Never throws. */
+    private static void respond(Task task, int rc, String msg) {
+        byte[] bytes = null;
+        try {
+            bytes = msg == null ? null : msg.getBytes(StandardCharsets.UTF_8);
+        } catch (Throwable e) {
+            // OutOfMemoryError: answer without the message
+        }
+        respond(task, rc, bytes);
+    }
+
+    /** Answers once. Never throws. */
+    private static void respond(Task task, int rc, byte[] rsp) {
+        try {
+            task.respond(rc, rsp);
         } catch (IllegalStateException e) {
-            LOG.log(Level.WARNING, "cannot answer with the error: " + e.getMessage());
+            quietly(Level.WARNING, "cannot answer: task already answered");
+        } catch (Throwable e) {
+            // Native.taskRespond answers the task itself when it cannot copy rsp
+            quietly(Level.SEVERE, "cannot answer a task");
+        }
+    }
+
+    private static void quietly(Level level, String msg) {
+        try {
+            LOG.log(level, msg);
+        } catch (Throwable e) {
+            // nothing left to tell it with
         }
     }
 }

@@ -1,5 +1,9 @@
 package resty.ffi;
 
+import java.nio.charset.StandardCharsets;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
 /**
  * The queue of calls of one loaded runtime: the {@code long tq} given to the runtime's init
  * method. Any number of threads may poll it.
@@ -19,6 +23,9 @@ package resty.ffi;
  * }</pre>
  */
 public final class TaskQueue {
+    private static final Logger LOG = Logger.getLogger("resty.ffi.TaskQueue");
+    private static final byte[] UNREADABLE = "cannot read the request".getBytes(StandardCharsets.UTF_8);
+
     private final long address;
     private volatile boolean closed;
 
@@ -35,15 +42,42 @@ public final class TaskQueue {
      * should end.
      */
     public Task poll() {
-        if (closed) {
-            return null;
+        for (;;) {
+            if (closed) {
+                return null;
+            }
+            long task = Native.taskPoll(address);
+            if (task == 0) {
+                closed = true;
+                return null;
+            }
+            try {
+                return new Task(task, Native.taskRequest(task));
+            } catch (Throwable t) {
+                // no heap for the request (a request bigger than -Xmx): answer it and go on
+                refuse(task, t);
+            }
         }
-        long task = Native.taskPoll(address);
-        if (task == 0) {
-            closed = true;
-            return null;
+    }
+
+    /** Answers a task whose request could not be read. Never throws. */
+    private static void refuse(long task, Throwable t) {
+        byte[] msg = UNREADABLE;
+        try {
+            msg = ("cannot read the request: " + Throwables.text(t)).getBytes(StandardCharsets.UTF_8);
+        } catch (Throwable e) {
+            // no memory for a message: the fixed one
         }
-        return new Task(task, Native.taskRequest(task));
+        try {
+            Native.taskRespond(task, 1, msg);
+        } catch (Throwable e) {
+            // the module answers the task itself when it cannot copy msg
+        }
+        try {
+            LOG.log(Level.SEVERE, "cannot read a request", t);
+        } catch (Throwable e) {
+            // nothing left to tell it with
+        }
     }
 
     /** True once a poll has returned null (the runtime was unloaded). */
