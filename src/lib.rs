@@ -14,6 +14,7 @@ pub mod request_tasks;
 pub mod runtime;
 pub mod runtime_log;
 pub mod signal_mask;
+pub mod spin;
 pub mod task;
 #[cfg(test)]
 mod test_stubs;

@@ -8,16 +8,14 @@
 //! picks the next one up without a futex sleep and wake-up on either side. A poller pinned
 //! to a single CPU parks at once: it would only spin against the worker it waits for.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// How long an idle poller spins before it parks.
-const SPIN: Duration = Duration::from_micros(50);
-
+use crate::spin::{GapWatch, Outcome, SpinPolicy};
 use crate::task::TaskPtr;
 use crate::unpin::ThreadUsers;
 
@@ -54,6 +52,8 @@ pub struct RequestQueue {
     /// Mirrors of `tasks.len()` and `unloaded` that spinning pollers watch without the lock.
     queued: AtomicUsize,
     closing: AtomicBool,
+    /// Pollers spinning for a task right now: one of them takes a new task at once.
+    spinning: AtomicUsize,
     /// For an `unpin` runtime: the threads that may run its code (see `unpin`).
     users: Option<ThreadUsers>,
 }
@@ -71,6 +71,7 @@ impl RequestQueue {
             max_queue: max_queue.max(1),
             queued: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            spinning: AtomicUsize::new(0),
             users: unpin.then(ThreadUsers::default),
         }
     }
@@ -167,25 +168,46 @@ impl RequestQueue {
         n
     }
 
-    /// Waits a little, without the lock, for a task or the unload. Not on a thread that may
-    /// run on one CPU only: there spinning only delays the nginx worker it waits for.
+    /// Waits a little, without the lock, for a task or the unload, as the thread's spin
+    /// policy allows (see `spin`): not at all on a thread that may run on one CPU only, after
+    /// spins that ran out, or after the thread was descheduled while spinning.
     fn spin(&self) {
-        if !may_run_on_several_cpus() {
-            return;
+        thread_local! {
+            static POLICY: RefCell<SpinPolicy> = const { RefCell::new(SpinPolicy::new()) };
         }
         let start = Instant::now();
+        let Some(budget) = POLICY.with(|p| p.borrow_mut().budget(start)) else {
+            return;
+        };
+        let gaps = GapWatch::new(start);
+        self.spinning.fetch_add(1, Ordering::AcqRel);
         let mut i: u32 = 0;
-        while self.queued.load(Ordering::Acquire) == 0 && !self.closing.load(Ordering::Acquire) {
+        let outcome = loop {
+            if self.queued.load(Ordering::Acquire) != 0 || self.closing.load(Ordering::Acquire) {
+                break Outcome::Hit(start.elapsed());
+            }
             spin_loop();
             i = i.wrapping_add(1);
             if i % 64 == 0 {
-                if start.elapsed() >= SPIN {
-                    return;
+                let now = Instant::now();
+                if gaps.tick(now) {
+                    break Outcome::Descheduled;
                 }
-                // Leave the CPU to the nginx worker if both share one core.
+                if now - start >= budget {
+                    break Outcome::Miss;
+                }
+                // Leave the CPU to the nginx worker if both share one core (a gap then).
                 std::thread::yield_now();
             }
-        }
+        };
+        self.spinning.fetch_sub(1, Ordering::AcqRel);
+        POLICY.with(|p| p.borrow_mut().record(outcome, Instant::now()));
+    }
+
+    /// Worker side: whether a poller is spinning for a task now (so the next task is taken
+    /// within microseconds, and waiting for its answer by spinning may pay).
+    pub fn has_spinning_poller(&self) -> bool {
+        self.spinning.load(Ordering::Acquire) > 0
     }
 
     /// Worker side: no more pushes; pollers drain what is queued, then get `None`.

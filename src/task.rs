@@ -288,6 +288,11 @@ impl TaskPtr {
         }
     }
 
+    /// Whether the task still waits in its queue for a runtime thread to take it.
+    pub fn is_queued(self) -> bool {
+        self.state() == tag(self.generation, QUEUED)
+    }
+
     /// Runtime side: the queue handed this task to a runtime.
     pub fn mark_taken(self) {
         self.slot()

@@ -31,6 +31,7 @@ use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::RequestQueue;
 use crate::request_tasks;
 use crate::runtime_log;
+use crate::spin::{GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
 use crate::task::{self, TaskPtr, Waiter};
 
 struct Worker {
@@ -51,6 +52,14 @@ struct Worker {
     /// Polls the done-queue on the next event-loop iterations while `spin_until` is ahead.
     spinner: Box<ngx_event_t>,
     spin_until: Option<Instant>,
+    /// When the spin learnt something last (post or answer), and the spin budget now.
+    spin_mark: Instant,
+    spin_budget: std::time::Duration,
+    spin_policy: SpinPolicy,
+    spin_gaps: GapWatch,
+    /// The last task posted while spinning, and when: spinning stops if no runtime thread
+    /// picks it up within `PICKUP_WINDOW` (the runtime's pollers sleep or are descheduled).
+    spin_watch: Option<(TaskPtr, Instant)>,
     /// The worker is exiting (quit, reload): calls still waiting at `exit_deadline` end.
     exiting: bool,
     exit_deadline: Box<ngx_event_t>,
@@ -84,8 +93,6 @@ const CLOSE_CHECK_MS: ngx_msec_t = 100;
 /// `worker_shutdown_timeout`.
 const DEFAULT_EXIT_WAIT_MS: ngx_msec_t = 60_000;
 
-/// How long the worker keeps polling for answers after its last call was posted.
-const WORKER_SPIN: Duration = Duration::from_micros(50);
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
@@ -193,6 +200,11 @@ pub fn init() -> Result<(), String> {
             waker,
             spinner,
             spin_until: None,
+            spin_mark: Instant::now(),
+            spin_budget: Duration::ZERO,
+            spin_policy: SpinPolicy::new(),
+            spin_gaps: GapWatch::new(Instant::now()),
+            spin_watch: None,
             exiting: false,
             exit_deadline,
             exit_expired: false,
@@ -336,17 +348,24 @@ impl Worker {
         }
     }
 
-    /// A call was posted: poll for answers for a little while instead of sleeping in epoll.
-    fn spin_for_answers(&mut self) {
-        let until = Instant::now() + WORKER_SPIN;
+    /// A call was posted: poll for answers for a little while instead of sleeping in epoll,
+    /// when the spin policy says it pays (see `spin`).
+    fn spin_for_answers(&mut self, task: TaskPtr) {
+        let now = Instant::now();
         if self.spin_until.is_some() {
-            self.spin_until = Some(until);
+            self.spin_until = Some(now + self.spin_budget);
+            self.spin_mark = now;
+            self.spin_watch = Some((task, now));
             return;
         }
-        if !crate::queue::may_run_on_several_cpus() {
+        let Some(budget) = self.spin_policy.budget(now) else {
             return;
-        }
-        self.spin_until = Some(until);
+        };
+        self.spin_budget = budget;
+        self.spin_until = Some(now + budget);
+        self.spin_mark = now;
+        self.spin_gaps = GapWatch::new(now);
+        self.spin_watch = Some((task, now));
         self.done.hold_wakeups();
         // SAFETY: worker thread; the spinner lives as long as the worker state. A posted
         // "next" event makes nginx poll epoll without sleeping on its next iteration.
@@ -461,7 +480,11 @@ pub unsafe fn post(
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
         w.live_tasks += 1;
-        w.spin_for_answers();
+        // Spin only if a runtime thread is there to take the call at once; a sleeping
+        // poller needs a wake-up that costs more than sleeping in epoll ourselves.
+        if queue.has_spinning_poller() || w.spin_until.is_some() {
+            w.spin_for_answers(task);
+        }
         Ok((task, sem))
     })?
 }
@@ -654,13 +677,39 @@ extern "C" fn on_spin(_ev: *mut ngx_event_t) {
     crate::panic_guard::guard((), || {
         let _ = with(|w| {
             let done = w.done;
-            done.pop_each(|task| w.on_done(task));
-            let more = w.live_tasks > 0 && w.spin_until.is_some_and(|until| Instant::now() < until);
+            let mut answers = 0usize;
+            done.pop_each(|task| {
+                answers += 1;
+                w.on_done(task)
+            });
+            let now = Instant::now();
+            let outcome = if w.spin_gaps.tick(now) {
+                // The worker did not run for a while (descheduled, or busy elsewhere).
+                Some(Outcome::Descheduled)
+            } else if answers > 0 {
+                w.spin_policy.record(Outcome::Hit(now - w.spin_mark), now);
+                w.spin_mark = now;
+                None
+            } else if w.spin_watch.is_some_and(|(t, at)| t.is_queued() && now - at >= PICKUP_WINDOW) {
+                // No runtime thread took the last call: its pollers sleep or do not run.
+                Some(Outcome::Abandoned)
+            } else if w.spin_until.is_some_and(|until| now >= until) {
+                Some(Outcome::Miss)
+            } else if w.live_tasks == 0 {
+                Some(Outcome::Abandoned)
+            } else {
+                None
+            };
+            if let Some(outcome) = outcome {
+                w.spin_policy.record(outcome, now);
+            }
+            let more = outcome.is_none() && w.live_tasks > 0;
             if more {
                 // SAFETY: worker thread; the spinner lives as long as the worker state.
                 unsafe { ngx_post_event(&mut *w.spinner, ptr::addr_of_mut!(ngx_posted_next_events)) };
             } else {
                 w.spin_until = None;
+                w.spin_watch = None;
                 // Give the wake-up duty back to the eventfd, and take what came meanwhile.
                 w.drain_done();
             }
