@@ -5,8 +5,16 @@
 #   bash bench/report.sh <data dir> <results dir>
 #
 # Data (tab-separated, "-" = not measured):
-#   seq.tsv   mode impl size us_per_call        (mode: unpinned|pinned; impl: rust|go|unix|floor;
-#                                                one line per round)
+#   seq.tsv   mode impl size us_per_call cpu_us_per_call worker_cpu_ns echo_cpu_ns
+#             worker_ticks echo_ticks calls
+#             (mode: unpinned|pinned|contended|paced; impl: rust|go|unix|floor; one line per
+#             round; cpu_us_per_call: worker CPU, plus the echo server's for unix, per call;
+#             floor: the process's CPU per round trip, raw columns "-"; data of older runs
+#             has only the first four columns)
+#   paced.tsv impl size p50_us p99_us max_us rate_per_s late wall_ms   (one line per round;
+#             impl none: the paced loop without a call; its seq.tsv lines have mode paced)
+#   idle.tsv  point wall_ns worker_cpu_ns echo_cpu_ns worker_ticks echo_ticks
+#             (point: loaded|after)
 #   wrk.tsv   endpoint conns req_per_s p50_ms p99_ms errors
 #   mem.tsv   point calls rss_kib live_tasks    (point: loaded|first|last)
 #   info.env  key=value about the machine and the run
@@ -23,15 +31,37 @@ MD=$RESULTS/$NAME.md
 PNG=$RESULTS/$NAME.png
 SIZES=(512 4096 10240 102400)
 
-# One sequential figure: the median over the rounds that gave one, or "-".
-seq_us() {
-    awk -F'\t' -v m="$1" -v i="$2" -v s="$3" '$1 == m && $2 == i && $3 == s && $4 != "-" { print $4 }' "$DATA/seq.tsv" |
-        sort -g |
+# The median of the numbers on stdin (one a line), 3 decimals, or "-" if none.
+median() {
+    sort -g |
         awk '{ v[NR] = $1 } END {
             if (NR == 0) print "-"
             else if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]
             else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# One figure of seq.tsv (column col) for mode/impl/size: the median over the rounds.
+seq_col() {   # mode impl size col
+    [ -f "$DATA/seq.tsv" ] || { echo -; return; }
+    awk -F'\t' -v m="$1" -v i="$2" -v s="$3" -v c="$4" \
+        '$1 == m && $2 == i && $3 == s && $c != "-" && $c != "" { print $c }' "$DATA/seq.tsv" | median
+}
+seq_us() { seq_col "$1" "$2" "$3" 4; }    # µs per call
+seq_cpu() { seq_col "$1" "$2" "$3" 5; }   # CPU µs per call
+# The echo server's share of a row's CPU µs per call (median over the rounds).
+seq_echo_cpu() {
+    [ -f "$DATA/seq.tsv" ] || { echo -; return; }
+    awk -F'\t' -v m="$1" -v i="$2" -v s="$3" '$1 == m && $2 == i && $3 == s && $7 ~ /^[0-9]+$/ && $10 + 0 > 0 {
+        print $7 / $10 / 1000 }' "$DATA/seq.tsv" | median
+}
+# One figure of paced.tsv (column col) for impl/size: the median over the rounds.
+paced_col() {   # impl size col
+    [ -f "$DATA/paced.tsv" ] || { echo -; return; }
+    awk -F'\t' -v i="$1" -v s="$2" -v c="$3" '$1 == i && $2 == s && $c != "-" && $c != "" { print $c }' \
+        "$DATA/paced.tsv" | median
+}
+idle_field() { [ -f "$DATA/idle.tsv" ] && awk -F'\t' -v p="$1" -v f="$2" '$1 == p { v = $f } END { print (v == "" ? "-" : v) }' "$DATA/idle.tsv" || echo -; }
+# Whether this data has the CPU columns (older runs do not).
+has_cpu() { [ -f "$DATA/seq.tsv" ] && awk -F'\t' 'NF >= 10 { found = 1 } END { exit !found }' "$DATA/seq.tsv"; }
 wrk_field() { awk -F'\t' -v e="$1" -v c="$2" -v f="$3" '$1 == e && $2 == c { v = $f } END { print (v == "" ? "-" : v) }' "$DATA/wrk.tsv"; }
 mem_field() { awk -F'\t' -v p="$1" -v f="$2" '$1 == p { v = $f } END { print (v == "" ? "-" : v) }' "$DATA/mem.tsv"; }
 
@@ -43,6 +73,22 @@ check() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
     ok = (op == "<=") ? (v + 0 <= l + 0) : (op == ">=") ? (v + 0 >= l + 0) : (op == ">") ? (v + 0 > l + 0) : (v + 0 == l + 0)
     print (ok ? "**yes**" : "no") }'; }
 label() { case $1 in 512) echo "512 B" ;; 4096) echo "4 KB" ;; 10240) echo "10 KB" ;; 102400) echo "100 KB" ;; *) echo "$1 B" ;; esac; }
+mode_title() {
+    case $1 in
+        unpinned) echo "quiet, unpinned" ;;
+        pinned) echo "pinned to CPU 0" ;;
+        contended) echo "contended (a spinner beside)" ;;
+        paced) echo "paced, $(( 1000000 / $(info paced_interval_us) )) calls/s" ;;
+        *) echo "$1" ;;
+    esac
+}
+# Has a row of this mode and impl any figure?
+has_rows() { [ -f "$DATA/seq.tsv" ] && awk -F'\t' -v m="$1" -v i="$2" '$1 == m && $2 == i && $4 != "-" { found = 1 } END { exit !found }' "$DATA/seq.tsv"; }
+busy_share() {
+    local v
+    v=$(info busy_cpu_share)
+    [ -n "$v" ] && [ "$v" != - ] && awk -v v="$v" 'BEGIN { printf "%.0f %%", v * 100 }' || echo "an unknown share"
+}
 
 goal_row() {   # description measured op limit target-text
     printf '| %s | %s | %s | %s |\n' "$1" "$2" "$5" "$(check "$2" "$3" "$4")"
@@ -78,20 +124,75 @@ write_goals() {
     echo
 }
 
+# The table of every mode side by side: µs and CPU µs per call, socket/bridge ratios.
+write_modes() {
+    local mode size impl name sizes bu bc uu uc
+    echo "## Every mode: µs and CPU µs per call, $CORES CPUs"
+    echo
+    echo "All from this one run, on $CORES CPUs ($(info cpu)). **µs/call**: wall-clock time of a call as"
+    echo "the Lua caller sees it. **CPU µs/call**: CPU time (user + system, all threads) spent during"
+    echo "the measured calls divided by their number, of the nginx worker with its runtime threads,"
+    echo "plus the echo server's for the unix socket. **socket/bridge**: the unix socket's figure"
+    echo "divided by the bridge's (above 1: the bridge is cheaper). Modes: *quiet, unpinned* (nothing"
+    echo "else of ours running); *pinned*: worker, runtime threads and echo server on CPU 0$(
+        has_rows contended rust && printf ';\n*contended*: unpinned while `bench-busy` spins on the machine (it got %s of a\nCPU meanwhile)' "$(busy_share)")$(
+        has_rows paced rust && printf ';\n*paced*: one %s call every %s µs, unpinned, µs/call timing the call alone,\nCPU µs/call including the idle time between calls' "$(label "$(paced_size)")" "$(info paced_interval_us)")."
+    echo "Medians of $(info rounds) round(s)."
+    if ! has_cpu; then
+        echo
+        echo "(This data was recorded before CPU time was measured: CPU columns are \"-\".)"
+    fi
+    echo
+    echo "| mode | payload | bridge | bridge µs/call | bridge CPU µs/call | unix µs/call | unix CPU µs/call | socket/bridge µs | socket/bridge CPU |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    for mode in unpinned pinned contended paced; do
+        if [ "$mode" = paced ]; then sizes=("$(paced_size)"); else sizes=("${SIZES[@]}"); fi
+        for size in "${sizes[@]}"; do
+            for impl in rust go; do
+                has_rows "$mode" "$impl" || continue
+                name=$([ "$impl" = rust ] && echo "Rust echo" || echo "Go echo")
+                bu=$(seq_us "$mode" "$impl" "$size"); bc=$(seq_cpu "$mode" "$impl" "$size")
+                uu=$(seq_us "$mode" unix "$size"); uc=$(seq_cpu "$mode" unix "$size")
+                printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(mode_title "$mode")" "$(label "$size")" \
+                    "$name" "$bu" "$bc" "$uu" "$uc" "$(ratio "$uu" "$bu")" "$(ratio "$uc" "$bc")"
+            done
+        done
+    done
+    echo
+}
+
+# The size of the paced rows (the first one recorded), 512 if none.
+paced_size() {
+    local v
+    v=$([ -f "$DATA/paced.tsv" ] && awk -F'\t' 'NR == 1 { print $2 }' "$DATA/paced.tsv")
+    echo "${v:-512}"
+}
+
 write_sequential() {
-    local mode title size r g u f
-    echo "## Sequential: µs per call"
+    local mode size r g u f
+    echo "## Sequential: µs and CPU µs per call"
     echo
     echo "$(info n) calls in a loop inside one request (after $(( $(info n) / 10 )) warm-up calls), each"
     echo "checked to echo its payload; the median of $(info rounds) round(s), the variants interleaved."
     echo "The floor is bench-floor: two threads, two eventfds, the same three payload copies,"
     echo "ns per round trip / 1000. Unpinned: the scheduler's choice on"
     echo "$(info cores) CPUs. Pinned: nginx's worker with every runtime thread and the echo server"
-    echo "(\`taskset -a -p -c 0\`), and the floor's two threads, on CPU 0."
-    for mode in unpinned pinned; do
-        title=$([ "$mode" = pinned ] && echo "pinned to CPU 0" || echo "unpinned")
+    echo "(\`taskset -a -p -c 0\`), and the floor's two threads, on CPU 0. Contended: unpinned, while"
+    echo "\`bench-busy\` (one thread spinning, unpinned, started before and killed after these rows)"
+    echo "competes for the $(info cores) CPUs; it got $(busy_share) of a CPU."
+    echo
+    echo "CPU µs per call: the CPU time (user + system, every thread) consumed during the timed"
+    echo "calls, divided by their number: the nginx worker's (runtime threads included) for the"
+    echo "bridge, the worker's plus the echo server's for the unix socket (the server's part shown"
+    echo "apart), bench-floor's whole process for the floor. Read from each process's CPU-time"
+    echo "clock (\`clock_getcpuclockid\`), the sum \`/proc/<pid>/stat\` reports as utime + stime, in ns"
+    echo "rather than $(clk_ms) ms ticks. CPU above µs per call: more than one thread of ours ran at"
+    echo "once (e.g. a poller spinning on the other side); below: part of the time none of ours ran"
+    echo "(all waiting for a wake-up or, contended, for a CPU)."
+    for mode in unpinned pinned contended; do
+        has_rows "$mode" rust || has_rows "$mode" unix || continue
         echo
-        echo "### $title"
+        echo "### $(mode_title "$mode"): µs per call"
         echo
         echo "| payload | bridge, Rust echo | bridge, Go echo | unix socket | eventfd floor | Rust/unix | Go/unix | Rust/floor |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -101,6 +202,89 @@ write_sequential() {
             printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$size")" "$r" "$g" "$u" "$f" \
                 "$(ratio "$r" "$u")" "$(ratio "$g" "$u")" "$(ratio "$r" "$f")"
         done
+        has_cpu || continue
+        echo
+        echo "### $(mode_title "$mode"): CPU µs per call"
+        echo
+        echo "| payload | bridge, Rust echo | bridge, Go echo | unix socket (worker + server) | of which echo server | eventfd floor | unix/Rust | unix/Go |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+        for size in "${SIZES[@]}"; do
+            r=$(seq_cpu "$mode" rust "$size"); g=$(seq_cpu "$mode" go "$size")
+            u=$(seq_cpu "$mode" unix "$size"); f=$(seq_cpu "$mode" floor "$size")
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$size")" "$r" "$g" "$u" \
+                "$(seq_echo_cpu "$mode" unix "$size")" "$f" "$(ratio "$u" "$r")" "$(ratio "$u" "$g")"
+        done
+    done
+    echo
+    write_cpu_crosscheck
+}
+
+clk_ms() { local t; t=$(info clk_tck); awk -v t="${t:-100}" 'BEGIN { printf "%g", 1000 / t }'; }
+
+# The clock-based CPU figures against /proc/<pid>/stat's utime + stime, summed over all rows.
+write_cpu_crosscheck() {
+    has_cpu || return 0
+    awk -F'\t' -v ms="$(clk_ms)" '
+        $6 ~ /^[0-9]+$/ && $8 ~ /^[0-9]+$/ { wn += $6; wt += $8; rows++ }
+        $7 ~ /^[0-9]+$/ && $9 ~ /^[0-9]+$/ { en += $7; et += $9 }
+        END { if (rows) printf "Cross-check over the %d bridge, unix and paced rows: the worker'"'"'s CPU by its clock %.0f ms,\nby /proc/<pid>/stat utime + stime %d ticks (%.0f ms); the echo server'"'"'s %.0f ms and %d ticks (%.0f ms).\n\n",
+            rows, wn / 1e6, wt, wt * ms, en / 1e6, et, et * ms }' "$DATA/seq.tsv"
+}
+
+write_paced() {
+    local impl name size
+    [ -f "$DATA/paced.tsv" ] || return 0
+    size=$(paced_size)
+    echo "## Paced: $(( 1000000 / $(info paced_interval_us) )) calls/s"
+    echo
+    echo "One $(label "$size") call every $(info paced_interval_us) µs on an absolute schedule (the request sleeps with"
+    echo "\`ngx.sleep\` until each call is due), $(info paced_n) measured calls after a warm-up of $(( $(info paced_n) / 20 )),"
+    echo "unpinned, nothing else of ours running; the median of $(info rounds) round(s). Latency is the call"
+    echo "alone (clock read before and after it), not the sleep. CPU µs per call: the worker's CPU"
+    echo "(runtime threads included; plus the echo server's for unix) over the whole paced stretch,"
+    echo "sleeps included, divided by the number of calls: what a call costs the machine at this rate,"
+    echo "with every wake-up and poll around it. \"pacing alone\": the same loop and sleeps without"
+    echo "a call, so the calls' own share is the difference. \"% of a CPU\": CPU µs per call / interval."
+    echo "\"late\": times the next call would have started more than one interval after it was due (a"
+    echo "timer or a call that ran long), so the schedule restarted from there instead of bursting."
+    echo
+    echo "| backend | µs/call (mean) | p50 µs | p99 µs | max µs | CPU µs/call | % of a CPU | of which echo server | calls/s achieved | late |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for impl in rust go unix none; do
+        has_rows paced "$impl" || continue
+        case $impl in rust) name="bridge, Rust echo" ;; go) name="bridge, Go echo" ;; unix) name="unix socket" ;;
+            none) name="pacing alone (no call)" ;; esac
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(seq_us paced "$impl" "$size")" \
+            "$(paced_col "$impl" "$size" 3)" "$(paced_col "$impl" "$size" 4)" "$(paced_col "$impl" "$size" 5)" \
+            "$(seq_cpu paced "$impl" "$size")" \
+            "$(awk -v c="$(seq_cpu paced "$impl" "$size")" -v i="$(info paced_interval_us)" 'BEGIN {
+                if (c == "-" || i + 0 == 0) print "-"; else printf "%.2f", c / i * 100 }')" \
+            "$([ "$impl" = unix ] && seq_echo_cpu paced unix "$size" || echo "")" \
+            "$(paced_col "$impl" "$size" 6 | awk '{ if ($1 == "-") print; else printf "%.1f\n", $1 }')" \
+            "$(paced_col "$impl" "$size" 7 | awk '{ if ($1 == "-") print; else printf "%.0f\n", $1 }')"
+    done
+    echo
+}
+
+write_idle() {
+    local point
+    [ -f "$DATA/idle.tsv" ] || return 0
+    echo "## Idle: CPU with the runtimes loaded and no calls"
+    echo
+    echo "Nothing talks to nginx for $(info idle_seconds) s (after a 0.5 s pause): the CPU time the worker (both"
+    echo "runtimes loaded, their threads started; all threads counted) and the echo server consume"
+    echo "meanwhile, by their CPU-time clocks (and by /proc/<pid>/stat ticks of $(clk_ms) ms)."
+    echo
+    echo "| when | seconds | worker CPU ms | worker, % of one CPU | worker ticks | echo server CPU ms |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for point in loaded after; do
+        awk -v p="$point" -v t="$(idle_field "$point" 2)" -v w="$(idle_field "$point" 3)" \
+            -v wt="$(idle_field "$point" 5)" -v e="$(idle_field "$point" 4)" 'BEGIN {
+            if (t == "-") exit
+            d = (p == "loaded") ? "after the warm-up (one call on each runtime)" : "after the sequential and paced rows"
+            printf "| %s | %.2f | %s | %s | %s | %s |\n", d, t / 1e9,
+                (w == "-") ? "-" : sprintf("%.3f", w / 1e6), (w == "-") ? "-" : sprintf("%.3f", w / t * 100),
+                wt, (e == "-") ? "-" : sprintf("%.3f", e / 1e6) }'
     done
     echo
 }
@@ -147,7 +331,7 @@ write_memory() {
 
 write_plot_data() {
     local mode size
-    for mode in unpinned pinned; do
+    for mode in unpinned pinned contended; do
         for size in "${SIZES[@]}"; do
             printf '%s\t%s\t%s\t%s\t%s\n' "$size" "$(seq_us "$mode" rust "$size")" "$(seq_us "$mode" go "$size")" \
                 "$(seq_us "$mode" unix "$size")" "$(seq_us "$mode" floor "$size")"
@@ -157,6 +341,14 @@ write_plot_data() {
         printf '%s\t%s\t%s\t%s\n' "$conns" "$(wrk_field say "$conns" 3)" "$(wrk_field ffi "$conns" 3)" \
             "$(wrk_field unix "$conns" 3)"
     done >"$DATA/plot-wrk.dat"
+    # 512 B in every mode: mode, µs per call (Rust, Go, unix), CPU µs per call (Rust, Go, unix).
+    for mode in unpinned pinned contended paced; do
+        size=512
+        [ "$mode" = paced ] && size=$(paced_size)
+        printf '"%s"\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(case $mode in unpinned) echo quiet ;; *) echo "$mode" ;; esac)" \
+            "$(seq_us "$mode" rust "$size")" "$(seq_us "$mode" go "$size")" "$(seq_us "$mode" unix "$size")" \
+            "$(seq_cpu "$mode" rust "$size")" "$(seq_cpu "$mode" go "$size")" "$(seq_cpu "$mode" unix "$size")"
+    done >"$DATA/plot-modes.dat"
 }
 
 mkdir -p "$RESULTS"
@@ -166,7 +358,7 @@ mkdir -p "$RESULTS"
     echo "Machine: $CORES CPUs ($(info cpu)), Linux $(info kernel), nginx $(info nginx);"
     echo "load average at the start: $(info loadavg). Run: \`bash bench/run.sh\`$([ -n "$(info quick)" ] && echo " with BENCH_QUICK=1 (smoke run)")"
     echo "at $(info time) UTC, $(info n) calls per sequential row, wrk $(info duration) s per run,"
-    echo "$(info mem_calls) memory calls; $(info seconds) s in all."
+    echo "$(info mem_calls) memory calls$([ -n "$(info paced_n)" ] && echo ", $(info paced_n) calls per paced row"); $(info seconds) s in all."
     [ -z "$(info go_note)" ] || { echo; echo "Note: $(info go_note)."; }
     if [ -s "$DATA/nginx-problems.txt" ]; then
         echo
@@ -175,14 +367,21 @@ mkdir -p "$RESULTS"
     echo
     echo "![benchmark plot]($NAME.png)"
     echo
+    write_modes
     write_goals
     write_sequential
+    write_paced
+    write_idle
     write_concurrent
     write_memory
 } >"$MD"
 
+# 1 if columns from..to of a plot data file hold any number, else 0.
+has_figures() { awk -F'\t' -v a="$2" -v b="$3" '{ for (i = a; i <= b; i++) if ($i ~ /^[0-9.]+$/) found = 1 }
+    END { print found ? 1 : 0 }' "$1"; }
+
 write_plot_data
-gnuplot -e "datadir='$DATA'; out='$PNG'; title='resty-ffi benchmark, $DATE, $CORES CPUs'" \
+gnuplot -e "datadir='$DATA'; out='$PNG'; title='resty-ffi benchmark, $DATE, $CORES CPUs'; has_contended=$(has_figures "$DATA/plot-seq-contended.dat" 2 5); has_modes_us=$(has_figures "$DATA/plot-modes.dat" 2 4); has_modes_cpu=$(has_figures "$DATA/plot-modes.dat" 5 7)" \
     "$BENCH_DIR/plot.gp" 2>"$DATA/gnuplot.log" ||
     { cat "$DATA/gnuplot.log" >&2; echo "[resty-ffi] error: gnuplot failed" >&2; exit 1; }
 

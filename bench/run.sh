@@ -6,15 +6,28 @@
 #
 # Builds the module, the runtimes and bench/'s Rust programs, starts a unix-socket echo server
 # and a one-worker nginx on 127.0.0.1:$BENCH_PORT, then measures
+#   0. the idle CPU of the worker with both runtimes loaded and no calls (BENCH_IDLE_SECONDS),
+#      once after the warm-up and once after the sequential and paced rows;
 #   1. sequential calls in one request (bridge/Rust, bridge/Go, unix socket, eventfd floor),
-#      unpinned and pinned to CPU 0;
-#   2. wrk at 1/16/64 connections (nginx and the echo server on CPU 0, wrk on CPU 1);
-#   3. worker RSS and live tasks after 10,000 and after BENCH_MEM_CALLS bridge calls;
+#      µs per call and CPU µs per call, in three modes: unpinned on a quiet machine, pinned to
+#      CPU 0, and contended (unpinned while bench-busy spins on the machine);
+#   2. paced calls: one 512-byte call every BENCH_PACED_INTERVAL_US (500 calls/s), latency of
+#      the call alone and CPU µs per call (the idle time between calls included), and the
+#      same paced loop without calls (what the pacing alone costs);
+#   3. wrk at 1/16/64 connections (nginx and the echo server on CPU 0, wrk on CPU 1);
+#   4. worker RSS and live tasks after 10,000 and after BENCH_MEM_CALLS bridge calls;
 # and writes bench/results/<date>-<cores>cpu.{md,png} and latest.{md,png}.
 #
+# CPU time is the process CPU-time clock (bench-cputime, or clock_getcpuclockid in the
+# worker): user + system time of all threads, the sum utime + stime of /proc/<pid>/stat
+# without its 10 ms ticks (those are recorded beside it as a cross-check). The worker counts
+# with its runtime threads; for the unix rows the echo server's CPU is added.
+#
 # Environment: BENCH_N (calls per sequential row, 20000), BENCH_ROUNDS (rounds of the
-# sequential rows, 3; the report takes the median), BENCH_DURATION (seconds per wrk run, 5), BENCH_MEM_CALLS (1000000), BENCH_PORT (20100..20199, 20100), BENCH_QUICK=1,
-# BENCH_NO_BUILD=1 (use what is built), BENCH_RESULTS_DIR (where the report goes).
+# sequential and paced rows, 3; the report takes the median), BENCH_DURATION (seconds per
+# wrk run, 5), BENCH_MEM_CALLS (1000000), BENCH_PACED_N (calls per paced row, 2000),
+# BENCH_PACED_INTERVAL_US (2000), BENCH_IDLE_SECONDS (2), BENCH_PORT (20100..20199, 20100),
+# BENCH_QUICK=1, BENCH_NO_BUILD=1 (use what is built), BENCH_RESULTS_DIR (where the report goes).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../ci/env.sh"
@@ -24,16 +37,21 @@ if [ -n "${BENCH_QUICK:-}" ]; then
     ROUNDS=${BENCH_ROUNDS:-1}
     DURATION=${BENCH_DURATION:-1}
     MEM_CALLS=${BENCH_MEM_CALLS:-100000}
+    PACED_N=${BENCH_PACED_N:-500}
     RESULTS_DIR=${BENCH_RESULTS_DIR:-$RESTY_FFI_BUILD/bench/results-quick}
 else
     N=${BENCH_N:-20000}
     ROUNDS=${BENCH_ROUNDS:-3}
     DURATION=${BENCH_DURATION:-5}
     MEM_CALLS=${BENCH_MEM_CALLS:-1000000}
+    PACED_N=${BENCH_PACED_N:-2000}
     RESULTS_DIR=${BENCH_RESULTS_DIR:-$BENCH_DIR/results}
 fi
 PORT=${BENCH_PORT:-20100}
+PACED_INTERVAL_US=${BENCH_PACED_INTERVAL_US:-2000}
+IDLE_SECONDS=${BENCH_IDLE_SECONDS:-2}
 SIZES=(512 4096 10240 102400)
+PACED_SIZE=512
 CONNS=(1 16 64)
 MEM_FIRST=10000
 MEM_CHUNK=100000
@@ -46,6 +64,10 @@ is_int "$MEM_CALLS" && [ "$MEM_CALLS" -gt "$MEM_FIRST" ] ||
     die "BENCH_MEM_CALLS must be an integer above $MEM_FIRST"
 is_int "$PORT" && [ "$PORT" -ge 20100 ] && [ "$PORT" -le 20199 ] ||
     die "BENCH_PORT must be in 20100..20199"
+is_int "$PACED_N" && [ "$PACED_N" -le 100000 ] || die "BENCH_PACED_N must be an integer in 1..100000"
+is_int "$PACED_INTERVAL_US" && [ "$PACED_INTERVAL_US" -ge 1000 ] && [ "$PACED_INTERVAL_US" -le 1000000 ] ||
+    die "BENCH_PACED_INTERVAL_US must be an integer in 1000..1000000"
+is_int "$IDLE_SECONDS" && [ "$IDLE_SECONDS" -le 600 ] || die "BENCH_IDLE_SECONDS must be an integer in 1..600"
 
 CORES=$(nproc)
 ALL_CPUS=0-$((CORES - 1))
@@ -60,6 +82,7 @@ BASE_URL=http://127.0.0.1:$PORT
 NGINX_PID=
 ECHO_PID=
 WORKER_PID=
+BUSY_PID=
 
 # ---------------------------------------------------------------- processes
 
@@ -81,6 +104,8 @@ stop_nginx() {
 
 cleanup() {
     stop_nginx
+    stop_pid "$BUSY_PID"
+    BUSY_PID=
     stop_pid "$ECHO_PID"
     ECHO_PID=
     rm -f "$SOCKET"
@@ -120,6 +145,25 @@ start_nginx() {
         die "warm-up request failed (see $PREFIX/logs/error.log)"
 }
 
+# The contended mode's neighbour: one spinning process, unpinned, bounded by time.
+start_busy() {
+    "$BIN/bench-busy" --max-seconds 3600 &
+    BUSY_PID=$!
+    BUSY_STARTED_NS=$(date +%s%N)
+    BUSY_CPU0=$(cpu_ns "$BUSY_PID")
+}
+
+stop_busy() {   # records the share of a CPU the spinner got into info.env
+    local cpu1 wall
+    cpu1=$(cpu_ns "$BUSY_PID")
+    wall=$(($(date +%s%N) - BUSY_STARTED_NS))
+    stop_pid "$BUSY_PID"
+    BUSY_PID=
+    awk -v a="$BUSY_CPU0" -v b="$cpu1" -v w="$wall" 'BEGIN {
+        if (a == "-" || b == "-" || w <= 0) print "busy_cpu_share=-"
+        else printf "busy_cpu_share=%.3f\n", (b - a) / w }' >>"$DATA/info.env"
+}
+
 # Pins (cpu list) or unpins (all cpus) the nginx worker and the echo server, every thread.
 set_affinity() {
     local cpus=$1
@@ -134,39 +178,73 @@ get() {
     curl -sS --max-time "$2" "$1" 2>>"$WORK/curl.log" || true
 }
 
+# CPU time of a whole process (all threads) in ns, or "-".
+cpu_ns() {
+    local v
+    v=$("$BIN/bench-cputime" "$1" 2>/dev/null | sed -n 's/^pid=[0-9]* cpu_ns=\([0-9]*\)$/\1/p')
+    echo "${v:--}"
+}
+
+# utime + stime of a whole process in clock ticks (/proc/<pid>/stat fields 14 and 15), or "-".
+stat_ticks() {
+    local v
+    v=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+    echo "${v:--}"
+}
+
+# The value of key=... in a "k=v k=v" line, or "-".
+field() { awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' <<<"$2" | grep . || echo -; }
+
+# One seq.tsv line from a /seq or /paced answer:
+#   mode impl size us_per_call cpu_us_per_call worker_cpu_ns echo_cpu_ns worker_ticks echo_ticks calls
+# CPU µs per call: the worker's CPU (all threads) over the timed calls, plus the echo
+# server's for the unix rows, divided by the number of calls.
+seq_line() {   # mode impl size answer
+    local mode=$1 impl=$2 size=$3 out=$4 us calls wns ens wt et cpu
+    us=$(field us_per_call "$out"); calls=$(field calls "$out")
+    wns=$(field cpu_ns "$out"); ens=$(field echo_cpu_ns "$out")
+    wt=$(field ticks "$out"); et=$(field echo_ticks "$out")
+    cpu=$(awk -v w="$wns" -v e="$ens" -v n="$calls" -v unix="$([ "$impl" = unix ] && echo 1)" 'BEGIN {
+        if (w == "-" || n == "-" || n + 0 == 0 || (unix && e == "-")) { print "-"; exit }
+        printf "%.3f", (w + (unix ? e : 0)) / n / 1000 }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$impl" "$size" "$us" "$cpu" \
+        "$wns" "$ens" "$wt" "$et" "$calls" >>"$DATA/seq.tsv"
+}
+
 sequential_row() {   # mode impl size
-    local mode=$1 impl=$2 size=$3 out us
+    local mode=$1 impl=$2 size=$3 out
     # Generous bound: 100 KB over the unix socket can take ~0.5 ms a call on a busy machine.
-    out=$(get "$BASE_URL/seq?impl=$impl&size=$size&n=$N" $((60 + N / 50)))
-    us=$(sed -n 's/^us_per_call=\([0-9.]*\) calls=[0-9]* errors=0$/\1/p' <<<"$out")
-    if [ -z "$us" ]; then
+    out=$(get "$BASE_URL/seq?impl=$impl&size=$size&n=$N&echo_pid=$ECHO_PID" $((60 + N / 50)))
+    if ! grep -Eq '^us_per_call=[0-9.]+ calls=[0-9]+ errors=0 ' <<<"$out"; then
         log "sequential $mode $impl $size: failed: ${out:-no answer}"
-        us=-
+        out="us_per_call=- calls=-"
     fi
-    printf '%s\t%s\t%s\t%s\n' "$mode" "$impl" "$size" "$us" >>"$DATA/seq.tsv"
+    seq_line "$mode" "$impl" "$size" "$out"
 }
 
 floor_rows() {   # mode
-    local mode=$1 pin=() size ns
+    local mode=$1 pin=() size line
     [ "$mode" = pinned ] && pin=(taskset -c 0)
     local sizes_csv
     sizes_csv=$(IFS=,; echo "${SIZES[*]}")
     timeout 300 "${pin[@]}" "$BIN/bench-floor" --sizes "$sizes_csv" --iters "$N" >"$DATA/floor-$mode.txt" ||
         log "floor $mode failed"
     for size in "${SIZES[@]}"; do
-        ns=$(sed -n "s/^size=$size iters=[0-9]* ns_per_round_trip=\([0-9.]*\)$/\1/p" "$DATA/floor-$mode.txt")
-        printf '%s\tfloor\t%s\t%s\n' "$mode" "$size" \
-            "$(awk -v ns="${ns:-}" 'BEGIN { if (ns == "") print "-"; else printf "%.3f", ns / 1000 }')" \
-            >>"$DATA/seq.tsv"
+        line=$(grep "^size=$size " "$DATA/floor-$mode.txt" || true)
+        printf '%s\tfloor\t%s\t%s\t%s\t-\t-\t-\t-\t%s\n' "$mode" "$size" \
+            "$(awk -v ns="$(field ns_per_round_trip "$line")" 'BEGIN { if (ns == "-") print "-"; else printf "%.3f", ns / 1000 }')" \
+            "$(awk -v ns="$(field cpu_ns_per_round_trip "$line")" 'BEGIN { if (ns == "-") print "-"; else printf "%.3f", ns / 1000 }')" \
+            "$(field iters "$line")" >>"$DATA/seq.tsv"
     done
 }
 
 run_sequential() {
     local impls=(rust go unix) mode round size impl
     [ -f "$GO_LIB" ] || impls=(rust unix)
-    for mode in unpinned pinned; do
+    for mode in unpinned pinned contended; do
         if [ "$mode" = pinned ]; then set_affinity 0; else set_affinity "$ALL_CPUS"; fi
-        log "sequential, $mode: ${impls[*]} floor x ${SIZES[*]} bytes, $N calls each, $ROUNDS round(s)"
+        [ "$mode" = contended ] && start_busy
+        log "sequential, $mode: ${impls[*]} floor x ${SIZES[*]} bytes, $N calls each, $ROUNDS round(s)$([ "$mode" = contended ] && echo ", bench-busy spinning (pid $BUSY_PID)")"
         # Rounds interleave the variants, so a noisy moment hits all of them alike.
         for round in $(seq "$ROUNDS"); do
             for size in "${SIZES[@]}"; do
@@ -176,8 +254,57 @@ run_sequential() {
             done
             floor_rows "$mode"
         done
+        [ "$mode" = contended ] && stop_busy
     done
     set_affinity "$ALL_CPUS"
+}
+
+# Paced: one call every PACED_INTERVAL_US; a seq.tsv line (mode paced) and a paced.tsv line:
+#   impl size p50_us p99_us max_us rate_per_s late wall_ms
+paced_row() {   # impl size
+    local impl=$1 size=$2 out
+    out=$(get "$BASE_URL/paced?impl=$impl&size=$size&n=$PACED_N&interval_us=$PACED_INTERVAL_US&echo_pid=$ECHO_PID" \
+        $((60 + PACED_N * PACED_INTERVAL_US * 3 / 1000000)))
+    if ! grep -Eq '^us_per_call=[0-9.]+ .* errors=0 ' <<<"$out"; then
+        log "paced $impl $size: failed: ${out:-no answer}"
+        out="us_per_call=- calls=-"
+    fi
+    seq_line paced "$impl" "$size" "$out"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$impl" "$size" "$(field p50_us "$out")" \
+        "$(field p99_us "$out")" "$(field max_us "$out")" "$(field rate_per_s "$out")" \
+        "$(field late "$out")" "$(field wall_ms "$out")" >>"$DATA/paced.tsv"
+}
+
+run_paced() {
+    # none: the same paced loop without a call, what the pacing itself costs.
+    local impls=(rust go unix none) round impl
+    [ -f "$GO_LIB" ] || impls=(rust unix none)
+    set_affinity "$ALL_CPUS"
+    log "paced: ${impls[*]} x $PACED_SIZE bytes, one call every ${PACED_INTERVAL_US} µs, $PACED_N calls each, $ROUNDS round(s)"
+    for round in $(seq "$ROUNDS"); do
+        for impl in "${impls[@]}"; do
+            paced_row "$impl" "$PACED_SIZE"
+        done
+    done
+}
+
+# Idle: nothing talks to nginx for IDLE_SECONDS; the CPU the worker (with its loaded
+# runtimes) and the echo server burn meanwhile. idle.tsv:
+#   point wall_ns worker_cpu_ns echo_cpu_ns worker_ticks echo_ticks
+idle_point() {   # point
+    local w0 e0 wt0 et0 t0 w1 e1 wt1 et1 t1
+    sleep 0.5   # let pollers that spin after a call park
+    t0=$(date +%s%N)
+    w0=$(cpu_ns "$WORKER_PID"); e0=$(cpu_ns "$ECHO_PID")
+    wt0=$(stat_ticks "$WORKER_PID"); et0=$(stat_ticks "$ECHO_PID")
+    sleep "$IDLE_SECONDS"
+    w1=$(cpu_ns "$WORKER_PID"); e1=$(cpu_ns "$ECHO_PID")
+    wt1=$(stat_ticks "$WORKER_PID"); et1=$(stat_ticks "$ECHO_PID")
+    t1=$(date +%s%N)
+    awk -v p="$1" -v t="$((t1 - t0))" -v w0="$w0" -v w1="$w1" -v e0="$e0" -v e1="$e1" \
+        -v wt0="$wt0" -v wt1="$wt1" -v et0="$et0" -v et1="$et1" 'function d(a, b) { return (a == "-" || b == "-") ? "-" : b - a }
+        BEGIN { printf "%s\t%s\t%s\t%s\t%s\t%s\n", p, t, d(w0, w1), d(e0, e1), d(wt0, wt1), d(et0, et1) }' \
+        >>"$DATA/idle.tsv"
 }
 
 # wrk's "50%  1.23ms" -> milliseconds
@@ -292,6 +419,10 @@ GO_NOTE=
     echo "rounds=$ROUNDS"
     echo "duration=$DURATION"
     echo "mem_calls=$MEM_CALLS"
+    echo "paced_n=$PACED_N"
+    echo "paced_interval_us=$PACED_INTERVAL_US"
+    echo "idle_seconds=$IDLE_SECONDS"
+    echo "clk_tck=$(getconf CLK_TCK)"
     echo "quick=${BENCH_QUICK:-}"
     echo "go_note=$GO_NOTE"
 } >"$DATA/info.env"
@@ -301,7 +432,12 @@ start_nginx
 grep -q '^go ok' "$WORK/warmup.txt" || [ ! -f "$GO_LIB" ] ||
     log "Go echo runtime did not answer the warm-up: $(grep '^go' "$WORK/warmup.txt")"
 
+log "idle: worker CPU with the runtimes loaded, no calls, ${IDLE_SECONDS}s"
+idle_point loaded
 run_sequential
+run_paced
+log "idle again after the sequential and paced rows, ${IDLE_SECONDS}s"
+idle_point after
 run_concurrent
 run_memory
 stop_nginx
@@ -312,3 +448,4 @@ grep -E '\[(alert|crit|emerg)\]' "$PREFIX/logs/error.log" >"$DATA/nginx-problems
 log "writing the report into $RESULTS_DIR"
 bash "$BENCH_DIR/report.sh" "$DATA" "$RESULTS_DIR"
 sed -n '/^| goal /,/^$/p' "$RESULTS_DIR/latest.md"
+sed -n '/^## Every mode/,/^## Goals/p' "$RESULTS_DIR/latest.md" | sed '$d' 

@@ -1,5 +1,5 @@
--- The benchmark server's handlers (bench/nginx.conf): sequential call loops, the wrk
--- endpoints and the memory loop. Three backends answer the same echo:
+-- The benchmark server's handlers (bench/nginx.conf): sequential and paced call loops, the
+-- wrk endpoints and the memory loop. Three backends answer the same echo:
 --   rust  the bridge with the Rust echo runtime (libffi_echo.so)
 --   go    the bridge with the Go echo runtime (libffi_go_echo.so)
 --   unix  a cosocket to bench-echo-server (4-byte big-endian length, then the payload)
@@ -15,9 +15,13 @@ local tonumber = tonumber
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } resty_ffi_bench_timespec_t;
 int clock_gettime(int clk_id, resty_ffi_bench_timespec_t *tp);
+int clock_getcpuclockid(int pid, int *clock_id);
 ]]
 local CLOCK_MONOTONIC = 1
+local CLOCK_PROCESS_CPUTIME_ID = 2
 local ts = ffi.new("resty_ffi_bench_timespec_t")
+local cpu_ts = ffi.new("resty_ffi_bench_timespec_t")
+local clock_id_buf = ffi.new("int[1]")
 
 local CALL_TIMEOUT_MS = 10000
 local SOCKET_TIMEOUT_MS = 10000
@@ -36,6 +40,89 @@ local payloads = {}   -- size -> payload string
 local function now_ns()
     ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
     return tonumber(ts.tv_sec) * 1e9 + tonumber(ts.tv_nsec)
+end
+
+
+-- CPU time of a whole process so far, in ns: user + system time of all its threads
+-- (exited ones included), the sum /proc/<pid>/stat gives as utime + stime, without the
+-- 10 ms tick rounding. pid nil: this worker (with its runtime threads). nil if unreadable.
+local function cpu_ns(pid)
+    local clock = CLOCK_PROCESS_CPUTIME_ID
+    if pid then
+        if ffi.C.clock_getcpuclockid(pid, clock_id_buf) ~= 0 then
+            return nil
+        end
+        clock = clock_id_buf[0]
+    end
+    if ffi.C.clock_gettime(clock, cpu_ts) ~= 0 then
+        return nil
+    end
+    return tonumber(cpu_ts.tv_sec) * 1e9 + tonumber(cpu_ts.tv_nsec)
+end
+
+
+-- utime + stime of a whole process from /proc/<pid>/stat (pid nil: this worker), in clock
+-- ticks; kept beside cpu_ns as a cross-check. nil if unreadable.
+local function stat_ticks(pid)
+    local f = io.open("/proc/" .. (pid and tostring(pid) or "self") .. "/stat", "r")
+    if not f then
+        return nil
+    end
+    local line = f:read("*l")
+    f:close()
+    -- Fields after the command name "(...)": state is field 3, utime 14, stime 15.
+    local rest = line and line:match("%) (.*)$")
+    if not rest then
+        return nil
+    end
+    local fields, i = {}, 3
+    for w in rest:gmatch("%S+") do
+        fields[i] = w
+        if i == 15 then
+            break
+        end
+        i = i + 1
+    end
+    local utime, stime = tonumber(fields[14]), tonumber(fields[15])
+    if not utime or not stime then
+        return nil
+    end
+    return utime + stime
+end
+
+
+-- A snapshot of the CPU counters of this worker and (if given) the echo server. The clocks
+-- are read right next to the measured stretch ("before": last, "after": first), so reading
+-- /proc/<pid>/stat is not counted in them.
+local function cpu_snapshot(echo_pid, when)
+    local snap = {}
+    local function clocks()
+        snap.echo = echo_pid and cpu_ns(echo_pid)
+        snap.worker = cpu_ns()
+    end
+    if when == "after" then
+        clocks()
+    end
+    snap.worker_ticks = stat_ticks()
+    snap.echo_ticks = echo_pid and stat_ticks(echo_pid)
+    if when ~= "after" then
+        clocks()
+    end
+    return snap
+end
+
+
+-- "cpu_ns=... echo_cpu_ns=... ticks=... echo_ticks=..." between two snapshots ("-": unknown).
+local function cpu_fields(a, b)
+    local function diff(k, fmt)
+        if a[k] and b[k] then
+            return str_format(fmt, b[k] - a[k])
+        end
+        return "-"
+    end
+    return str_format("cpu_ns=%s echo_cpu_ns=%s ticks=%s echo_ticks=%s",
+                      diff("worker", "%.0f"), diff("echo", "%.0f"),
+                      diff("worker_ticks", "%d"), diff("echo_ticks", "%d"))
 end
 
 
@@ -102,8 +189,12 @@ local function unix_call(sock, hdr, req)
 end
 
 
--- A function doing one echo of `req`, and a function to call when done.
+-- A function doing one echo of `req`, and a function to call when done. impl "none" does
+-- no call at all (the paced mode's baseline: the cost of the pacing itself).
 local function backend(impl)
+    if impl == "none" then
+        return function(req) return req end, function() end
+    end
     if impl == "unix" then
         local sock, err = unix_connect()
         if not sock then
@@ -163,7 +254,19 @@ function _M.init(path)
 end
 
 
--- GET /seq?impl=rust|go|unix&size=BYTES&n=CALLS: a warm-up of n/10 calls, then n timed.
+-- The echo server's pid from ?echo_pid= (its CPU is measured beside the worker's), or nil.
+local function echo_pid_arg()
+    local pid = tonumber(ngx.var.arg_echo_pid or "")
+    if pid and pid >= 1 and pid == math.floor(pid) then
+        return pid
+    end
+    return nil
+end
+
+
+-- GET /seq?impl=rust|go|unix&size=BYTES&n=CALLS[&echo_pid=PID]: a warm-up of n/10 calls,
+-- then n timed, with the CPU time the worker (all threads) and the echo server spent on them.
+--   -> us_per_call=... calls=... errors=... cpu_ns=... echo_cpu_ns=... ticks=... echo_ticks=...
 function _M.sequential()
     local impl = ngx.var.arg_impl
     local size = int_arg("size", 512, MAX_SIZE)
@@ -171,6 +274,7 @@ function _M.sequential()
     if not size or not n then
         return fail(400, "bad size or n")
     end
+    local echo_pid = echo_pid_arg()
     local call, done = backend(impl)
     if not call then
         return fail(502, done)
@@ -185,6 +289,7 @@ function _M.sequential()
     end
 
     local errors = 0
+    local cpu_before = cpu_snapshot(echo_pid, "before")
     local start = now_ns()
     for _ = 1, n do
         local res, err = call(req)
@@ -196,8 +301,105 @@ function _M.sequential()
         end
     end
     local elapsed = now_ns() - start
+    local cpu_after = cpu_snapshot(echo_pid, "after")
     done()
-    ngx.say(str_format("us_per_call=%.3f calls=%d errors=%d", elapsed / 1000 / n, n, errors))
+    ngx.say(str_format("us_per_call=%.3f calls=%d errors=%d %s", elapsed / 1000 / n, n, errors,
+                       cpu_fields(cpu_before, cpu_after)))
+end
+
+
+local MAX_PACED_CALLS = 100000
+
+
+-- GET /paced?impl=rust|go|unix|none&size=BYTES&n=CALLS&interval_us=US[&echo_pid=PID]: calls at a
+-- fixed rate, one every interval_us on an absolute schedule (start + i * interval), the
+-- request sleeping (ngx.sleep, whole milliseconds, rounded up) until each one is due. A call
+-- that comes due while the one before is still running starts at once; one more than an
+-- interval late moves the schedule (no bursts to catch up). First n/20 paced calls as a
+-- warm-up, then n measured: the latency of each call alone (not the sleep), and the CPU time
+-- of the worker (all threads) and the echo server over the whole paced stretch, sleeps
+-- included. Bounded in time as well: it gives up 30 s after n * interval * 3.
+--   -> us_per_call=<mean> p50_us=... p99_us=... max_us=... calls=... errors=... late=...
+--      wall_ms=... rate_per_s=... cpu_ns=... echo_cpu_ns=... ticks=... echo_ticks=...
+function _M.paced()
+    local impl = ngx.var.arg_impl
+    local size = int_arg("size", 512, MAX_SIZE)
+    local n = int_arg("n", 2000, MAX_PACED_CALLS)
+    local interval_us = int_arg("interval_us", 2000, 1000000)
+    if not size or not n or not interval_us then
+        return fail(400, "bad size, n or interval_us")
+    end
+    local echo_pid = echo_pid_arg()
+    local call, done = backend(impl)
+    if not call then
+        return fail(502, done)
+    end
+    local req = payload(size)
+    local interval_ns = interval_us * 1000
+    local warmup = math.max(1, math.floor(n / 20))
+    local deadline = now_ns() + (warmup + n) * interval_ns * 3 + 30e9
+
+    local lat = {}
+    local errors, late, count = 0, 0, 0
+    local due = now_ns()
+    local cpu_before, start
+    for i = 1, warmup + n do
+        if i == warmup + 1 then
+            -- The measured stretch starts one interval after the last warm-up call.
+            cpu_before = cpu_snapshot(echo_pid, "before")
+            start = now_ns()
+        end
+        local wait = due - now_ns()
+        if wait > 0 then
+            ngx.sleep(math.ceil(wait / 1e6) / 1000)
+        end
+        local t0 = now_ns()
+        local res, err = call(req)
+        local t1 = now_ns()
+        if not res then
+            return fail(502, err)
+        end
+        if i > warmup then
+            count = count + 1
+            lat[count] = t1 - t0
+            if res ~= req then
+                errors = errors + 1
+            end
+        end
+        due = due + interval_ns
+        if t1 > due + interval_ns then
+            -- The next call would start more than an interval late: restart the schedule.
+            if i > warmup then
+                late = late + 1
+            end
+            due = t1
+        end
+        if t1 > deadline then
+            return fail(504, str_format("paced loop over its time limit after %d calls", count))
+        end
+    end
+    -- Up to when the next call would have been due: the idle tail of the last interval.
+    local wait = due - now_ns()
+    if wait > 0 then
+        ngx.sleep(math.ceil(wait / 1e6) / 1000)
+    end
+    local wall = now_ns() - start
+    local cpu_after = cpu_snapshot(echo_pid, "after")
+    done()
+
+    local sum = 0
+    for i = 1, count do
+        sum = sum + lat[i]
+    end
+    table.sort(lat)
+    local function pct(p)
+        return lat[math.max(1, math.min(count, math.ceil(count * p)))]
+    end
+    ngx.say(str_format("us_per_call=%.3f p50_us=%.3f p99_us=%.3f max_us=%.3f calls=%d errors=%d"
+                       .. " late=%d wall_ms=%.1f rate_per_s=%.1f %s",
+                       sum / count / 1000, pct(0.5) / 1000, pct(0.99) / 1000, lat[count] / 1000,
+                       count, errors, late, wall / 1e6, count / (wall / 1e9),
+                       cpu_fields(cpu_before, cpu_after)))
 end
 
 

@@ -10,8 +10,11 @@
 //! bench-floor [--sizes 512,4096,10240,102400] [--iters 20000]
 //! ```
 //!
-//! Prints one line per size: `size=<bytes> iters=<n> ns_per_round_trip=<ns>`. Run it under
-//! `taskset -c 0` for the one-core figure (both threads inherit the affinity).
+//! Prints one line per size:
+//! `size=<bytes> iters=<n> ns_per_round_trip=<ns> cpu_ns_per_round_trip=<ns>`, the second
+//! figure being the CPU time of the whole process (both threads, `CLOCK_PROCESS_CPUTIME_ID`)
+//! over the timed round trips, divided by their number. Run it under `taskset -c 0` for the
+//! one-core figure (both threads inherit the affinity).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -117,22 +120,35 @@ fn round_trip(ch: &Channel, payload: &[u8], out: &mut Vec<u8>) -> io::Result<()>
     Ok(())
 }
 
-/// Mean nanoseconds per round trip over `iters`, after a warm-up of a tenth of that.
-fn measure(ch: &Channel, size: usize, iters: u64) -> io::Result<f64> {
+/// CPU time of this process (all its threads) so far, in nanoseconds.
+fn process_cpu_ns() -> io::Result<u128> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes one timespec into a live local.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128)
+}
+
+/// Mean wall-clock and CPU nanoseconds per round trip over `iters`, after a warm-up of a
+/// tenth of that.
+fn measure(ch: &Channel, size: usize, iters: u64) -> io::Result<(f64, f64)> {
     let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     let mut out = Vec::with_capacity(size);
     for _ in 0..(iters / 10).max(1) {
         round_trip(ch, &payload, &mut out)?;
     }
+    let cpu_start = process_cpu_ns()?;
     let start = Instant::now();
     for _ in 0..iters {
         round_trip(ch, &payload, &mut out)?;
     }
     let elapsed = start.elapsed();
+    let cpu = process_cpu_ns()?.saturating_sub(cpu_start);
     if out != payload {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "echo mismatch"));
     }
-    Ok(elapsed.as_nanos() as f64 / iters as f64)
+    Ok((elapsed.as_nanos() as f64 / iters as f64, cpu as f64 / iters as f64))
 }
 
 fn parse_args() -> Result<(Vec<usize>, u64), String> {
@@ -176,7 +192,9 @@ fn run(sizes: &[usize], iters: u64) -> io::Result<()> {
     let mut result = Ok(());
     for &size in sizes {
         match measure(&ch, size, iters) {
-            Ok(ns) => println!("size={size} iters={iters} ns_per_round_trip={ns:.1}"),
+            Ok((ns, cpu_ns)) => println!(
+                "size={size} iters={iters} ns_per_round_trip={ns:.1} cpu_ns_per_round_trip={cpu_ns:.1}"
+            ),
             Err(e) => {
                 result = Err(e);
                 break;
