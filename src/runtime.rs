@@ -110,7 +110,11 @@ impl Runtime {
             .map_or(std::ptr::null_mut(), |v| v.as_mut_ptr().cast::<c_char>());
         // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
         // Threads the runtime starts must not take nginx's signals.
-        let threads_before = if unpin { unpin::process_threads() } else { Vec::new() };
+        let threads_before = if unpin {
+            unpin::process_threads()
+        } else {
+            Vec::new()
+        };
         let (rc, logged) = signal_mask::with_nginx_signals_blocked(|| {
             runtime_log::capture_init_error(|| unsafe { init(cfg_ptr, tq) })
         });

@@ -9,20 +9,27 @@
 //! - never on a thread that may run on one CPU only (it would spin against the thread it
 //!   waits for);
 //! - the budget follows what the spins achieve: a spin that ends with what it waited for sets
-//!   the budget to about twice the wait; one that runs out halves it; at zero the thread stops
-//!   spinning and probes again with a small budget after `PROBE_AFTER`;
-//! - a thread that was descheduled while it spun (a gap in its clock readings: the machine has
-//!   more runnable threads than CPUs) stops spinning for `BACKOFF`, doubled each time again;
+//!   the budget to about twice the wait; one that runs out takes a quarter off; under 2 µs
+//!   the thread stops spinning and probes again with a whole spin after `PROBE_AFTER`;
+//! - a thread that was descheduled while it spun (a gap in its clock readings) while the
+//!   machine has more runnable threads than CPUs (/proc/loadavg) stops spinning for `BACKOFF`,
+//!   doubled each time again. Descheduled with CPUs to spare, it shared a CPU with the thread
+//!   it waits for: spinning on keeps it runnable, so the kernel moves one of them to a free CPU;
 //! - the worker also stops as soon as the runtime is seen not to pick its task up (see
 //!   `worker::on_spin`).
 
 use std::cell::Cell;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The longest spin.
 pub const MAX_SPIN: Duration = Duration::from_micros(50);
-/// The budget a probe starts with.
-const PROBE_SPIN: Duration = Duration::from_micros(8);
+/// The budget a probe starts with: the whole spin, since the other side may be asleep and
+/// slow to answer when the probe starts (only if both spin is a call fast).
+const PROBE_SPIN: Duration = MAX_SPIN;
 /// After the budget fell to zero, how long until a probe.
 const PROBE_AFTER: Duration = Duration::from_millis(50);
 /// A gap this long between two clock readings of a spinning thread means it was descheduled.
@@ -95,12 +102,14 @@ impl SpinPolicy {
                 self.backoff = BACKOFF;
             }
             Outcome::Miss => {
-                self.budget /= 2;
+                // Gently: one late answer must not stop a spin that usually pays.
+                self.budget = self.budget * 3 / 4;
                 if self.budget < Duration::from_micros(2) {
                     self.budget = Duration::ZERO;
                     self.paused_until = Some(now + PROBE_AFTER);
                 }
             }
+            Outcome::Descheduled if !machine_oversubscribed() => {}
             Outcome::Descheduled => {
                 self.paused_until = Some(now + self.backoff);
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
@@ -110,6 +119,51 @@ impl SpinPolicy {
     }
 }
 
+/// How often the machine's runnable-thread count is read.
+const LOAD_SAMPLE: Duration = Duration::from_millis(5);
+
+/// Whether more threads are runnable on the machine than this process may use CPUs
+/// (/proc/loadavg's running count, read at most every `LOAD_SAMPLE`; false when unknown).
+pub fn machine_oversubscribed() -> bool {
+    struct Load {
+        file: Option<File>,
+        cpus: usize,
+        epoch: Instant,
+        /// When it was read last (ns since `epoch`, +1; 0: never) and what it said.
+        read_at: AtomicU64,
+        over: AtomicBool,
+    }
+    static LOAD: OnceLock<Load> = OnceLock::new();
+    let load = LOAD.get_or_init(|| Load {
+        file: File::open("/proc/loadavg").ok(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        epoch: Instant::now(),
+        read_at: AtomicU64::new(0),
+        over: AtomicBool::new(false),
+    });
+    let now = load.epoch.elapsed().as_nanos() as u64 + 1;
+    let at = load.read_at.load(Ordering::Relaxed);
+    if at != 0 && now - at < LOAD_SAMPLE.as_nanos() as u64 {
+        return load.over.load(Ordering::Relaxed);
+    }
+    load.read_at.store(now, Ordering::Relaxed);
+    let mut buf = [0u8; 128];
+    let n = load
+        .file
+        .as_ref()
+        .and_then(|f| f.read_at(&mut buf, 0).ok())
+        .unwrap_or(0);
+    // "0.36 0.70 1.02 1/84 2102": the fourth field is runnable/total.
+    let running = std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(3))
+        .and_then(|f| f.split('/').next())
+        .and_then(|r| r.parse::<usize>().ok());
+    let over = running.is_some_and(|r| r > load.cpus);
+    load.over.store(over, Ordering::Relaxed);
+    over
+}
+
 /// Detects that a spinning thread was descheduled: call `tick` with each clock reading.
 pub struct GapWatch {
     last: Cell<Instant>,
@@ -117,9 +171,7 @@ pub struct GapWatch {
 
 impl GapWatch {
     pub fn new(now: Instant) -> Self {
-        GapWatch {
-            last: Cell::new(now),
-        }
+        GapWatch { last: Cell::new(now) }
     }
 
     /// True if the time since the previous reading shows the thread did not run meanwhile.
@@ -127,6 +179,47 @@ impl GapWatch {
         let gap = now.saturating_duration_since(self.last.get());
         self.last.set(now);
         gap >= DESCHEDULED_GAP
+    }
+}
+
+/// Like [`GapWatch`], for a thread that does other work between its readings (the worker
+/// runs Lua between two polls): a long gap counts only if the thread's own CPU time did not
+/// grow with it, i.e. it was off the CPU. The CPU clock (a system call) is read only then.
+pub struct BusyGapWatch {
+    last: Cell<Instant>,
+    /// Wall and thread CPU time at the last CPU reading.
+    reading: Cell<(Instant, Duration)>,
+}
+
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes a timespec we own; CLOCK_THREAD_CPUTIME_ID always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
+impl BusyGapWatch {
+    pub fn new(now: Instant) -> Self {
+        BusyGapWatch {
+            last: Cell::new(now),
+            reading: Cell::new((now, thread_cpu_time())),
+        }
+    }
+
+    /// True if the thread was off the CPU for `DESCHEDULED_GAP` or more since the last look.
+    pub fn tick(&self, now: Instant) -> bool {
+        let gap = now.saturating_duration_since(self.last.get());
+        self.last.set(now);
+        if gap < DESCHEDULED_GAP {
+            return false;
+        }
+        let cpu = thread_cpu_time();
+        let (wall0, cpu0) = self.reading.replace((now, cpu));
+        let wall = now.saturating_duration_since(wall0);
+        wall.saturating_sub(cpu.saturating_sub(cpu0)) >= DESCHEDULED_GAP
     }
 }
 
@@ -146,7 +239,7 @@ mod tests {
         let mut p = SpinPolicy::new();
         let t0 = Instant::now();
         assert_eq!(p.budget(t0), Some(MAX_SPIN));
-        for _ in 0..10 {
+        for _ in 0..20 {
             p.record(Outcome::Miss, t0);
         }
         assert_eq!(p.budget(t0), None);
@@ -171,8 +264,16 @@ mod tests {
     }
 
     #[test]
+    fn the_load_file_is_read() {
+        // Whatever the machine does, the answer comes from /proc/loadavg and is cached.
+        let a = machine_oversubscribed();
+        let b = machine_oversubscribed();
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn descheduling_pauses_with_a_growing_backoff() {
-        if !several_cpus() {
+        if !several_cpus() || !machine_oversubscribed() {
             return;
         }
         let mut p = SpinPolicy::new();
@@ -187,6 +288,24 @@ mod tests {
         p.record(Outcome::Hit(Duration::from_micros(1)), t1 + 2 * BACKOFF);
         p.record(Outcome::Descheduled, t1 + 2 * BACKOFF);
         assert!(p.budget(t1 + 3 * BACKOFF).is_some(), "a hit resets the backoff");
+    }
+
+    #[test]
+    fn busy_gaps_are_not_descheduling_but_sleeps_are() {
+        // A busy stretch may itself be preempted on a loaded machine: one clean try is enough.
+        let busy_seen_as_busy = (0..50).any(|_| {
+            let w = BusyGapWatch::new(Instant::now());
+            let start = Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < Duration::from_micros(500) {
+                x = x.wrapping_add(std::hint::black_box(1));
+            }
+            !w.tick(Instant::now())
+        });
+        assert!(busy_seen_as_busy);
+        let w = BusyGapWatch::new(Instant::now());
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(w.tick(Instant::now()));
     }
 
     #[test]

@@ -12,7 +12,10 @@ static mut ngx_posted_events: ngx_queue_t = ngx_queue_t {
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
-static mut ngx_posted_next_events: ngx_queue_t = ngx_queue_t { prev: std::ptr::null_mut(), next: std::ptr::null_mut() };
+static mut ngx_posted_next_events: ngx_queue_t = ngx_queue_t {
+    prev: std::ptr::null_mut(),
+    next: std::ptr::null_mut(),
+};
 
 #[no_mangle]
 #[allow(non_upper_case_globals)]
@@ -43,8 +46,8 @@ static mut ngx_core_module: ngx_module_t = ngx_module_t::default();
 // Functions full RELRO binds at load time; none of them is reached by a unit test.
 mod functions {
     use nginx_sys::{
-        ngx_connection_t, ngx_err_t, ngx_event_t, ngx_int_t, ngx_log_t, ngx_rbtree_node_t,
-        ngx_rbtree_t, ngx_socket_t, ngx_uint_t,
+        ngx_connection_t, ngx_err_t, ngx_event_t, ngx_int_t, ngx_log_t, ngx_rbtree_node_t, ngx_rbtree_t,
+        ngx_socket_t, ngx_uint_t,
     };
     use std::ffi::c_char;
 

@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use nginx_sys::{
     ngx_add_timer, ngx_connection_t, ngx_core_conf_t, ngx_core_module, ngx_cycle, ngx_del_timer,
-    ngx_delete_posted_event, ngx_event_t, ngx_free_connection, ngx_get_connection,
-    ngx_handle_read_event, ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_post_event,
-    ngx_posted_events, ngx_posted_next_events, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE,
+    ngx_delete_posted_event, ngx_event_t, ngx_free_connection, ngx_get_connection, ngx_handle_read_event,
+    ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_post_event, ngx_posted_events, ngx_posted_next_events,
+    NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE,
 };
 use ngx::ngx_log_error;
 
@@ -31,7 +31,7 @@ use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::RequestQueue;
 use crate::request_tasks;
 use crate::runtime_log;
-use crate::spin::{GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
+use crate::spin::{BusyGapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
 use crate::task::{self, TaskPtr, Waiter};
 
 struct Worker {
@@ -56,7 +56,7 @@ struct Worker {
     spin_mark: Instant,
     spin_budget: std::time::Duration,
     spin_policy: SpinPolicy,
-    spin_gaps: GapWatch,
+    spin_gaps: BusyGapWatch,
     /// The last task posted while spinning, and when: spinning stops if no runtime thread
     /// picks it up within `PICKUP_WINDOW` (the runtime's pollers sleep or are descheduled).
     spin_watch: Option<(TaskPtr, Instant)>,
@@ -92,7 +92,6 @@ const CLOSE_CHECK_MS: ngx_msec_t = 100;
 /// How long calls may still wait once the worker is exiting, when nginx.conf sets no
 /// `worker_shutdown_timeout`.
 const DEFAULT_EXIT_WAIT_MS: ngx_msec_t = 60_000;
-
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
@@ -203,7 +202,7 @@ pub fn init() -> Result<(), String> {
             spin_mark: Instant::now(),
             spin_budget: Duration::ZERO,
             spin_policy: SpinPolicy::new(),
-            spin_gaps: GapWatch::new(Instant::now()),
+            spin_gaps: BusyGapWatch::new(Instant::now()),
             spin_watch: None,
             exiting: false,
             exit_deadline,
@@ -364,7 +363,7 @@ impl Worker {
         self.spin_budget = budget;
         self.spin_until = Some(now + budget);
         self.spin_mark = now;
-        self.spin_gaps = GapWatch::new(now);
+        self.spin_gaps = BusyGapWatch::new(now);
         self.spin_watch = Some((task, now));
         self.done.hold_wakeups();
         // SAFETY: worker thread; the spinner lives as long as the worker state. A posted
@@ -684,13 +683,16 @@ extern "C" fn on_spin(_ev: *mut ngx_event_t) {
             });
             let now = Instant::now();
             let outcome = if w.spin_gaps.tick(now) {
-                // The worker did not run for a while (descheduled, or busy elsewhere).
+                // The worker was off the CPU for a while: more runnable threads than CPUs.
                 Some(Outcome::Descheduled)
             } else if answers > 0 {
                 w.spin_policy.record(Outcome::Hit(now - w.spin_mark), now);
                 w.spin_mark = now;
                 None
-            } else if w.spin_watch.is_some_and(|(t, at)| t.is_queued() && now - at >= PICKUP_WINDOW) {
+            } else if w
+                .spin_watch
+                .is_some_and(|(t, at)| t.is_queued() && now - at >= PICKUP_WINDOW)
+            {
                 // No runtime thread took the last call: its pollers sleep or do not run.
                 Some(Outcome::Abandoned)
             } else if w.spin_until.is_some_and(|until| now >= until) {
