@@ -60,6 +60,8 @@ pub struct SpinPolicy {
     /// No spinning before this instant.
     paused_until: Option<Instant>,
     backoff: Duration,
+    /// The last time `probe_due` said yes.
+    last_probe: Option<Instant>,
 }
 
 impl Default for SpinPolicy {
@@ -74,7 +76,25 @@ impl SpinPolicy {
             budget: MAX_SPIN,
             paused_until: None,
             backoff: BACKOFF,
+            last_probe: None,
         }
+    }
+
+    /// True at most once per `PROBE_AFTER`, when spinning is allowed at all: time to try a
+    /// spin even though the other side does not look ready (both sides asleep is a state that
+    /// never ends by itself: each waits for the other to spin first).
+    pub fn probe_due(&mut self, now: Instant) -> bool {
+        if self
+            .last_probe
+            .is_some_and(|t| now.saturating_duration_since(t) < PROBE_AFTER)
+        {
+            return false;
+        }
+        if self.budget(now).is_none() {
+            return false;
+        }
+        self.last_probe = Some(now);
+        true
     }
 
     /// The budget for a spin starting `now`, None: do not spin (sleep at once).
@@ -306,6 +326,18 @@ mod tests {
         let w = BusyGapWatch::new(Instant::now());
         std::thread::sleep(Duration::from_millis(2));
         assert!(w.tick(Instant::now()));
+    }
+
+    #[test]
+    fn probes_come_at_most_once_per_interval() {
+        if !several_cpus() {
+            return;
+        }
+        let mut p = SpinPolicy::new();
+        let t0 = Instant::now();
+        assert!(p.probe_due(t0));
+        assert!(!p.probe_due(t0 + PROBE_AFTER / 2));
+        assert!(p.probe_due(t0 + PROBE_AFTER));
     }
 
     #[test]

@@ -58,8 +58,10 @@ struct Worker {
     spin_policy: SpinPolicy,
     spin_gaps: BusyGapWatch,
     /// The last task posted while spinning, and when: spinning stops if no runtime thread
-    /// picks it up within `PICKUP_WINDOW` (the runtime's pollers sleep or are descheduled).
+    /// picks it up within `PICKUP_WINDOW` (the runtime's pollers sleep or are descheduled);
+    /// not during a probe, which waits for a sleeping poller on purpose.
     spin_watch: Option<(TaskPtr, Instant)>,
+    spin_probe: bool,
     /// The worker is exiting (quit, reload): calls still waiting at `exit_deadline` end.
     exiting: bool,
     exit_deadline: Box<ngx_event_t>,
@@ -204,6 +206,7 @@ pub fn init() -> Result<(), String> {
             spin_policy: SpinPolicy::new(),
             spin_gaps: BusyGapWatch::new(Instant::now()),
             spin_watch: None,
+            spin_probe: false,
             exiting: false,
             exit_deadline,
             exit_expired: false,
@@ -349,7 +352,7 @@ impl Worker {
 
     /// A call was posted: poll for answers for a little while instead of sleeping in epoll,
     /// when the spin policy says it pays (see `spin`).
-    fn spin_for_answers(&mut self, task: TaskPtr) {
+    fn spin_for_answers(&mut self, task: TaskPtr, probe: bool) {
         let now = Instant::now();
         if self.spin_until.is_some() {
             self.spin_until = Some(now + self.spin_budget);
@@ -365,6 +368,7 @@ impl Worker {
         self.spin_mark = now;
         self.spin_gaps = BusyGapWatch::new(now);
         self.spin_watch = Some((task, now));
+        self.spin_probe = probe;
         self.done.hold_wakeups();
         // SAFETY: worker thread; the spinner lives as long as the worker state. A posted
         // "next" event makes nginx poll epoll without sleeping on its next iteration.
@@ -479,10 +483,13 @@ pub unsafe fn post(
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
         w.live_tasks += 1;
-        // Spin only if a runtime thread is there to take the call at once; a sleeping
-        // poller needs a wake-up that costs more than sleeping in epoll ourselves.
+        // Spin only if a runtime thread is there to take the call at once (a sleeping
+        // poller needs a wake-up that costs more than sleeping in epoll ourselves), or to
+        // probe now and then whether both sides could spin again.
         if queue.has_spinning_poller() || w.spin_until.is_some() {
-            w.spin_for_answers(task);
+            w.spin_for_answers(task, false);
+        } else if w.spin_policy.probe_due(Instant::now()) {
+            w.spin_for_answers(task, true);
         }
         Ok((task, sem))
     })?
@@ -689,9 +696,9 @@ extern "C" fn on_spin(_ev: *mut ngx_event_t) {
                 w.spin_policy.record(Outcome::Hit(now - w.spin_mark), now);
                 w.spin_mark = now;
                 None
-            } else if w
-                .spin_watch
-                .is_some_and(|(t, at)| t.is_queued() && now - at >= PICKUP_WINDOW)
+            } else if !w.spin_probe
+                && w.spin_watch
+                    .is_some_and(|(t, at)| t.is_queued() && now - at >= PICKUP_WINDOW)
             {
                 // No runtime thread took the last call: its pollers sleep or do not run.
                 Some(Outcome::Abandoned)
