@@ -72,26 +72,26 @@ true []
 
 
 
-=== TEST 3: a request that is not a string is refused at once
+=== TEST 3: a request that is not a string raises, with nothing queued
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test")
-            ngx.say(rt:call(nil))
-            ngx.say(rt:call(42))
-            ngx.say(rt:call({}))
-            ngx.say(rt:call(true))
+            for _, req in ipairs({ "nil", 42, {}, true }) do
+                if req == "nil" then req = nil end
+                ngx.say(select(2, pcall(rt.call, rt, req)))
+            end
             ngx.say("live: ", require("resty_ffi").live_tasks())
         }
     }
 --- request
 GET /t
 --- response_body
-falsebad request: string expected, got nil
-falsebad request: string expected, got number
-falsebad request: string expected, got table
-falsebad request: string expected, got boolean
+bad argument #1 to runtime call (string expected, got nil)
+bad argument #1 to runtime call (string expected, got number)
+bad argument #1 to runtime call (string expected, got table)
+bad argument #1 to runtime call (string expected, got boolean)
 live: 0
 --- no_error_log
 [error]

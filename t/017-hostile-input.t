@@ -14,33 +14,48 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: timeouts that are not finite numbers are refused
+=== TEST 1: timeouts that are not finite numbers >= 0 raise, at load and per call
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
             local cases = { { "0/0", 0/0 }, { '"nan"', "nan" }, { "math.huge", math.huge },
-                            { "-math.huge", -math.huge }, { '"inf"', "inf" }, { "0", 0 },
+                            { "-math.huge", -math.huge }, { '"inf"', "inf" }, { "-1", -1 },
                             { '"x"', "x" } }
+            local rt = assert(ngx.load_ffi("ffi_test"))
             for _, c in ipairs(cases) do
-                local rt, err = ngx.load_ffi("ffi_test", "timeout " .. c[1], { timeout = c[2] })
-                ngx.say(c[1], ": ", tostring(rt), " ", err)
+                local ok, err = pcall(ngx.load_ffi, "ffi_test", "timeout " .. c[1], { timeout = c[2] })
+                ngx.say(c[1], ": ", tostring(ok), " ", (tostring(err):gsub("^.-:%d+: ", "")))
+                ok, err = pcall(rt.call, rt, "echo x", { timeout = c[2] })
+                ngx.say(c[1], " per call: ", tostring(ok), " ", (tostring(err):gsub("^.-:%d+: ", "")))
             end
-            local rt = assert(ngx.load_ffi("ffi_test", "timeout ok", { timeout = 50 }))
-            ngx.say("50 ms: ", select(2, rt:call("sleep 300 late")))
+            local r50 = assert(ngx.load_ffi("ffi_test", "timeout ok", { timeout = 50 }))
+            ngx.say("50 ms: ", select(2, r50:call("sleep 300 late")))
+            ngx.say("per call 50 ms: ", select(2, rt:call("sleep 300 late", { timeout = 50 })))
+            ngx.say("per call 0 (none) beats the load's 50 ms: ",
+                    select(2, r50:call("sleep 100 answered", { timeout = 0 })))
         }
     }
 --- request
 GET /t
 --- response_body
-0/0: nil bad opts.timeout: positive finite number of milliseconds expected
-"nan": nil bad opts.timeout: positive finite number of milliseconds expected
-math.huge: nil bad opts.timeout: positive finite number of milliseconds expected
--math.huge: nil bad opts.timeout: positive finite number of milliseconds expected
-"inf": nil bad opts.timeout: positive finite number of milliseconds expected
-0: nil bad opts.timeout: positive finite number of milliseconds expected
-"x": nil bad opts.timeout: positive finite number of milliseconds expected
+0/0: false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got nan)
+0/0 per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got nan)
+"nan": false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got nan)
+"nan" per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got nan)
+math.huge: false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got inf)
+math.huge per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got inf)
+-math.huge: false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got -inf)
+-math.huge per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got -inf)
+"inf": false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got inf)
+"inf" per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got inf)
+-1: false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got -1)
+-1 per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got -1)
+"x": false bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got x)
+"x" per call: false bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got x)
 50 ms: timeout
+per call 50 ms: timeout
+per call 0 (none) beats the load's 50 ms: answered
 --- no_error_log
 [error]
 [alert]
@@ -81,8 +96,8 @@ same key, same runtime: true
 --- config
     location = /t {
         content_by_lua_block {
-            ngx.say(select(2, ngx.load_ffi("ffi_test\0junk")))
-            ngx.say(select(2, ngx.load_ffi("ffi_test", "threads=1\0fail")))
+            ngx.say((select(2, pcall(ngx.load_ffi, "ffi_test\0junk")):gsub("^.-:%d+: ", "")))
+            ngx.say((select(2, pcall(ngx.load_ffi, "ffi_test", "threads=1\0fail")):gsub("^.-:%d+: ", "")))
             ngx.say("requests may hold NUL bytes: ",
                     select(2, assert(ngx.load_ffi("ffi_test")):call("echo a\0b")) == "a\0b")
         }
@@ -90,8 +105,8 @@ same key, same runtime: true
 --- request
 GET /t
 --- response_body
-bad lib: contains a NUL byte
-bad cfg: contains a NUL byte
+bad argument #1 to 'load' (contains a NUL byte)
+bad argument #2 to 'load' (contains a NUL byte)
 requests may hold NUL bytes: true
 --- no_error_log
 [error]

@@ -96,6 +96,7 @@ deb_has_depends() {   # deb, package...: each package is an item of Depends
 installed_files_present() {
     test -f /usr/lib/nginx/modules/ngx_http_resty_ffi_module.so &&
         test -f /usr/share/lua/5.1/resty_ffi.lua &&
+        test -f /usr/share/lua/5.1/resty/ffi.lua &&
         grep -qx 'load_module modules/ngx_http_resty_ffi_module.so;' "$AVAILABLE_CONF"
 }
 enabled_after_lua() {
@@ -129,7 +130,7 @@ check "Depends: libnginx-mod-http-lua, ${abi:-<no nginx:abi in nginx-dev>}" \
 # 2. Install.
 check "apt-get install ./$(basename "$deb")" "${APT[@]}" install --no-install-recommends "$deb"
 check "dpkg: $PACKAGE installed" test "$(package_status)" = installed
-check "module, its load_module line and resty_ffi.lua installed" installed_files_present
+check "module, its load_module line, resty_ffi.lua and resty/ffi.lua installed" installed_files_present
 check "postinst: $ENABLED_LINK -> $AVAILABLE_CONF, after 50-mod-http-lua.conf" enabled_after_lua
 
 # 3. Debian's nginx with the enabled modules only. No -p: `load_module modules/...` in

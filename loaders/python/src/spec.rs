@@ -81,6 +81,12 @@ pub fn parse(cfg: &[u8]) -> Result<Spec, String> {
         Some(m) => (m, true),
         None => (module, false),
     };
+    if let Some(stem) = module.strip_suffix(".py") {
+        return Err(format!(
+            "bad cfg: {module:?} is a file name, and Python takes a module name: {stem:?} \
+             (its directory before it, as in /srv/app/{stem},init); {FORM}"
+        ));
+    }
     if module.is_empty() || !module.split('.').all(is_identifier) {
         return Err(format!("bad cfg: {module:?} is not a Python module name; {FORM}"));
     }
@@ -137,6 +143,12 @@ mod tests {
         assert_eq!(s.dir.as_deref(), Some("/srv/app"));
         assert_eq!((s.module.as_str(), s.reload), ("m", true));
         assert_eq!(s.cfg.as_deref(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn a_file_name_gets_a_hint() {
+        let e = parse(b"/srv/app/handlers.py,init").err().unwrap();
+        assert!(e.contains("is a file name") && e.contains("\"handlers\""), "{e}");
     }
 
     #[test]

@@ -1,0 +1,427 @@
+-- resty.ffi: call runtime libraries (Go, Python, Java, Rust, Node.js) from Lua
+-- without blocking the nginx worker.
+--
+--   local resty_ffi = require "resty.ffi"
+--   local rt, err = resty_ffi.load("ffi_echo", cfg, { max_queue = 1024, timeout = 3000 })
+--   local ok, res_or_rc, rsp = rt:anyname(req)             -- or rt:anyname(req, { timeout = 500 })
+--   rt:__unload()
+--
+-- `require "resty_ffi"` also installs this module's load as ngx.load_ffi (the original
+-- lua-resty-ffi's API). Wrong argument types raise errors; failures return nil, err (loads)
+-- or false, err (calls): a string err is the module's, a number is the runtime's rc.
+--
+-- The C side is ngx_http_resty_ffi_module (load_module it after ndk and lua).
+
+local ffi = require "ffi"
+local base = require "resty.core.base"
+require "ngx.semaphore"   -- declares ngx_http_lua_sema_t and ngx_http_lua_ffi_sema_wait
+
+local C = ffi.C
+local ffi_new = ffi.new
+local ffi_str = ffi.string
+local ffi_gc = ffi.gc
+local type = type
+local tostring = tostring
+local tonumber = tonumber
+local setmetatable = setmetatable
+local rawset = rawset
+local floor = math.floor
+local find = string.find
+local co_yield = coroutine._yield
+local co_running = coroutine.running
+local get_request = base.get_request
+local get_string_buf = base.get_string_buf
+local get_size_ptr = base.get_size_ptr
+local get_phase = ngx.get_phase
+local FFI_OK = base.FFI_OK
+local FFI_ERROR = base.FFI_ERROR
+local FFI_DECLINED = base.FFI_DECLINED
+
+
+ffi.cdef[[
+typedef struct ngx_http_resty_ffi_runtime_s ngx_http_resty_ffi_runtime_t;
+typedef struct ngx_http_resty_ffi_task_s ngx_http_resty_ffi_task_t;
+
+ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
+    const char *cfg, int max_queue, int flags, unsigned char *err,
+    size_t *errlen);
+int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
+ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
+    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
+    ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
+    const char **rsp, size_t *len, int *rc);
+void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
+int ngx_http_resty_ffi_abandon(ngx_http_resty_ffi_task_t *task);
+long ngx_http_resty_ffi_live_tasks(void);
+]]
+
+
+local resty_ffi_load = C.ngx_http_resty_ffi_load
+local resty_ffi_unload = C.ngx_http_resty_ffi_unload
+local resty_ffi_post = C.ngx_http_resty_ffi_post
+local resty_ffi_result = C.ngx_http_resty_ffi_result
+local resty_ffi_finish = C.ngx_http_resty_ffi_finish
+local resty_ffi_abandon = C.ngx_http_resty_ffi_abandon
+local resty_ffi_live_tasks = C.ngx_http_resty_ffi_live_tasks
+local sema_wait = C.ngx_http_lua_ffi_sema_wait
+
+local ERR_BUF_SIZE = 256
+-- Calls without a timeout option wait this long (cosockets' default too); 0: for ever.
+local DEFAULT_TIMEOUT_MS = 60000
+-- Responses from this size on become Lua strings under pcall (LuaJIT's limit is 2 GiB).
+local LARGE_RESPONSE = 64 * 1024 * 1024
+local DEFAULT_MAX_QUEUE = 65536
+-- sema_wait takes an int of milliseconds: "no timeout" is the largest one (24.8 days).
+local NO_TIMEOUT_MS = 2147483647
+local FLAG_GLOBAL = 1
+local FLAG_UNPIN = 2
+
+-- Whether the running coroutine can yield. OpenResty's LuaJIT has no coroutine.isyieldable
+-- (it is built without Lua 5.2 compatibility), but exports the C API's lua_isyieldable; a
+-- coroutine's lua_State address is what tostring() prints for it ("thread: 0x..."). The last
+-- coroutine's address is kept: a loop of calls in one coroutine pays the lookup once.
+local co_isyieldable = coroutine.isyieldable
+if not co_isyieldable then
+    pcall(ffi.cdef, "int lua_isyieldable(void *L);")
+    local ok, isyieldable = pcall(function() return C.lua_isyieldable end)
+    if not ok then
+        error("resty_ffi: LuaJIT's lua_isyieldable is not exported by this nginx", 2)
+    end
+    local ffi_cast = ffi.cast
+    local sub = string.sub
+    local last_co, last_L
+    co_isyieldable = function()
+        local co = co_running()
+        if co ~= last_co then
+            local addr = tonumber(sub(tostring(co), 9), 16)   -- after "thread: "
+            if not addr then
+                return false
+            end
+            last_co, last_L = co, ffi_cast("void *", addr)
+        end
+        return isyieldable(last_L) ~= 0
+    end
+end
+
+local psem = ffi_new("ngx_http_lua_sema_t *[1]")
+local prsp = ffi_new("const char *[1]")
+local prc = ffi_new("int[1]")
+
+local default_timeout_ms = DEFAULT_TIMEOUT_MS
+
+-- Phases whose coroutines can yield to nginx (lua-nginx-module's semaphore contexts).
+local YIELDABLE = {
+    rewrite = true,
+    access = true,
+    content = true,
+    timer = true,
+}
+
+local NOT_YIELDABLE = "cannot yield here: a runtime call cannot be made inside a C"
+    .. " function (a string.gsub or table.sort callback, a metamethod called by a C"
+    .. " function, the top level of a required module)"
+
+-- The runtime object's own state lives under this key, so any method name is free.
+local STATE = {}
+
+local runtimes = {}   -- lib -> cfg (or NO_CFG) -> runtime object, per worker
+local NO_CFG = {}
+
+
+local _M = { version = "0.1.0" }
+
+
+local function errbuf()
+    local errlen = get_size_ptr()
+    errlen[0] = ERR_BUF_SIZE
+    return get_string_buf(ERR_BUF_SIZE), errlen
+end
+
+
+-- Reads the finished task's answer and frees it.
+local function collect(task)
+    local len = get_size_ptr()
+    local status = resty_ffi_result(task, prsp, len, prc)
+    if status ~= 0 then
+        -- 1: the worker is exiting and stopped waiting for this answer.
+        return false, status == 1 and "worker exiting" or "unknown task"
+    end
+    local rc = prc[0]
+    local rsp = prsp[0]
+    if rsp ~= nil then
+        local n = tonumber(len[0])
+        if n < LARGE_RESPONSE then
+            rsp = ffi_str(rsp, n)
+        else
+            -- LuaJIT strings hold less than 2 GiB, and a big one may not fit in memory.
+            local ok, s = pcall(ffi_str, rsp, n)
+            if not ok then
+                resty_ffi_finish(task)
+                return false, "response of " .. n .. " bytes does not fit in a Lua string: "
+                              .. tostring(s)
+            end
+            rsp = s
+        end
+    else
+        rsp = nil
+    end
+    resty_ffi_finish(task)
+    if rc == 0 then
+        return true, rsp
+    end
+    return false, rc, rsp
+end
+
+
+-- A timeout option in ms: a finite number >= 0 (0: no timeout) -> sema_wait's int of ms.
+local function timeout_ms_of(t)
+    local n = tonumber(t)
+    -- (n ~= n: NaN)
+    if not n or n ~= n or n < 0 or n == math.huge then
+        return nil, "timeout: finite number of milliseconds >= 0 expected (0: none), got "
+                    .. tostring(t)
+    end
+    if n == 0 or n >= NO_TIMEOUT_MS then
+        return NO_TIMEOUT_MS
+    end
+    n = floor(n)
+    return n < 1 and 1 or n
+end
+
+
+local function call(self, req, opts)
+    local st = type(self) == "table" and rawget(self, STATE)
+    if not st then
+        error("bad self: call runtime methods with a colon, rt:anyname(req)", 2)
+    end
+    if type(req) ~= "string" then
+        error("bad argument #1 to runtime call (string expected, got " .. type(req) .. ")", 2)
+    end
+    local timeout_ms = st.timeout_ms or default_timeout_ms
+    if opts ~= nil then
+        if type(opts) ~= "table" then
+            error("bad argument #2 to runtime call (table expected, got " .. type(opts) .. ")",
+                  2)
+        end
+        if opts.timeout ~= nil then
+            local t, err = timeout_ms_of(opts.timeout)
+            if not t then
+                error("bad argument #2 to runtime call (" .. err .. ")", 2)
+            end
+            timeout_ms = t
+        end
+    end
+
+    local handle = st.handle
+    if not handle then
+        return false, "runtime unloaded"
+    end
+
+    local r = get_request()
+    if not r then
+        return false, "no request found (a runtime call needs a request, a timer or a"
+                      .. " light thread)"
+    end
+
+    local phase = get_phase()
+    if not YIELDABLE[phase] then
+        return false, "API disabled in the context of " .. tostring(phase)
+                      .. " (it cannot yield)"
+    end
+
+    -- Inside a C function (a string.gsub or table.sort callback, a metamethod that a C
+    -- function calls, a module's top level run by require) the coroutine cannot yield:
+    -- refuse before anything is queued or a semaphore waiter is registered.
+    if not co_isyieldable() then
+        return false, NOT_YIELDABLE
+    end
+
+    local err, errlen = errbuf()
+    local task = resty_ffi_post(r, handle, req, #req, psem, err, errlen)
+    if task == nil then
+        return false, ffi_str(err, errlen[0])
+    end
+
+    err, errlen = errbuf()
+    local ret = sema_wait(r, psem[0], timeout_ms, err, errlen)
+
+    if ret == FFI_ERROR or ret == FFI_DECLINED then
+        local msg = ret == FFI_ERROR and ffi_str(err, errlen[0]) or "timeout"
+        if resty_ffi_abandon(task) == 1 then
+            return collect(task)
+        end
+        return false, msg
+    end
+
+    if ret ~= FFI_OK then
+        -- Parked: the eventfd handler posts the semaphore when the runtime answers.
+        -- Not a tail call, so this frame stays while the coroutine sleeps.
+        local ok, werr = co_yield()
+        if not ok then
+            if resty_ffi_abandon(task) == 1 then
+                return collect(task)
+            end
+            return false, werr or "timeout"
+        end
+    end
+
+    return collect(task)
+end
+
+
+local function unload(self)
+    local st = type(self) == "table" and rawget(self, STATE)
+    if not st or not st.handle then
+        return false, "runtime unloaded"
+    end
+    local handle = st.handle
+    st.handle = nil
+    local by_cfg = runtimes[st.lib]
+    if by_cfg and by_cfg[st.cfg] == self then
+        by_cfg[st.cfg] = nil
+    end
+    ffi_gc(handle, nil)
+    resty_ffi_unload(handle)
+    return true
+end
+
+
+local mt = {
+    __index = function(self, name)
+        if name == "__unload" then
+            return unload
+        end
+        if type(name) ~= "string" or find(name, "__", 1, true) == 1 then
+            error("no runtime method " .. tostring(name)
+                  .. " (names starting with __ are reserved; __unload is the only one)", 2)
+        end
+        rawset(self, name, call)
+        return call
+    end,
+}
+
+
+-- The options of load: max_queue, flags, timeout_ms (nil: the default at call time).
+-- Raises on a bad one.
+local function check_opts(opts)
+    local max_queue, flags, timeout_ms = DEFAULT_MAX_QUEUE, 0, nil
+    if opts == nil then
+        return max_queue, flags, timeout_ms
+    end
+    if type(opts) ~= "table" then
+        error("bad argument #3 to 'load' (table expected, got " .. type(opts) .. ")", 3)
+    end
+
+    if opts.max_queue ~= nil then
+        max_queue = tonumber(opts.max_queue)
+        if not max_queue or max_queue < 1 or max_queue ~= floor(max_queue)
+           or max_queue > 2147483647
+        then
+            error("bad argument #3 to 'load' (max_queue: positive integer expected, got "
+                  .. tostring(opts.max_queue) .. ")", 3)
+        end
+    end
+
+    if opts.timeout ~= nil then
+        local err
+        timeout_ms, err = timeout_ms_of(opts.timeout)
+        if not timeout_ms then
+            error("bad argument #3 to 'load' (" .. err .. ")", 3)
+        end
+    end
+
+    if opts.is_global then
+        flags = flags + FLAG_GLOBAL
+    end
+    if opts.unpin then
+        flags = flags + FLAG_UNPIN
+    end
+
+    return max_queue, flags, timeout_ms
+end
+
+
+-- Loads a runtime library once per worker and (lib, cfg). A second load of the same pair
+-- returns the same runtime; with options that differ from the first load's it fails.
+function _M.load(lib, cfg, opts)
+    if type(lib) ~= "string" or lib == "" then
+        error("bad argument #1 to 'load' (non-empty string expected, got "
+              .. (lib == "" and "an empty string" or type(lib)) .. ")", 2)
+    end
+    if cfg ~= nil and type(cfg) ~= "string" then
+        error("bad argument #2 to 'load' (string or nil expected, got " .. type(cfg) .. ")", 2)
+    end
+    -- Both reach the runtime as C strings: a NUL byte would cut them short.
+    if find(lib, "\0", 1, true) then
+        error("bad argument #1 to 'load' (contains a NUL byte)", 2)
+    end
+    if cfg and find(cfg, "\0", 1, true) then
+        error("bad argument #2 to 'load' (contains a NUL byte)", 2)
+    end
+    local max_queue, flags, timeout_ms = check_opts(opts)
+
+    local phase = get_phase()
+    if phase == "init" then
+        return nil, "cannot load a runtime in init_by_lua*: runtimes belong to"
+                    .. " worker processes (use init_worker_by_lua* or later)"
+    end
+
+    local cfg_key = cfg == nil and NO_CFG or cfg
+    local by_cfg = runtimes[lib]
+    local rt = by_cfg and by_cfg[cfg_key]
+    if rt then
+        local st = rawget(rt, STATE)
+        if opts ~= nil and (st.max_queue ~= max_queue or st.flags ~= flags
+                            or st.timeout_ms ~= timeout_ms)
+        then
+            return nil, "runtime " .. lib .. " is loaded already with other options"
+                        .. " (a runtime is loaded once per worker, lib and cfg): load it"
+                        .. " with the same options, or without any, or unload it first"
+        end
+        return rt
+    end
+
+    local err, errlen = errbuf()
+    local handle = resty_ffi_load(lib, cfg, max_queue, flags, err, errlen)
+    if handle == nil then
+        return nil, ffi_str(err, errlen[0])
+    end
+    -- A runtime never unloaded is unloaded (and its handle freed) when the Lua VM closes.
+    handle = ffi_gc(handle, resty_ffi_unload)
+
+    rt = setmetatable({
+        [STATE] = { handle = handle, lib = lib, cfg = cfg_key, timeout_ms = timeout_ms,
+                    max_queue = max_queue, flags = flags },
+    }, mt)
+    if not by_cfg then
+        by_cfg = {}
+        runtimes[lib] = by_cfg
+    end
+    by_cfg[cfg_key] = rt
+    return rt
+end
+
+
+-- The original lua-resty-ffi's name.
+_M.load_ffi = _M.load
+
+
+-- How long calls without a timeout option wait, for every runtime of this worker that
+-- was loaded without one: ms >= 0, 0 for ever (default 60000).
+function _M.set_default_timeout(ms)
+    local t, err = timeout_ms_of(ms)
+    if not t then
+        error("bad argument #1 to 'set_default_timeout' (" .. err .. ")", 2)
+    end
+    default_timeout_ms = t
+end
+
+
+-- Tasks allocated and not yet freed in this worker.
+function _M.live_tasks()
+    return tonumber(resty_ffi_live_tasks())
+end
+
+
+return _M
