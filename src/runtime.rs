@@ -3,6 +3,7 @@
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::{Arc, Mutex};
 
+use crate::load_diagnosis;
 use crate::queue::RequestQueue;
 use crate::runtime_log;
 use crate::signal_mask;
@@ -84,8 +85,9 @@ impl Runtime {
         let handle = unsafe { libc::dlopen(cfile.as_ptr(), mode) };
         if handle.is_null() {
             return Err(format!(
-                "failed to load runtime library {file}: {}",
-                dlerror_message()
+                "failed to load runtime library {file}: {}{}",
+                dlerror_message(),
+                load_diagnosis::explain(&file)
             ));
         }
         // SAFETY: handle is a live dlopen handle; the name is NUL-terminated.

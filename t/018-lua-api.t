@@ -173,3 +173,67 @@ string timeout
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 6: set_library_path: bare names found in nginx-configured directories
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local dir = "/tmp/resty_ffi_t018_" .. ngx.worker.pid()
+            os.execute("mkdir -p " .. dir .. " && cp $TEST_NGINX_LIB_DIR/libffi_test.so " .. dir .. "/libffi_elsewhere.so")
+            ngx.say(resty_ffi.load("ffi_elsewhere"))
+            resty_ffi.set_library_path("/nonexistent:" .. dir)
+            local rt = assert(resty_ffi.load("ffi_elsewhere"))
+            ngx.say(rt:call("echo found"))
+            resty_ffi.set_library_path(nil)
+            ngx.say(pcall(resty_ffi.set_library_path, 42))
+            os.execute("rm -rf " .. dir)
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilfailed to load runtime library libffi_elsewhere.so: libffi_elsewhere.so: cannot open shared object file: No such file or directory
+truefound
+falsebad argument #1 to 'set_library_path' (string, table or nil expected, got number)
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 7: a library that is found but cannot load: the module says what it found and why
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local lib = "$TEST_NGINX_LIB_DIR"
+            local tag = ngx.worker.pid()
+            os.execute("cp /bin/true " .. lib .. "/libffi_exe_" .. tag .. ".so")
+            local f = assert(io.open(lib .. "/libffi_text_" .. tag .. ".so", "w"))
+            f:write("not a library\n")
+            f:close()
+            local _, err = resty_ffi.load("ffi_exe_" .. tag)
+            ngx.say(err:find("an executable, not a shared library (Go: build with -buildmode=c-shared)", 1, true) ~= nil)
+            _, err = resty_ffi.load("ffi_text_" .. tag)
+            ngx.say(err:find("libffi_text_" .. tag .. ".so: not an ELF shared library", 1, true) ~= nil)
+            os.remove(lib .. "/libffi_exe_" .. tag .. ".so")
+            os.remove(lib .. "/libffi_text_" .. tag .. ".so")
+        }
+    }
+--- request
+GET /t
+--- response_body
+true
+true
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]

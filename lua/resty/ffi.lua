@@ -27,6 +27,7 @@ local setmetatable = setmetatable
 local rawset = rawset
 local floor = math.floor
 local find = string.find
+local sub = string.sub
 local co_yield = coroutine._yield
 local co_running = coroutine.running
 local get_request = base.get_request
@@ -66,7 +67,7 @@ local resty_ffi_abandon = C.ngx_http_resty_ffi_abandon
 local resty_ffi_live_tasks = C.ngx_http_resty_ffi_live_tasks
 local sema_wait = C.ngx_http_lua_ffi_sema_wait
 
-local ERR_BUF_SIZE = 256
+local ERR_BUF_SIZE = 1024
 -- Calls without a timeout option wait this long (cosockets' default too); 0: for ever.
 local DEFAULT_TIMEOUT_MS = 60000
 -- Responses from this size on become Lua strings under pcall (LuaJIT's limit is 2 GiB).
@@ -109,6 +110,8 @@ local prsp = ffi_new("const char *[1]")
 local prc = ffi_new("int[1]")
 
 local default_timeout_ms = DEFAULT_TIMEOUT_MS
+-- Directories searched first for a bare library name (set_library_path).
+local library_dirs = {}
 
 -- Phases whose coroutines can yield to nginx (lua-nginx-module's semaphore contexts).
 local YIELDABLE = {
@@ -302,6 +305,31 @@ local mt = {
 }
 
 
+-- `lib` as dlopen should get it: a bare name found in a set_library_path directory becomes
+-- that file's path (also when it exists but cannot be read: dlopen then says why).
+local function find_library(lib)
+    if #library_dirs == 0 or find(lib, "/", 1, true) then
+        return lib
+    end
+    local file = lib
+    if sub(lib, -3) ~= ".so" and not find(lib, ".so.", 1, true) then
+        file = "lib" .. lib .. ".so"   -- as the module reads a short name
+    end
+    for i = 1, #library_dirs do
+        local path = library_dirs[i] .. "/" .. file
+        local f, err = io.open(path, "rb")
+        if f then
+            f:close()
+            return path
+        end
+        if not find(err, "No such file", 1, true) then
+            return path
+        end
+    end
+    return lib
+end
+
+
 -- The options of load: max_queue, flags, timeout_ms (nil: the default at call time).
 -- Raises on a bad one.
 local function check_opts(opts)
@@ -383,7 +411,7 @@ function _M.load(lib, cfg, opts)
     end
 
     local err, errlen = errbuf()
-    local handle = resty_ffi_load(lib, cfg, max_queue, flags, err, errlen)
+    local handle = resty_ffi_load(find_library(lib), cfg, max_queue, flags, err, errlen)
     if handle == nil then
         return nil, ffi_str(err, errlen[0])
     end
@@ -415,6 +443,31 @@ function _M.set_default_timeout(ms)
         error("bad argument #1 to 'set_default_timeout' (" .. err .. ")", 2)
     end
     default_timeout_ms = t
+end
+
+
+-- Directories searched for bare library names before the dynamic linker's own search
+-- (which reads LD_LIBRARY_PATH only as the nginx master started): "dir1:dir2", a table of
+-- directories, or nil for none.
+function _M.set_library_path(dirs)
+    local list = {}
+    if type(dirs) == "string" then
+        for d in dirs:gmatch("[^:]+") do
+            list[#list + 1] = d
+        end
+    elseif type(dirs) == "table" then
+        for i, d in ipairs(dirs) do
+            if type(d) ~= "string" then
+                error("bad argument #1 to 'set_library_path' (directory " .. i
+                      .. " is not a string)", 2)
+            end
+            list[i] = d
+        end
+    elseif dirs ~= nil then
+        error("bad argument #1 to 'set_library_path' (string, table or nil expected, got "
+              .. type(dirs) .. ")", 2)
+    end
+    library_dirs = list
 end
 
 
