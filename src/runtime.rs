@@ -134,6 +134,7 @@ impl Runtime {
                     queue: queue.clone(),
                     handle: handle as usize,
                     file: file.clone(),
+                    since: std::time::Instant::now(),
                 });
             }
             return Err(match logged {
@@ -164,6 +165,7 @@ impl Runtime {
                 queue: self.queue.clone(),
                 handle: self.handle as usize,
                 file: self.file,
+                since: std::time::Instant::now(),
             });
         }
     }

@@ -83,7 +83,13 @@ pub struct PendingClose {
     /// The dlopen handle.
     pub handle: usize,
     pub file: String,
+    /// When the runtime was unloaded.
+    pub since: Instant,
 }
+
+/// An unloaded `unpin` runtime whose threads still run after this long (Go's never exit) is
+/// left mapped for good, so the worker stops checking (bounded work per unload).
+const CLOSE_GIVE_UP: Duration = Duration::from_secs(60);
 
 /// At most one "dropped N response(s)" line per interval.
 const STRAY_LOG_INTERVAL: Duration = Duration::from_secs(1);
@@ -594,8 +600,18 @@ impl Worker {
     fn check_pending_closes(&mut self) {
         self.pending_closes.retain(|p| {
             let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited());
-            if users_left {
+            if users_left && p.since.elapsed() < CLOSE_GIVE_UP {
                 return true;
+            }
+            if users_left {
+                ngx_log_error!(
+                    NGX_LOG_INFO,
+                    cycle_log(),
+                    "resty_ffi: {} stays mapped: its runtime's threads still run {} s after the unload",
+                    p.file,
+                    CLOSE_GIVE_UP.as_secs()
+                );
+                return false;
             }
             // SAFETY: our own dlopen handle, closed once; no thread that may run the
             // library's code is left (see `unpin`).
