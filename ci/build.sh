@@ -14,7 +14,8 @@ for lib in ffi_echo ffi_argon2 ffi_test ffi_sdk_test; do
 done
 
 # A runtime in plain C, as a C user writes one (t/016-unpin.t).
-cc -O2 -Wall -Werror -shared -fPIC -pthread -o "$LIB_DIR/libffi_c_test.so" t/cruntime/ffi_c_test.c
+# It includes the ABI's one header, abi/resty_ffi.h, as C runtimes do.
+cc -O2 -Wall -Werror -shared -fPIC -pthread -I abi -o "$LIB_DIR/libffi_c_test.so" t/cruntime/ffi_c_test.c
 
 # Components (loaders, Go examples, ...) build in ci/build.d/*.sh, in name order; each
 # installs what nginx loads into $LIB_DIR.

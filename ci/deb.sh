@@ -7,6 +7,7 @@
 #   /etc/nginx/modules-enabled/60-mod-http-resty-ffi.conf      symlink, made by postinst
 #                                   (after 50-mod-http-lua.conf), removed on purge
 #   /usr/share/lua/5.1/resty_ffi.lua, resty/ffi.lua             on the lua module's default path
+#   /usr/include/resty_ffi.h                                    the runtime ABI, for C runtimes
 #   /usr/share/doc/libnginx-mod-http-resty-ffi/{copyright,changelog.Debian.gz}
 #
 # Depends: libnginx-mod-http-lua, lua-resty-core, the nginx-abi-* virtual package of the
@@ -63,7 +64,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/n
 # 3. The staged tree.
 rm -rf "$OUT/stage"
 mkdir -p "$STAGE/DEBIAN" "$STAGE/usr/lib/nginx/modules" "$STAGE/usr/share/nginx/modules-available" \
-    "$STAGE/usr/share/lua/5.1/resty" "$STAGE/usr/share/doc/$PACKAGE"
+    "$STAGE/usr/share/lua/5.1/resty" "$STAGE/usr/share/doc/$PACKAGE" "$STAGE/usr/include"
 # As dh_strip does for shared libraries.
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
     -o "$STAGE/usr/lib/nginx/modules/ngx_http_resty_ffi_module.so" "$module"
@@ -71,6 +72,7 @@ chmod 0644 "$STAGE/usr/lib/nginx/modules/ngx_http_resty_ffi_module.so"
 echo "load_module modules/ngx_http_resty_ffi_module.so;" >"$STAGE/usr/share/nginx/modules-available/$CONF_NAME"
 install -m 0644 "$REPO_ROOT/lua/resty_ffi.lua" "$STAGE/usr/share/lua/5.1/resty_ffi.lua"
 install -m 0644 "$REPO_ROOT/lua/resty/ffi.lua" "$STAGE/usr/share/lua/5.1/resty/ffi.lua"
+install -m 0644 "$REPO_ROOT/abi/resty_ffi.h" "$STAGE/usr/include/resty_ffi.h"
 
 # Debian's copyright file: this package and the Rust crates linked into the module.
 crates=$(cargo tree --quiet --locked --offline -p ngx_http_resty_ffi_module -e normal --prefix none \

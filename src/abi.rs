@@ -365,3 +365,98 @@ pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {
         c_long::try_from(worker::live_tasks()).unwrap_or(c_long::MAX)
     })
 }
+
+#[cfg(test)]
+mod contract_tests {
+    //! abi/resty_ffi.h is the one written contract: everything that declares the ABI
+    //! elsewhere must agree with it.
+
+    const HEADER: &str = include_str!("../abi/resty_ffi.h");
+
+    fn normalize(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The C text without comments and preprocessor lines.
+    fn code_of(c: &str) -> String {
+        let mut out = String::new();
+        let mut rest = c;
+        while let Some(i) = rest.find("/*") {
+            out.push_str(&rest[..i]);
+            rest = rest[i..].find("*/").map_or("", |j| &rest[i + j + 2..]);
+        }
+        out.push_str(rest);
+        out.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The names of the functions a C text declares (`name(` after a type).
+    fn declared_functions(c: &str) -> Vec<String> {
+        normalize(&code_of(c))
+            .split(';')
+            .filter_map(|decl| {
+                let decl = decl.trim();
+                let open = decl.find('(')?;
+                let name = decl[..open].rsplit([' ', '*']).next()?;
+                (!decl.starts_with("typedef") && !decl.starts_with('#')).then(|| name.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_lua_cdef_is_the_header_verbatim() {
+        let lua = include_str!("../lua/resty/ffi.lua");
+        let start = lua.find("ffi.cdef[[").expect("a cdef block") + "ffi.cdef[[".len();
+        let end = start + lua[start..].find("]]").expect("its end");
+        let header = normalize(HEADER);
+        for decl in lua[start..end]
+            .split(';')
+            .map(normalize)
+            .filter(|d| !d.is_empty())
+        {
+            assert!(header.contains(&decl), "not in abi/resty_ffi.h: {decl}");
+        }
+    }
+
+    #[test]
+    fn every_exported_function_is_in_the_header() {
+        let header_functions = declared_functions(HEADER);
+        // (the exports, not this test's own text)
+        let src = include_str!("abi.rs")
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default();
+        let mut exported = 0;
+        for chunk in src.split("#[no_mangle]").skip(1) {
+            let after_fn = chunk.split(" fn ").nth(1).expect("a function after #[no_mangle]");
+            let name = after_fn.split('(').next().unwrap_or_default().trim();
+            assert!(
+                header_functions.iter().any(|f| f == name),
+                "{name} is not in abi/resty_ffi.h"
+            );
+            exported += 1;
+        }
+        assert!(exported >= 12, "found {exported} exports");
+    }
+
+    #[test]
+    fn the_test_runtimes_declare_what_the_header_does() {
+        let header_functions = declared_functions(HEADER);
+        let rust = include_str!("../t/runtime/src/lib.rs");
+        let block = rust.split("extern \"C\" {").nth(1).expect("an extern block");
+        let block = &block[..block.find('}').expect("its end")];
+        for decl in block.split(';').filter(|d| d.contains("fn ")) {
+            let name = decl
+                .split("fn ")
+                .nth(1)
+                .and_then(|d| d.split('(').next())
+                .unwrap_or_default();
+            assert!(
+                header_functions.iter().any(|f| f == name.trim()),
+                "{name} is not in abi/resty_ffi.h"
+            );
+        }
+    }
+}

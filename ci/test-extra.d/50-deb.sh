@@ -97,6 +97,7 @@ installed_files_present() {
     test -f /usr/lib/nginx/modules/ngx_http_resty_ffi_module.so &&
         test -f /usr/share/lua/5.1/resty_ffi.lua &&
         test -f /usr/share/lua/5.1/resty/ffi.lua &&
+        test -f /usr/include/resty_ffi.h &&
         grep -qx 'load_module modules/ngx_http_resty_ffi_module.so;' "$AVAILABLE_CONF"
 }
 enabled_after_lua() {

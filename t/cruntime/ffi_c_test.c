@@ -13,9 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void *ngx_http_lua_ffi_task_poll(void *tq);
-char *ngx_http_lua_ffi_get_req(void *task, int *len);
-void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len);
+#include "resty_ffi.h"
 
 static int inits;
 

@@ -1,0 +1,108 @@
+/*
+ * resty_ffi.h: the contract between ngx_http_resty_ffi_module and the code around it.
+ *
+ * Part 1 is the runtime ABI: what a runtime library (Go, Rust, C, the Python/Java/Node.js
+ * loaders) provides and calls. Its first four functions have the names and semantics of the
+ * original lua-resty-ffi, so runtimes written for it work unchanged. Part 2 is the module's
+ * interface to its own Lua code (lua/resty/ffi.lua declares exactly these with ffi.cdef; a
+ * test checks it): not for runtimes.
+ *
+ * The module resolves nothing from a runtime but libffi_init; a runtime may link against
+ * these functions (they are exported by the module, which nginx loads with RTLD_GLOBAL) or
+ * look them up with dlsym(RTLD_DEFAULT, ...).
+ */
+#ifndef RESTY_FFI_H
+#define RESTY_FFI_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <stddef.h>
+
+/* ---- Part 1: the runtime ABI ------------------------------------------------------------ */
+
+/*
+ * Provided by the runtime. Called once per worker, lib and cfg, on nginx's own thread, with
+ * nginx's signals blocked (threads it starts inherit that). cfg is a private NUL-terminated
+ * copy (or NULL), freed after the call returns. tq is the runtime's task queue: keep it.
+ * Start your threads and return 0; any other value fails the load (an error logged with
+ * ngx_http_resty_ffi_log during the call becomes part of load's err). Never call
+ * ngx_http_lua_ffi_task_poll from here: on nginx's thread it returns NULL at once.
+ */
+int libffi_init(char *cfg, void *tq);
+
+/*
+ * Blocks until a task is queued and returns it; NULL once the runtime was unloaded and every
+ * task queued before the unload was handed out. After NULL, do not use tq again. Any thread
+ * but nginx's. A task is an opaque pointer into an address range the module reserved: never
+ * dereference it, and it is safe to keep in pointer-typed variables of garbage-collected
+ * languages.
+ */
+void *ngx_http_lua_ffi_task_poll(void *tq);
+
+/*
+ * The request bytes of a task (also NUL-terminated), valid until the task is answered; len
+ * may be NULL. NULL for a task that is not (or no longer) in the runtime's hands. The bytes
+ * are the module's private copy: the runtime may read them; it must not free them.
+ */
+char *ngx_http_lua_ffi_get_req(void *task, int *len);
+
+/*
+ * Answers a task, exactly once, from any thread. rc 0 is success (Lua gets true, rsp), any
+ * other rc a failure (Lua gets false, rc, rsp). rsp is malloc()ed by the runtime and freed by
+ * the module, or NULL; rsp_len <= 0 with rsp != NULL means rsp is a NUL-terminated string. A
+ * second or late answer is freed, counted and logged ("dropped N response(s)"), never
+ * delivered. After answering, the task is gone: do not use it.
+ */
+void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len);
+
+/* nginx's log levels, for ngx_http_resty_ffi_log. */
+#define RESTY_FFI_LOG_EMERG  1
+#define RESTY_FFI_LOG_ALERT  2
+#define RESTY_FFI_LOG_CRIT   3
+#define RESTY_FFI_LOG_ERR    4
+#define RESTY_FFI_LOG_WARN   5
+#define RESTY_FFI_LOG_NOTICE 6
+#define RESTY_FFI_LOG_INFO   7
+#define RESTY_FFI_LOG_DEBUG  8
+
+/*
+ * Beyond the original: writes msg into nginx's error.log at an nginx level (above) as
+ * "[resty_ffi] msg", filtered by error_log. Any thread; never blocks (a flood beyond 4096
+ * waiting lines is dropped and counted). len <= 0: msg is a NUL-terminated string. Control
+ * bytes and invalid UTF-8 are written as \xHH: one call, one line.
+ */
+void ngx_http_resty_ffi_log(int level, const char *msg, int len);
+
+/*
+ * Beyond the original: blocks like ngx_http_lua_ffi_task_poll, then stores up to max tasks in
+ * tasks and returns how many; 0 once unloaded and drained.
+ */
+int ngx_http_resty_ffi_task_poll_batch(void *tq, void **tasks, int max);
+
+/* ---- Part 2: the module's interface to lua/resty/ffi.lua (worker thread only) ----------- */
+
+typedef struct ngx_http_resty_ffi_runtime_s ngx_http_resty_ffi_runtime_t;
+typedef struct ngx_http_resty_ffi_task_s ngx_http_resty_ffi_task_t;
+typedef struct ngx_http_request_s ngx_http_request_t;
+typedef struct ngx_http_lua_sema_s ngx_http_lua_sema_t;
+
+ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
+    const char *cfg, int max_queue, int flags, unsigned char *err,
+    size_t *errlen);
+int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
+ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
+    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
+    ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
+    const char **rsp, size_t *len, int *rc);
+void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
+int ngx_http_resty_ffi_abandon(ngx_http_resty_ffi_task_t *task);
+long ngx_http_resty_ffi_live_tasks(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RESTY_FFI_H */
