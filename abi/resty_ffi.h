@@ -92,6 +92,7 @@ ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
     const char *cfg, int max_queue, int flags, unsigned char *err,
     size_t *errlen);
 int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
+void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
     ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);

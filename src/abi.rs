@@ -9,14 +9,15 @@
 
 use std::ffi::{c_char, c_int, c_long, c_void, CStr};
 use std::ptr;
+use std::rc::Rc;
 
 use nginx_sys::ngx_http_request_t;
 
 use crate::done_queue;
+use crate::loaded::{self, Loaded};
 use crate::lua_sema::Sema;
 use crate::panic_guard::guard;
 use crate::queue::RequestQueue;
-use crate::runtime::Runtime;
 use crate::runtime_log;
 use crate::task::TaskPtr;
 use crate::worker;
@@ -200,7 +201,8 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char
 // Lua side (worker thread only)
 // ---------------------------------------------------------------------------------------
 
-/// Loads `lib` and runs its `libffi_init(cfg, tq)`; NULL and a message on failure.
+/// The worker's runtime for (`lib`, `cfg`), loading it (`dlopen`, `libffi_init(cfg, tq)`) if
+/// no Lua VM of the worker did; NULL and a message on failure. The caller holds a reference.
 ///
 /// # Safety
 /// `lib` a C string, `cfg` a C string or NULL, `err`/`errlen` as for [`write_err`].
@@ -212,7 +214,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_load(
     flags: c_int,
     err: *mut u8,
     errlen: *mut usize,
-) -> *mut Runtime {
+) -> *mut Loaded {
     let result = guard(Err("panic while loading the runtime".to_string()), || {
         worker::init()?;
         if lib.is_null() {
@@ -225,9 +227,9 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_load(
         if max_queue == 0 {
             return Err("max_queue must be a positive integer".to_string());
         }
-        let rt = Runtime::load(&lib, cfg, max_queue, flags)?;
-        worker::add_runtime(rt.queue().clone());
-        Ok(Box::into_raw(Box::new(rt)))
+        let loaded = loaded::load(&lib, cfg, max_queue, flags)?;
+        // Lua's reference: dropped by ngx_http_resty_ffi_unload or _release.
+        Ok(Rc::into_raw(loaded).cast_mut())
     });
     match result {
         Ok(rt) => rt,
@@ -239,21 +241,36 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_load(
     }
 }
 
-/// Unloads a runtime and frees its handle; Lua must not use `rt` afterwards.
+/// Unloads a runtime for every Lua VM and drops the caller's reference; the caller must not
+/// use `rt` afterwards.
 ///
 /// # Safety
-/// `rt` from `ngx_http_resty_ffi_load`, unloaded at most once.
+/// `rt` from `ngx_http_resty_ffi_load`, its reference given back once (here or by release).
 #[no_mangle]
-pub unsafe extern "C" fn ngx_http_resty_ffi_unload(rt: *mut Runtime) -> c_int {
+pub unsafe extern "C" fn ngx_http_resty_ffi_unload(rt: *mut Loaded) -> c_int {
     guard(-1, || {
         if rt.is_null() {
             return -1;
         }
-        // SAFETY: handed out by load, reclaimed once.
-        let rt = unsafe { Box::from_raw(rt) };
-        worker::remove_runtime(rt.queue());
-        rt.unload();
+        // SAFETY: a reference handed out by load, given back once.
+        let loaded = unsafe { Rc::from_raw(rt.cast_const()) };
+        loaded::unload(&loaded);
         0
+    })
+}
+
+/// Drops the caller's reference without unloading (a Lua VM that ends: the runtime goes on
+/// for the worker's other VMs and later loads).
+///
+/// # Safety
+/// As for [`ngx_http_resty_ffi_unload`].
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_release(rt: *mut Loaded) {
+    guard((), || {
+        if !rt.is_null() {
+            // SAFETY: a reference handed out by load, given back once.
+            drop(unsafe { Rc::from_raw(rt.cast_const()) });
+        }
     })
 }
 
@@ -266,7 +283,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_unload(rt: *mut Runtime) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn ngx_http_resty_ffi_post(
     r: *mut ngx_http_request_t,
-    rt: *mut Runtime,
+    rt: *mut Loaded,
     req: *const c_char,
     len: usize,
     psem: *mut *mut Sema,

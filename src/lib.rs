@@ -8,6 +8,7 @@ pub mod abi;
 pub mod done_queue;
 pub mod handle_space;
 pub mod load_diagnosis;
+pub mod loaded;
 pub mod lua_sema;
 pub mod panic_guard;
 pub mod queue;

@@ -230,6 +230,7 @@ pub fn init() -> Result<(), String> {
 /// The eventfd itself stays open until the process ends: a runtime thread may still
 /// write to it, and a closed (then reused) descriptor number must never receive that.
 pub fn exit() {
+    crate::loaded::unload_all();
     let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
         return;
     };

@@ -237,3 +237,28 @@ true
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 8: lua_code_cache off: every request has its own Lua VM, and all share the worker's runtime
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        lua_code_cache off;
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local rt = assert(resty_ffi.load("ffi_test", "shared"))
+            local _, inits = rt:call("inits")
+            local _, echo = rt:call("echo hi")
+            ngx.say("inits ", inits, ", ", echo)
+        }
+    }
+--- request eval
+["GET /t", "GET /t", "GET /t", "GET /t", "GET /t"]
+--- response_body eval
+["inits 1, hi\n", "inits 1, hi\n", "inits 1, hi\n", "inits 1, hi\n", "inits 1, hi\n"]
+--- no_error_log
+[error]
+[crit]
+[emerg]
+exited on signal

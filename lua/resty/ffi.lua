@@ -47,6 +47,7 @@ ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
     const char *cfg, int max_queue, int flags, unsigned char *err,
     size_t *errlen);
 int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
+void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
     ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
@@ -60,6 +61,7 @@ long ngx_http_resty_ffi_live_tasks(void);
 
 local resty_ffi_load = C.ngx_http_resty_ffi_load
 local resty_ffi_unload = C.ngx_http_resty_ffi_unload
+local resty_ffi_release = C.ngx_http_resty_ffi_release
 local resty_ffi_post = C.ngx_http_resty_ffi_post
 local resty_ffi_result = C.ngx_http_resty_ffi_result
 local resty_ffi_finish = C.ngx_http_resty_ffi_finish
@@ -415,8 +417,9 @@ function _M.load(lib, cfg, opts)
     if handle == nil then
         return nil, ffi_str(err, errlen[0])
     end
-    -- A runtime never unloaded is unloaded (and its handle freed) when the Lua VM closes.
-    handle = ffi_gc(handle, resty_ffi_unload)
+    -- The runtime belongs to the worker, shared by its Lua VMs (one per request with
+    -- lua_code_cache off): a VM that ends only gives its reference back.
+    handle = ffi_gc(handle, resty_ffi_release)
 
     rt = setmetatable({
         [STATE] = { handle = handle, lib = lib, cfg = cfg_key, timeout_ms = timeout_ms,
