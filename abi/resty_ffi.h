@@ -57,6 +57,18 @@ char *ngx_http_lua_ffi_get_req(void *task, int *len);
  */
 void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len);
 
+/*
+ * Answer codes. rc 0 is success. Positive rcs are the runtime's own (an HTTP-like status, an
+ * errno, anything its callers agree on). Negative rcs from -1 to -99 are reserved for what the
+ * SDKs and loaders answer on their own, the same in every language, so that a Lua caller
+ * knows what `false, rc` means without knowing the language behind it:
+ */
+#define RESTY_FFI_RC_ERROR      (-1)  /* an error that carries no code of its own */
+#define RESTY_FFI_RC_PANICKED   (-2)  /* the handler panicked, threw or raised */
+#define RESTY_FFI_RC_DROPPED    (-3)  /* the task was dropped without an answer */
+#define RESTY_FFI_RC_NO_MEMORY  (-4)  /* no memory for the request or the answer */
+#define RESTY_FFI_RC_CANCELLED  (-5)  /* reserved: the call was cancelled */
+
 /* nginx's log levels, for ngx_http_resty_ffi_log. */
 #define RESTY_FFI_LOG_EMERG  1
 #define RESTY_FFI_LOG_ALERT  2
