@@ -58,14 +58,14 @@ live: 0
 
 
 
-=== TEST 2: a handler's error gives false, rc, message (restyffi.Errorf code, or 1)
+=== TEST 2: a handler's error gives false, rc, message (restyffi.Errorf code, or -1 = RESTY_FFI_RC_ERROR)
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
             local rt = assert(ngx.load_ffi("ffi_go_test"))
             ngx.say(rt:call("error 7 went wrong"))
-            ngx.say(rt:call("error -3 negative"))
+            ngx.say(rt:call("error -300 negative"))
             ngx.say(rt:call("error 0 zero is still an error"))
             ngx.say(rt:call("plain no code"))
             ngx.say(rt:call("bogus"))
@@ -77,9 +77,9 @@ live: 0
 GET /t
 --- response_body
 false7went wrong
-false-3negative
-false1zero is still an error
-false1no code
+false-300negative
+false-1zero is still an error
+false-1no code
 false22unknown command "bogus"
 truestill fine
 live: 0
@@ -109,7 +109,7 @@ live: 0
             local good = 0
             for i = 1, 50 do
                 local _, ok, a, b = ngx.thread.wait(threads[i])
-                if i % 2 == 0 and not ok and a == 2 and b == "panic: p" .. i then
+                if i % 2 == 0 and not ok and a == -2 and b == "panic: p" .. i then
                     good = good + 1
                 elseif i % 2 == 1 and ok and a == "e" .. i then
                     good = good + 1
@@ -122,9 +122,9 @@ live: 0
 --- request
 GET /t
 --- response_body
-false2panic: boom
+false-2panic: boom
 trueafter panic
-false2handler exited without answering (runtime.Goexit)
+false-2handler exited without answering (runtime.Goexit)
 trueafter goexit
 mixed: 50
 live: 0

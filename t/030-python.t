@@ -114,9 +114,9 @@ GET /t
   <li>tea</li>
   <li>cake</li>
 </ul>
-false1jinja2.exceptions.TemplateNotFound: 'nope.html' not found in search path: DIR
+false-2jinja2.exceptions.TemplateNotFound: 'nope.html' not found in search path: DIR
 false400expected {"template": name, "vars": {...}}
-false1json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)
+false-2json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)
 live: 0
 --- error_log
 handler init.<locals>.render raised
@@ -257,7 +257,7 @@ live: 0
 
 
 
-=== TEST 7: a raising handler answers false, 1, <last traceback line> and the runtime keeps serving
+=== TEST 7: a raising handler answers false, -2 (RC_PANICKED), <last traceback line> and the runtime keeps serving
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -279,13 +279,13 @@ live: 0
 --- request
 GET /t
 --- response_body
-false1ValueError: boom
+false-2ValueError: boom
 truestill serving
 false7expected failure
-false1TypeError: a response must be bytes, bytearray, memoryview, str or None, not int
+false-1TypeError: a response must be bytes, bytearray, memoryview, str or None, not int
 false22unknown command
 trueand again
-false1KeyError: 'missing'
+false-2KeyError: 'missing'
 truesync still serving
 live: 0
 --- error_log eval
@@ -477,7 +477,7 @@ live: 0
             ngx.say(rt:call("twice once"))
             ngx.say(rt:call("none"))
             ngx.say(rt:call("rc 3 three"))
-            ngx.say(rt:call("rc -2 minus two"))
+            ngx.say(rt:call("rc -300 minus three hundred"))
             ngx.say(rt:call("str"))
             ngx.say(rt:call("bytearray ba"))
             ngx.say(rt:call("memoryview xmv"))
@@ -499,12 +499,12 @@ GET /t
 trueonce
 truenil
 false3three
-false-2minus two
+false-300minus three hundred
 truehéllo
 trueba
 truemv
 false2a response must be bytes, bytearray, memoryview, str or None, not int
-false1task dropped without an answer
+false-3task dropped without an answer
 true'a,b,c'
 truecfg_text(cfg): cfg is only valid during its init(cfg, tq) call
 truex
@@ -648,7 +648,7 @@ live: 0
 
 
 
-=== TEST 15: SystemExit, KeyboardInterrupt, GeneratorExit, CancelledError, custom BaseExceptions, unprintable exceptions and a bad Error rc in serve and serve_async: each answers false, 1, msg and the runtime keeps serving
+=== TEST 15: SystemExit, KeyboardInterrupt, GeneratorExit, CancelledError, custom BaseExceptions, unprintable exceptions and a bad Error rc in serve and serve_async: each answers false, -2 (RC_PANICKED; a bad Error rc: -1, RC_ERROR), msg and the runtime keeps serving
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -670,41 +670,41 @@ live: 0
 --- request
 GET /t
 --- response_body
-sync exit 3: false1SystemExit: 3
+sync exit 3: false-2SystemExit: 3
 sync then: trueok
-sync argparse --n x: false1SystemExit: 2
+sync argparse --n x: false-2SystemExit: 2
 sync then: trueok
-sync kbd: false1KeyboardInterrupt
+sync kbd: false-2KeyboardInterrupt
 sync then: trueok
-sync genexit: false1GeneratorExit: closing
+sync genexit: false-2GeneratorExit: closing
 sync then: trueok
-sync custom mine: false1pyt_baseexc.Custom: mine
+sync custom mine: false-2pyt_baseexc.Custom: mine
 sync then: trueok
-sync cancel: false1asyncio.exceptions.CancelledError
+sync cancel: false-2asyncio.exceptions.CancelledError
 sync then: trueok
-sync badstr: false1pyt_baseexc.BadStr: <exception str() failed>
+sync badstr: false-2pyt_baseexc.BadStr: <exception str() failed>
 sync then: trueok
-sync badstrbase: false1pyt_baseexc.BadStrBase: <exception str() failed>
+sync badstrbase: false-2pyt_baseexc.BadStrBase: <exception str() failed>
 sync then: trueok
-sync bigrc: false1rc too big
+sync bigrc: false-1rc too big
 sync then: trueok
-async exit 3: false1SystemExit: 3
+async exit 3: false-2SystemExit: 3
 async then: trueok
-async argparse --n x: false1SystemExit: 2
+async argparse --n x: false-2SystemExit: 2
 async then: trueok
-async kbd: false1KeyboardInterrupt
+async kbd: false-2KeyboardInterrupt
 async then: trueok
-async genexit: false1GeneratorExit: closing
+async genexit: false-2GeneratorExit: closing
 async then: trueok
-async custom mine: false1pyt_baseexc.Custom: mine
+async custom mine: false-2pyt_baseexc.Custom: mine
 async then: trueok
-async cancel: false1asyncio.exceptions.CancelledError
+async cancel: false-2asyncio.exceptions.CancelledError
 async then: trueok
-async badstr: false1pyt_baseexc.BadStr: <exception str() failed>
+async badstr: false-2pyt_baseexc.BadStr: <exception str() failed>
 async then: trueok
-async badstrbase: false1pyt_baseexc.BadStrBase: <exception str() failed>
+async badstrbase: false-2pyt_baseexc.BadStrBase: <exception str() failed>
 async then: trueok
-async bigrc: false1rc too big
+async bigrc: false-1rc too big
 async then: trueok
 live: 0
 --- timeout: 60

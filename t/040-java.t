@@ -120,6 +120,7 @@ live: 0
             ngx.say(rt:call("throw boom"))
             ngx.say(rt:call("echo still serving"))
             ngx.say(rt:call("fail 7 went wrong"))
+            ngx.say(rt:call("fail 0 no code of its own"))
             ngx.say(rt:call("bogus"))
             for i = 1, 20 do
                 local ok = rt:call("throw again " .. i)
@@ -132,9 +133,10 @@ live: 0
 --- request
 GET /t
 --- response_body
-false1java.lang.IllegalStateException: boom
+false-2java.lang.IllegalStateException: boom
 truestill serving
 false7went wrong
+false-1no code of its own
 false22unknown command bogus
 trueafter 21 exceptions
 live: 0
@@ -222,8 +224,8 @@ GET /t
 trueserved meanwhile
 answered: 200
 false9async x
-false1java.lang.UnsupportedOperationException: async y
-false1java.lang.IllegalArgumentException: sync z
+false-2java.lang.UnsupportedOperationException: async y
+false-2java.lang.IllegalArgumentException: sync z
 truestill serving
 live: 0
 --- wait: 0.1
@@ -802,7 +804,7 @@ qr/\[info\] .*\[resty_ffi\] java demo.http: HttpClient runtime ready, timeout 30
 
 
 
-=== TEST 18: Errors and odd Throwables from handlers (StackOverflowError, a real OutOfMemoryError, ExceptionInInitializerError, a bare Throwable, exceptions whose toString throws, failed and broken stages) answer false, 1, msg and the runtime keeps serving
+=== TEST 18: Errors and odd Throwables from handlers (StackOverflowError, a real OutOfMemoryError, ExceptionInInitializerError, a bare Throwable, exceptions whose toString throws, failed and broken stages) answer false, -2 (RC_PANICKED), msg (a TaskException keeps its rc; a request too big for the heap answers -4, RC_NO_MEMORY) and the runtime keeps serving
 --- main_config eval: $::MainConfig
 --- http_config eval: $::HttpConfig
 --- config
@@ -838,53 +840,53 @@ qr/\[info\] .*\[resty_ffi\] java demo.http: HttpClient runtime ready, timeout 30
 GET /t
 --- timeout: 60
 --- response_body
-sync soe: false1java.lang.StackOverflowError
+sync soe: false-2java.lang.StackOverflowError
 sync then: trueok
-sync oom: false1java.lang.OutOfMemoryError: Java heap space
+sync oom: false-2java.lang.OutOfMemoryError: Java heap space
 sync then: trueok
-sync eiie: false1java.lang.ExceptionInInitializerError
+sync eiie: false-2java.lang.ExceptionInInitializerError
 sync then: trueok
-sync eiie: false1java.lang.NoClassDefFoundError: Could not initialize class rtest.Throwers$BrokenSync
+sync eiie: false-2java.lang.NoClassDefFoundError: Could not initialize class rtest.Throwers$BrokenSync
 sync then: trueok
-sync error: false1java.lang.AssertionError: asserted
+sync error: false-2java.lang.AssertionError: asserted
 sync then: trueok
-sync myerror: false1rtest.Throwers$MyError: mine
+sync myerror: false-2rtest.Throwers$MyError: mine
 sync then: trueok
-sync throwable: false1java.lang.Throwable: bare
+sync throwable: false-2java.lang.Throwable: bare
 sync then: trueok
-sync badtostring: false1rtest.Throwers$BadToString: <toString() failed>
+sync badtostring: false-2rtest.Throwers$BadToString: <toString() failed>
 sync then: trueok
-sync badtask: false1rtest.Throwers$BadTaskException: <toString() failed>
+sync badtask: false5rtest.Throwers$BadTaskException: <toString() failed>
 sync then: trueok
-sync 100 MiB request: false1cannot read the request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes
+sync 100 MiB request: false-4cannot read the request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes
 sync then: trueok
-async soe: false1java.lang.StackOverflowError
+async soe: false-2java.lang.StackOverflowError
 async then: trueok
-async oom: false1java.lang.OutOfMemoryError: Java heap space
+async oom: false-2java.lang.OutOfMemoryError: Java heap space
 async then: trueok
-async eiie: false1java.lang.ExceptionInInitializerError
+async eiie: false-2java.lang.ExceptionInInitializerError
 async then: trueok
-async eiie: false1java.lang.NoClassDefFoundError: Could not initialize class rtest.Throwers$BrokenAsync
+async eiie: false-2java.lang.NoClassDefFoundError: Could not initialize class rtest.Throwers$BrokenAsync
 async then: trueok
-async error: false1java.lang.AssertionError: asserted
+async error: false-2java.lang.AssertionError: asserted
 async then: trueok
-async myerror: false1rtest.Throwers$MyError: mine
+async myerror: false-2rtest.Throwers$MyError: mine
 async then: trueok
-async throwable: false1java.lang.Throwable: bare
+async throwable: false-2java.lang.Throwable: bare
 async then: trueok
-async badtostring: false1rtest.Throwers$BadToString: <toString() failed>
+async badtostring: false-2rtest.Throwers$BadToString: <toString() failed>
 async then: trueok
-async badtask: false1rtest.Throwers$BadTaskException: <toString() failed>
+async badtask: false5rtest.Throwers$BadTaskException: <toString() failed>
 async then: trueok
-async fail-soe: false1java.lang.StackOverflowError: in a stage
+async fail-soe: false-2java.lang.StackOverflowError: in a stage
 async then: trueok
-async fail-badtostring: false1rtest.Throwers$BadToString: <toString() failed>
+async fail-badtostring: false-2rtest.Throwers$BadToString: <toString() failed>
 async then: trueok
-async fail-myerror: false1rtest.Throwers$MyError: later
+async fail-myerror: false-2rtest.Throwers$MyError: later
 async then: trueok
-async badstage: false1java.lang.IllegalStateException: whenComplete refused
+async badstage: false-2java.lang.IllegalStateException: whenComplete refused
 async then: trueok
-async 100 MiB request: false1cannot read the request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes
+async 100 MiB request: false-4cannot read the request: java.lang.OutOfMemoryError: no heap for a request of 104857600 bytes
 async then: trueok
 live: 0
 --- wait: 0.1

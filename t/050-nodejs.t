@@ -170,7 +170,7 @@ live: 0
         content_by_lua_block {
             local rt = assert(t_node("behaviours.js,init"))
             for _, cmd in ipairs({ "throw boom", "throw-string plain text", "reject bad type",
-                                   "rc 42", "object", "exit", "nope" }) do
+                                   "rc 42", "rc 0", "object", "exit", "nope" }) do
                 ngx.say(cmd, ": ", table.concat({ tostring(select(1, rt:call(cmd))),
                                                   tostring(select(2, rt:call(cmd))),
                                                   tostring(select(3, rt:call(cmd))) }, " | "))
@@ -180,6 +180,7 @@ live: 0
                                                    tostring(select(2, sync:call(""))),
                                                    tostring(select(3, sync:call(""))) }, " | "))
             ngx.say("sync ok: ", select(2, sync:call("abc")))
+            ngx.say("rcs: ", select(2, rt:call("rcs")))
             ngx.say("still serving: ", select(2, rt:call("echo yes")))
             ngx.say("live: ", require("resty_ffi").live_tasks())
         }
@@ -187,15 +188,17 @@ live: 0
 --- request
 GET /t
 --- response_body
-throw boom: false | 1 | Error: boom
-throw-string plain text: false | 1 | plain text
-reject bad type: false | 1 | TypeError: bad type
-rc 42: false | 42 | Error: failed with rc 42
-object: false | 1 | node: the handler returned an object (Object): a Buffer, a typed array, a string, null or undefined expected
-exit: false | 1 | Error: process.exit(3) in a resty-ffi runtime: the nginx worker is not the runtime's to end
-nope: false | 1 | Error: unknown command "nope"
-sync throw: false | 1 | RangeError: empty request
+throw boom: false | -2 | boom
+throw-string plain text: false | -2 | plain text
+reject bad type: false | -2 | bad type
+rc 42: false | 42 | failed with rc 42
+rc 0: false | -1 | failed with rc 0
+object: false | -1 | node: the handler returned an object (Object): a Buffer, a typed array, a string, null or undefined expected
+exit: false | -2 | process.exit(3) in a resty-ffi runtime: the nginx worker is not the runtime's to end
+nope: false | -2 | unknown command "nope"
+sync throw: false | -2 | empty request
 sync ok: ABC
+rcs: -1 -2 -3 -4 -5
 still serving: yes
 live: 0
 --- no_error_log
@@ -454,8 +457,8 @@ true
 /upstream/a 200 3 9834876dcfb05cb1
 /upstream/bb 200 6 4625fd63b0e96fc0
 /missing 404
-false 1 Error: connect ECONNREFUSED 127.0.0.1:1
-false 1
+false -2 connect ECONNREFUSED 127.0.0.1:1
+false -2
 live: 0
 --- error_log
 http-client: upstream http://127.0.0.1:
@@ -659,7 +662,7 @@ live: 0
 
 
 
-=== TEST 14: handlers that throw or reject with values that are not Errors (string, number, null, undefined, object, symbol, bigint), errors whose getters throw, poisoned proxies, odd thenables: each call answers false, rc, msg (or the thenable's value) and the runtime keeps serving
+=== TEST 14: handlers that throw or reject with values that are not Errors (string, number, null, undefined, object, symbol, bigint), errors whose getters throw, poisoned proxies, odd thenables: each call answers false, rc, msg (rc -2, RC_PANICKED, unless the value has an rc of its own; -1 for a bad answer; or the thenable's value) and the runtime keeps serving
 --- http_config eval: $::HttpConfig
 --- config
     location = /t {
@@ -711,85 +714,85 @@ live: 0
 GET /t
 --- timeout: 60
 --- response_body
-sync throw-string: false | 1 | a plain string
+sync throw-string: false | -2 | a plain string
 sync then: true | ok
-sync throw-number: false | 1 | 42
+sync throw-number: false | -2 | 42
 sync then: true | ok
-sync throw-null: false | 1 | null
+sync throw-null: false | -2 | null
 sync then: true | ok
-sync throw-undefined: false | 1 | undefined
+sync throw-undefined: false | -2 | undefined
 sync then: true | ok
-sync throw-object: false | 1 | { code: 'E_OBJ', detail: [ 1, 2 ] }
+sync throw-object: false | -2 | { code: 'E_OBJ', detail: [ 1, 2 ] }
 sync then: true | ok
-sync throw-symbol: false | 1 | Symbol(sym)
+sync throw-symbol: false | -2 | Symbol(sym)
 sync then: true | ok
-sync throw-bigint: false | 1 | 10n
+sync throw-bigint: false | -2 | 10n
 sync then: true | ok
 sync throw-rc-object: false | 7 | { rc: 7, why: 'a plain object with an rc' }
 sync then: true | ok
-sync throw-message-getter: false | 1 | node: the handler threw a value that cannot be described
+sync throw-message-getter: false | -2 | node: the handler threw a value that cannot be described
 sync then: true | ok
-sync throw-rc-getter: false | 1 | TypeError: rc getter
+sync throw-rc-getter: false | -2 | rc getter
 sync then: true | ok
-sync throw-proxy: false | 1 | node: the handler threw a value that cannot be described
+sync throw-proxy: false | -2 | node: the handler threw a value that cannot be described
 sync then: true | ok
-sync then-getter: false | 1 | Error: then getter
+sync then-getter: false | -2 | then getter
 sync then: true | ok
-sync then-throws: false | 1 | RangeError: then threw
+sync then-throws: false | -2 | then threw
 sync then: true | ok
 sync thenable: true | thenable resolved
 sync then: true | ok
-sync constructor-getter: false | 1 | node: the handler returned an object: a Buffer, a typed array, a string, null or undefined expected
+sync constructor-getter: false | -1 | node: the handler returned an object: a Buffer, a typed array, a string, null or undefined expected
 sync then: true | ok
-sync return-proxy: false | 1 | Error: poisoned proxy
+sync return-proxy: false | -2 | poisoned proxy
 sync then: true | ok
-async throw-string: false | 1 | a plain string
+async throw-string: false | -2 | a plain string
 async then: true | ok
-async reject-string: false | 1 | a plain string
+async reject-string: false | -2 | a plain string
 async then: true | ok
-async throw-number: false | 1 | 42
+async throw-number: false | -2 | 42
 async then: true | ok
-async reject-number: false | 1 | 42
+async reject-number: false | -2 | 42
 async then: true | ok
-async throw-null: false | 1 | null
+async throw-null: false | -2 | null
 async then: true | ok
-async reject-null: false | 1 | null
+async reject-null: false | -2 | null
 async then: true | ok
-async throw-undefined: false | 1 | undefined
+async throw-undefined: false | -2 | undefined
 async then: true | ok
-async reject-undefined: false | 1 | undefined
+async reject-undefined: false | -2 | undefined
 async then: true | ok
-async throw-object: false | 1 | { code: 'E_OBJ', detail: [ 1, 2 ] }
+async throw-object: false | -2 | { code: 'E_OBJ', detail: [ 1, 2 ] }
 async then: true | ok
-async reject-object: false | 1 | { code: 'E_OBJ', detail: [ 1, 2 ] }
+async reject-object: false | -2 | { code: 'E_OBJ', detail: [ 1, 2 ] }
 async then: true | ok
-async throw-symbol: false | 1 | Symbol(sym)
+async throw-symbol: false | -2 | Symbol(sym)
 async then: true | ok
-async reject-symbol: false | 1 | Symbol(sym)
+async reject-symbol: false | -2 | Symbol(sym)
 async then: true | ok
-async throw-bigint: false | 1 | 10n
+async throw-bigint: false | -2 | 10n
 async then: true | ok
-async reject-bigint: false | 1 | 10n
+async reject-bigint: false | -2 | 10n
 async then: true | ok
 async throw-rc-object: false | 7 | { rc: 7, why: 'a plain object with an rc' }
 async then: true | ok
 async reject-rc-object: false | 7 | { rc: 7, why: 'a plain object with an rc' }
 async then: true | ok
-async throw-message-getter: false | 1 | node: the handler threw a value that cannot be described
+async throw-message-getter: false | -2 | node: the handler threw a value that cannot be described
 async then: true | ok
-async reject-message-getter: false | 1 | node: the handler threw a value that cannot be described
+async reject-message-getter: false | -2 | node: the handler threw a value that cannot be described
 async then: true | ok
-async throw-rc-getter: false | 1 | TypeError: rc getter
+async throw-rc-getter: false | -2 | rc getter
 async then: true | ok
-async reject-rc-getter: false | 1 | TypeError: rc getter
+async reject-rc-getter: false | -2 | rc getter
 async then: true | ok
-async throw-proxy: false | 1 | node: the handler threw a value that cannot be described
+async throw-proxy: false | -2 | node: the handler threw a value that cannot be described
 async then: true | ok
-async reject-proxy: false | 1 | node: the handler threw a value that cannot be described
+async reject-proxy: false | -2 | node: the handler threw a value that cannot be described
 async then: true | ok
-async constructor-getter: false | 1 | node: the handler returned an object: a Buffer, a typed array, a string, null or undefined expected
+async constructor-getter: false | -1 | node: the handler returned an object: a Buffer, a typed array, a string, null or undefined expected
 async then: true | ok
-async return-proxy: false | 1 | Error: poisoned proxy
+async return-proxy: false | -2 | poisoned proxy
 async then: true | ok
 initThrowsProxy: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: throwers.js: a thrown value that cannot be described
 initRejectsProxy: nil: libffi_init of libffi_nodejs.so failed: rc=1: ffi_nodejs: throwers.js: a thrown value that cannot be described

@@ -5,7 +5,7 @@
 #   t/goruntime       -> libffi_go_test.so   (the t/ suite's Go runtime)
 #   t/goruntime-raw   -> libffi_go_raw.so    (raw cgo, no SDK, as lua-resty-ffi's Go examples)
 # Needs Go >= 1.19 (Debian 12's golang-go). Go modules come from the module proxy, pinned
-# by the committed go.sum files. A library whose sources, SDK, go.mod/go.sum and Go
+# by the committed go.sum files. A library whose sources, SDK (and abi/resty_ffi.h), go.mod/go.sum and Go
 # version are unchanged since its last build is not rebuilt.
 set -euo pipefail
 . "$(dirname "$0")/../env.sh"
@@ -58,7 +58,7 @@ mkdir -p "$stamp_dir" "$LIB_DIR"
 inputs_hash() {
     {
         echo "$GO_VERSION $GOFLAGS ${CC:-cc}"
-        find "$REPO_ROOT/sdk/go" "$1" -type f \
+        find "$REPO_ROOT/sdk/go" "$REPO_ROOT/abi/resty_ffi.h" "$1" -type f \
             \( -name '*.go' -o -name '*.c' -o -name '*.h' -o -name go.mod -o -name go.sum \) \
             ! -name '*_test.go' -print0 | sort -z | xargs -0 sha256sum
     } | sha256sum | cut -d' ' -f1

@@ -2,7 +2,8 @@
 
 cfg: the templates directory (default: templates/ beside this file).
 request: JSON {"template": "<file name>", "vars": {...}}; answer: the rendered text.
-A missing template or bad JSON answers false, 1, "<ExceptionType>: <message>".
+A missing template or bad JSON answers false, -2 (resty_ffi.RC_PANICKED: the handler raised),
+"<ExceptionType>: <message>".
 
     local rt = ngx.load_ffi("resty_ffi_python",
         "venv=/path/to/venv;/path/to/examples/python/render,init", { is_global = true })

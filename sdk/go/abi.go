@@ -1,11 +1,13 @@
 package restyffi
 
 /*
+#cgo CFLAGS: -I${SRCDIR}/../../abi
 #cgo LDFLAGS: -ldl
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include "resty_ffi.h"
 
 // The runtime ABI exported by ngx_http_resty_ffi_module. The functions are looked up at
 // run time (dlsym), so the library links without the module and works with a module
@@ -29,12 +31,13 @@ static char *rf_get_req(void *fn, void *task, int *len) {
 
 // Answers with a malloc()ed copy of data (the module frees it). An empty answer is sent
 // as "" (a NUL-terminated string), not NULL, so Lua reads an empty string, not nil.
-// Without memory the answer is rc (or 1 where rc was 0) and no body: never a crash.
+// Without memory the answer is rc (or RESTY_FFI_RC_NO_MEMORY where rc was 0) and no body:
+// never a crash.
 static void rf_respond(void *fn, void *task, int rc, const char *data, int len) {
 	size_t size = len > 0 ? (size_t)len : 1;
 	char *rsp = malloc(size);
 	if (rsp == NULL) {
-		((rf_respond_fn)fn)(task, rc != 0 ? rc : 1, NULL, 0);
+		((rf_respond_fn)fn)(task, rc != 0 ? rc : RESTY_FFI_RC_NO_MEMORY, NULL, 0);
 		return;
 	}
 	if (len > 0) {

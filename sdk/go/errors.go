@@ -1,16 +1,31 @@
 package restyffi
 
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../abi
+#include "resty_ffi.h"
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
 )
 
-// Result codes the SDK uses. A Handler chooses its own with Error (any non-zero int).
+// Result codes the SDK answers with on its own: the reserved rcs of abi/resty_ffi.h
+// (RESTY_FFI_RC_*), the same in every resty-ffi SDK and loader. A Handler chooses its own
+// with Error: any non-zero int; positive ones are never used by the SDK.
 const (
-	// CodeError is the rc of an error that carries no code of its own.
-	CodeError = 1
-	// CodePanic is the rc of a Handler that panicked (or exited its goroutine).
-	CodePanic = 2
+	// CodeError (-1) is the rc of an error that carries no code of its own.
+	CodeError = C.RESTY_FFI_RC_ERROR
+	// CodePanic (-2) is the rc of a Handler that panicked (or exited its goroutine).
+	CodePanic = C.RESTY_FFI_RC_PANICKED
+	// CodeDropped (-3) is the rc of a task dropped without an answer. The SDK does not
+	// answer with it itself (every task it hands to a Handler is answered); a runtime that
+	// polls the queue itself and gives up on a task may.
+	CodeDropped = C.RESTY_FFI_RC_DROPPED
+	// CodeNoMemory (-4) is the rc of an answer that could not be sent for lack of memory
+	// (no memory for the copy the module frees; a response of 2 GiB or more).
+	CodeNoMemory = C.RESTY_FFI_RC_NO_MEMORY
 )
 
 // Error is an error with the rc that Lua receives: ok, rc, msg = rt:call(req) gives

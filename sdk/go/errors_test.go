@@ -3,6 +3,10 @@ package restyffi
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -38,5 +42,40 @@ func TestErrorMessageAndUnwrap(t *testing.T) {
 	}
 	if (&Error{Code: 9}).Error() != "error 9" {
 		t.Fatal("empty Error message")
+	}
+}
+
+// The SDK's codes are the reserved rcs of abi/resty_ffi.h, the same in every language.
+func TestCodesMatchABIHeader(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("..", "..", "abi", "resty_ffi.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]int{}
+	re := regexp.MustCompile(`(?m)^#define\s+(RESTY_FFI_RC_\w+)\s+\(?\s*(-?\d+)\s*\)?`)
+	for _, m := range re.FindAllStringSubmatch(string(text), -1) {
+		v, err := strconv.Atoi(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defined[m[1]] = v
+	}
+	for _, c := range []struct {
+		name       string
+		code, want int
+	}{
+		{"RESTY_FFI_RC_ERROR", CodeError, -1},
+		{"RESTY_FFI_RC_PANICKED", CodePanic, -2},
+		{"RESTY_FFI_RC_DROPPED", CodeDropped, -3},
+		{"RESTY_FFI_RC_NO_MEMORY", CodeNoMemory, -4},
+	} {
+		got, ok := defined[c.name]
+		if !ok {
+			t.Errorf("%s not defined in abi/resty_ffi.h", c.name)
+			continue
+		}
+		if got != c.code || c.code != c.want {
+			t.Errorf("%s: header %d, SDK %d, want %d", c.name, got, c.code, c.want)
+		}
 	}
 }

@@ -56,13 +56,14 @@ func (t *Task) Request() []byte {
 
 // Respond answers the task: rc 0 is success (Lua gets true, rsp), any other rc an error
 // (Lua gets false, rc, rsp). rsp is copied. A second answer returns ErrAnswered and is
-// not sent. An answer longer than a C int can hold is replaced by an error answer.
+// not sent. An answer longer than a C int can hold is replaced by an error answer (rc
+// CodeNoMemory); an rc that does not fit in a C int is sent as CodeError.
 func (t *Task) Respond(rc int, rsp []byte) error {
 	if !atomic.CompareAndSwapUint32(&t.answered, 0, 1) {
 		return ErrAnswered
 	}
 	if len(rsp) > math.MaxInt32 {
-		rc, rsp = CodeError, []byte("restyffi: response too large (more than 2 GiB)")
+		rc, rsp = CodeNoMemory, []byte("restyffi: response too large (more than 2 GiB)")
 	}
 	if rc < math.MinInt32 || rc > math.MaxInt32 {
 		rc = CodeError

@@ -3,7 +3,7 @@
 //
 //	echo <bytes>         the bytes
 //	error <rc> <text>    an *restyffi.Error with that rc
-//	plain <text>         a plain error (rc 1)
+//	plain <text>         a plain error (rc -1, restyffi.CodeError)
 //	panic <text>         the handler panics
 //	goexit               the handler calls runtime.Goexit
 //	gopanic <text>       a goroutine started with restyffi.Go panics; answers once it ended

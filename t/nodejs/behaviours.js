@@ -31,6 +31,8 @@ exports.init = (cfg) => {
       case 'reject': return Promise.reject(new TypeError(arg));
       case 'rc': throw resty.error(Number(arg), `failed with rc ${arg}`);
       case 'object': return { not: 'bytes' };
+      case 'rcs': return [resty.RC_ERROR, resty.RC_PANICKED, resty.RC_DROPPED, resty.RC_NO_MEMORY,
+                          resty.RC_CANCELLED].join(' ');
       case 'nothing': return undefined;
       case 'empty': return '';
       case 'bytes': return Uint8Array.from({ length: 256 }, (_, i) => i);

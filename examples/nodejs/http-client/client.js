@@ -8,7 +8,7 @@
 //       '{"base": "http://127.0.0.1:8080", "timeout_ms": 2000}')
 //   local ok, res = rt:fetch('{"paths": ["/a", "/b"]}')
 //   -- true, '{"results":[{"path":"/a","status":200,"bytes":5,"sha256":"..."}, ...]}'
-//   -- an unreachable upstream or a timeout: false, 1, "Error: connect ECONNREFUSED ..."
+//   -- an unreachable upstream or a timeout: false, -2 (resty.RC_PANICKED), "connect ECONNREFUSED ..."
 const http = require('http');
 const crypto = require('crypto');
 

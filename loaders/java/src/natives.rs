@@ -117,7 +117,7 @@ fn task_respond<'local>(
         }
         Err(e) => {
             // The task must still be answered exactly once; report the failure in Lua too.
-            let code = if rc == 0 { libc::ENOMEM } else { rc };
+            let code = if rc == 0 { resty_ffi_sdk::RC_NO_MEMORY } else { rc };
             // SAFETY: answering the live task once, without a body.
             unsafe { api.respond_malloced(task, code, std::ptr::null_mut(), 0) };
             Err(e)

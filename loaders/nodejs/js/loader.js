@@ -16,6 +16,16 @@ const LEVELS = Object.freeze({
   EMERG: 1, ALERT: 2, CRIT: 3, ERR: 4, WARN: 5, NOTICE: 6, INFO: 7, DEBUG: 8,
 });
 
+// Answer codes (abi/resty_ffi.h), the same in every language: rc 0 is success, positive rcs
+// are the runtime's own, -1..-99 are what the SDKs and loaders answer on their own.
+const RCS = Object.freeze({
+  RC_ERROR: -1, // an error that carries no code of its own (resty.error(0, msg), a bad answer)
+  RC_PANICKED: -2, // the handler threw or rejected (with no rc of its own)
+  RC_DROPPED: -3, // the task was dropped without an answer
+  RC_NO_MEMORY: -4, // no memory for the request or the answer
+  RC_CANCELLED: -5, // reserved: the call was cancelled
+});
+
 // An export returns this instead of a handler when its own code polls tq (worker threads).
 const POLLS_ITSELF = Symbol('resty_ffi.POLLS_ITSELF');
 
@@ -117,10 +127,23 @@ function errorText(e) {
   return text;
 }
 
-// An error's `rc` (a non-zero int32) is the call's rc; any other error gives 1.
+function isRc(rc) {
+  return Number.isInteger(rc) && rc !== 0 && rc >= -0x80000000 && rc <= 0x7fffffff;
+}
+
+// A thrown value's `rc` (a non-zero int32) is the call's rc; an `rc` that is not one (0, say)
+// gives RC_ERROR; a value without an rc, RC_PANICKED.
 function errorRc(e) {
   const rc = e !== null && typeof e === 'object' ? e.rc : undefined;
-  return Number.isInteger(rc) && rc !== 0 && rc >= -0x80000000 && rc <= 0x7fffffff ? rc : 1;
+  if (rc === undefined) return RCS.RC_PANICKED;
+  return isRc(rc) ? rc : RCS.RC_ERROR;
+}
+
+// What an answer says of a thrown value: an Error's message (no "Name: " before it), else
+// the value as util.inspect shows it (a string as it is).
+function answerText(e) {
+  if (!isError(e)) return typeof e === 'string' ? e : util.inspect(e);
+  return String(e.message);
 }
 
 // errorText(e), or `fallback` when e's getters or traps throw.
@@ -134,11 +157,15 @@ function thrownText(e, fallback) {
 
 // Answers with what the handler threw or rejected with: any value, an Error or not.
 function fail(task, e) {
-  let rc = 1;
+  let rc = RCS.RC_PANICKED;
   try {
     rc = errorRc(e);
   } catch (_) { /* an rc getter that throws */ }
-  binding.respond(task, rc, thrownText(e, 'node: the handler threw a value that cannot be described'));
+  let text = 'node: the handler threw a value that cannot be described';
+  try {
+    text = answerText(e);
+  } catch (_) { /* a message getter or Proxy trap that throws */ }
+  binding.respond(task, rc, text);
 }
 
 function answer(task, v) {
@@ -149,7 +176,7 @@ function answer(task, v) {
   } else if (util.types.isAnyArrayBuffer(v)) {
     binding.respond(task, 0, Buffer.from(v));
   } else {
-    binding.respond(task, 1, `node: the handler returned ${describe(v)}: ` +
+    binding.respond(task, RCS.RC_ERROR, `node: the handler returned ${describe(v)}: ` +
                              'a Buffer, a typed array, a string, null or undefined expected');
   }
 }
@@ -265,15 +292,18 @@ async function load(id, spec, exportName, cfg, tq, fresh) {
 
 // ---- the runtime API: require('resty_ffi') ----------------------------------------------
 
+// An Error to throw (or reject with) that answers `false, rc, message`; an rc that is not a
+// non-zero int32 (0, undefined) gives RC_ERROR.
 function error(rc, message) {
   const e = new Error(message);
-  e.rc = rc;
+  e.rc = isRc(rc) ? rc : RCS.RC_ERROR;
   return e;
 }
 
 const api = Object.freeze({
   ...LEVELS,
   LEVELS,
+  ...RCS,
   log,
   error,
   POLLS_ITSELF,

@@ -85,7 +85,9 @@ fn pump(tq: u64, task_fn: TaskFn) {
                 napi_call_threadsafe_function(task_fn.0, task as usize as *mut c_void, NAPI_TSFN_BLOCKING)
             };
             if status != NAPI_OK {
-                tasks::respond_error(task, "node: Node.js is not running any more");
+                // the task never reaches JS: dropped without an answer
+                let why = "node: Node.js is not running any more";
+                tasks::respond_error(task, resty_ffi_sdk::RC_DROPPED, why);
             }
         }
     }
@@ -117,15 +119,17 @@ unsafe extern "C" fn deliver(env: napi_env, server: napi_value, _ctx: *mut c_voi
         let handle = js.bigint(task)?;
         js.call(server, &[handle, req]).map(|_| ())
     });
-    let failed = match catch_unwind(run) {
+    let (rc, failed) = match catch_unwind(run) {
         Ok(Ok(())) => return,
-        Ok(Err(e)) => e,
-        Err(_) => "panic while handing a task to JS".to_string(),
+        // Node is going away: the task never reaches JS
+        Ok(Err(e)) if env.is_null() => (resty_ffi_sdk::RC_DROPPED, e),
+        Ok(Err(e)) => (resty_ffi_sdk::RC_ERROR, e),
+        Err(_) => (resty_ffi_sdk::RC_ERROR, "panic while handing a task to JS".into()),
     };
     if task == 0 {
         raw::log_line(level::ERR, &format!("node: the unload hook failed: {failed}"));
         return;
     }
     // A second answer (if JS did answer) is refused by the module.
-    tasks::respond_error(task, &format!("node: {failed}"));
+    tasks::respond_error(task, rc, &format!("node: {failed}"));
 }

@@ -47,27 +47,30 @@ pub unsafe fn respond_malloced(task: u64, rc: c_int, rsp: *mut c_char, len: usiz
         // SAFETY: as above; the answer cannot be given with a length over 2 GiB.
         unsafe { libc::free(rsp.cast()) };
         let why = format!("response of {len} bytes is over the 2 GiB limit");
-        return respond_bytes(task, 1, Some(why.as_bytes()));
+        return respond_bytes(task, resty_ffi_sdk::RC_ERROR, Some(why.as_bytes()));
     };
     // SAFETY: the module owns `rsp` from here; it refuses (and frees) a stale answer.
     unsafe { abi.respond_malloced(handle(task), rc, rsp, len) };
 }
 
-/// Answers with a copy of `bytes` (None: no response body).
+/// Answers with a copy of `bytes` (None: no response body). Without memory for the copy, the
+/// answer has no body and rc 0 becomes `RC_NO_MEMORY`.
 pub fn respond_bytes(task: u64, rc: c_int, bytes: Option<&[u8]>) {
-    let (rsp, len) = match bytes {
-        None => (std::ptr::null_mut(), 0),
+    let (rc, rsp, len) = match bytes {
+        None => (rc, std::ptr::null_mut(), 0),
         Some(b) => match raw::malloc_copy(b) {
-            Some(p) => (p, b.len()),
-            None => (std::ptr::null_mut(), 0),
+            Some(p) => (rc, p, b.len()),
+            None if rc == 0 => (resty_ffi_sdk::RC_NO_MEMORY, std::ptr::null_mut(), 0),
+            None => (rc, std::ptr::null_mut(), 0),
         },
     };
     // SAFETY: `rsp` is NULL or our own malloc()ed copy with a trailing NUL.
     unsafe { respond_malloced(task, rc, rsp, len) };
 }
 
-pub fn respond_error(task: u64, msg: &str) {
-    respond_bytes(task, 1, Some(msg.as_bytes()));
+/// Answers a failure of the loader's own: `rc` is one of the reserved `RC_*` codes.
+pub fn respond_error(task: u64, rc: c_int, msg: &str) {
+    respond_bytes(task, rc, Some(msg.as_bytes()));
 }
 
 /// Blocks until tasks are queued and appends up to `max` (at most 1024) of them to `out`;

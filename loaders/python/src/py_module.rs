@@ -1,4 +1,5 @@
-//! The built-in Python module `resty_ffi`: the native parts (TaskQueue, Task, log, levels)
+//! The built-in Python module `resty_ffi`: the native parts (TaskQueue, Task, log, levels,
+//! answer codes)
 //! plus the Python helpers of `python/resty_ffi.py`, run in the module's namespace.
 
 use std::ffi::c_int;
@@ -54,6 +55,15 @@ pub fn resty_ffi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("DEBUG", level::DEBUG),
     ] {
         m.add(name, level)?;
+    }
+    // The reserved answer codes of abi/resty_ffi.h (RESTY_FFI_RC_*), the same in every language.
+    for (name, rc) in [
+        ("RC_ERROR", resty_ffi_sdk::RC_ERROR),
+        ("RC_PANICKED", resty_ffi_sdk::RC_PANICKED),
+        ("RC_DROPPED", resty_ffi_sdk::RC_DROPPED),
+        ("RC_NO_MEMORY", resty_ffi_sdk::RC_NO_MEMORY),
+    ] {
+        m.add(name, rc)?;
     }
     m.add("LOGS_TO_NGINX", raw::logs_to_nginx())?;
     exec_in(m, HELPERS, "<resty_ffi>/resty_ffi.py")

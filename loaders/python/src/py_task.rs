@@ -129,6 +129,8 @@ impl Task {
 
     /// Answers the call: `data` (bytes, str, a byte buffer, or None for nil in Lua) and
     /// `rc` (0: success; else Lua gets `false, rc, data`). Only the first answer counts.
+    /// Without memory for the copy, the answer goes without data and with `RC_NO_MEMORY` in
+    /// place of an rc of 0.
     #[pyo3(signature = (data=None, rc=0))]
     fn respond(&self, data: Option<&Bound<'_, PyAny>>, rc: c_int) -> PyResult<()> {
         let bytes = data.map(response_bytes).transpose()?;
@@ -140,7 +142,7 @@ impl Task {
             return Err(PyRuntimeError::new_err("this task was already answered"));
         }
         // SAFETY: the task is live and this is its only answer (the flag above).
-        unsafe { abi.respond(self.ptr as *mut c_void, rc, bytes.as_deref(), 1) };
+        unsafe { abi.respond(self.ptr as *mut c_void, rc, bytes.as_deref(), resty_ffi_sdk::RC_NO_MEMORY) };
         Ok(())
     }
 
@@ -158,7 +160,14 @@ impl Drop for Task {
         if let Ok(abi) = raw::module_abi() {
             nginx_log::write(level::WARN, b"python: a task was dropped without an answer");
             // SAFETY: the task is live and was never answered.
-            unsafe { abi.respond(self.ptr as *mut c_void, 1, Some(b"task dropped without an answer"), 1) };
+            unsafe {
+                abi.respond(
+                    self.ptr as *mut c_void,
+                    resty_ffi_sdk::RC_DROPPED,
+                    Some(b"task dropped without an answer"),
+                    resty_ffi_sdk::RC_NO_MEMORY,
+                )
+            };
         }
     }
 }

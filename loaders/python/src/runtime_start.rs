@@ -130,6 +130,21 @@ mod tests {
     }
 
     #[test]
+    fn answer_codes_are_the_abi_reserved_rcs() {
+        // abi/resty_ffi.h: RESTY_FFI_RC_ERROR -1, _PANICKED -2, _DROPPED -3, _NO_MEMORY -4.
+        let dir = module_dir(
+            "rt_codes",
+            "import resty_ffi\n\
+             def init(cfg, tq):\n\
+             \x20   got = (resty_ffi.RC_ERROR, resty_ffi.RC_PANICKED, resty_ffi.RC_DROPPED,\n\
+             \x20          resty_ffi.RC_NO_MEMORY, resty_ffi.Error('x').rc, resty_ffi.Error('y', 7).rc)\n\
+             \x20   ok = got == (-1, -2, -3, -4, -1, 7) and 'RC_PANICKED' in resty_ffi.__all__\n\
+             \x20   return 0 if ok else 9\n",
+        );
+        assert_eq!(start_str(&format!("{dir}/rt_codes,init")), Ok(()));
+    }
+
+    #[test]
     fn raising_init_is_one_line() {
         let dir = module_dir("rt_raise", "def init(cfg, tq):\n    raise ValueError('nope')\n");
         assert_eq!(

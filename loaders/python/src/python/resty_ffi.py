@@ -9,8 +9,11 @@
         resty_ffi.serve_async(tq, handler)
         return 0
 
-Native parts (defined before this code runs): TaskQueue, Task, log() and the nginx level
-constants EMERG .. DEBUG.
+Native parts (defined before this code runs): TaskQueue, Task, log(), the nginx level
+constants EMERG .. DEBUG and the answer codes the loader uses on its own, the reserved rcs of
+abi/resty_ffi.h (the same in every language): RC_ERROR (-1, an error without a code of its
+own), RC_PANICKED (-2, the handler raised), RC_DROPPED (-3, a task dropped without an
+answer), RC_NO_MEMORY (-4, no memory for the answer).
 """
 
 import asyncio
@@ -22,15 +25,19 @@ __all__ = [
     "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text",
     "log", "LogHandler",
     "EMERG", "ALERT", "CRIT", "ERR", "WARN", "NOTICE", "INFO", "DEBUG",
+    "RC_ERROR", "RC_PANICKED", "RC_DROPPED", "RC_NO_MEMORY",
 ]
 
 _logger = logging.getLogger("resty_ffi")
 
 
 class Error(Exception):
-    """Raise it in a handler to answer `false, rc, message` without logging a traceback."""
+    """Raise it in a handler to answer `false, rc, message` without logging a traceback.
 
-    def __init__(self, message="", rc=1):
+    rc defaults to RC_ERROR (-1); an rc that is 0 or not a C int is sent as RC_ERROR.
+    """
+
+    def __init__(self, message="", rc=RC_ERROR):
         super().__init__(message)
         self.message = message
         self.rc = rc
@@ -89,16 +96,17 @@ def cfg_text(cfg):
 _RC_MIN, _RC_MAX = -(1 << 31), (1 << 31) - 1
 
 
-def _error_answer(task, exc, handler):
-    """Answers a task whose handler raised (any BaseException): rc != 0 and a message.
+def _error_answer(task, exc, handler, rc=RC_PANICKED):
+    """Answers a task whose handler raised (any BaseException): a non-zero rc and a message.
 
+    The rc is that of a resty_ffi.Error, else `rc` (RC_PANICKED: the handler raised).
     Never raises: a serving thread or loop must outlive whatever a handler throws.
     """
     try:
-        _describe_error(task, exc, handler)
+        _describe_error(task, exc, handler, rc)
     except BaseException as failure:  # e.g. logging or an odd exception class failed
         if not task.answered:
-            task.respond("%s: <exception str() failed>" % _type_name(exc), 1)
+            task.respond("%s: <exception str() failed>" % _type_name(exc), rc)
         try:
             _logger.error("answering the exception of handler %s failed: %r",
                           _handler_name(handler), failure)
@@ -117,12 +125,12 @@ def _handler_name(handler):
     return getattr(handler, "__qualname__", None) or repr(handler)
 
 
-def _describe_error(task, exc, handler):
+def _describe_error(task, exc, handler, rc):
     if isinstance(exc, Error):
         rc = exc.rc
-        # rc must be a non-zero C int; anything else becomes 1
+        # rc must be a non-zero C int; anything else becomes RC_ERROR
         if not isinstance(rc, int) or rc == 0 or not _RC_MIN <= rc <= _RC_MAX:
-            rc = 1
+            rc = RC_ERROR
         message = exc.message
         if not isinstance(message, (bytes, str)):
             message = str(message)
@@ -131,7 +139,7 @@ def _describe_error(task, exc, handler):
     _logger.error("handler %s raised", _handler_name(handler),
                   exc_info=(type(exc), exc, exc.__traceback__))
     last_line = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    task.respond(last_line, 1)
+    task.respond(last_line, rc)
 
 
 def _call_and_answer(task, handler):
@@ -147,9 +155,10 @@ def _call_and_answer(task, handler):
 def _answer(task, result, handler):
     try:
         task.respond(result)
-    except BaseException as exc:  # a result respond() cannot send
+    except BaseException as exc:  # a result respond() cannot send: the handler's error
         if not task.answered:
-            _error_answer(task, exc, handler)
+            _error_answer(task, exc, handler,
+                          RC_NO_MEMORY if isinstance(exc, MemoryError) else RC_ERROR)
 
 
 class Server:

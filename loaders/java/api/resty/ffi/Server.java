@@ -27,8 +27,10 @@ import java.util.logging.Logger;
  * }
  * }</pre>
  *
- * A handler's exception becomes an error answer ({@code false, 1, "java.lang....: message"}
- * in Lua, or the rc and message of a {@link TaskException}) and the runtime keeps serving.
+ * A handler's exception becomes an error answer ({@code false, -2, "java.lang....: message"}
+ * in Lua, -2 being {@link Task#RC_PANICKED}; or the rc and message of a {@link TaskException})
+ * and the runtime keeps serving. A call the pool refuses (shut down) answers
+ * {@link Task#RC_ERROR}.
  */
 public final class Server {
     private static final Logger LOG = Logger.getLogger("resty.ffi.Server");
@@ -115,8 +117,9 @@ public final class Server {
         try {
             executor.execute(() -> answer(task, handler));
         } catch (Throwable t) {
-            // RejectedExecutionException (pool shut down or saturated): answer now.
-            fail(task, t);
+            // RejectedExecutionException (pool shut down or saturated): answer now. The
+            // handler never ran, so this is not RC_PANICKED.
+            fail(task, t, Task.RC_ERROR);
         }
     }
 
@@ -154,27 +157,33 @@ public final class Server {
     }
 
     /**
-     * Answers with the error: a TaskException's rc and message, else rc 1 and the text. Never
-     * throws, whatever the Throwable (an Error, a toString that throws, no memory left): the
+     * Answers with the error: a TaskException's rc and message, else RC_PANICKED and the text.
+     * Never throws, whatever the Throwable (an Error, a toString that throws, no memory left): the
      * polling and pool threads must outlive every handler.
      */
     static void fail(Task task, Throwable t) {
+        fail(task, t, Task.RC_PANICKED);
+    }
+
+    /** As {@link #fail(Task, Throwable)}, with otherRc for anything but a TaskException. */
+    private static void fail(Task task, Throwable t, int otherRc) {
         t = unwrap(t);
-        int rc = 1;
+        int rc = otherRc;
         String msg = null;
         boolean log = true;
         try {
             if (t instanceof TaskException) {
+                // the user's code stays even if getMessage throws
                 rc = ((TaskException) t).rc();
-                rc = rc == 0 ? 1 : rc;
+                rc = rc == 0 ? Task.RC_ERROR : rc;
                 msg = t.getMessage();
                 log = false;
             } else {
+                rc = otherRc;
                 msg = Throwables.text(t);
                 log = !(t instanceof RejectedExecutionException);
             }
         } catch (Throwable e) {
-            rc = 1;
             msg = undescribed(t);
             log = true;
         }

@@ -8,6 +8,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the Lua coroutine waits until then (or until its timeout).
  */
 public final class Task {
+    /*
+     * Answer codes (abi/resty_ffi.h), the same in every language. rc 0 is success; positive
+     * rcs are the runtime's own; -1 to -99 are reserved for what the SDKs and loaders answer on
+     * their own.
+     */
+
+    /** An error that carries no code of its own (e.g. a {@link TaskException} with rc 0). */
+    public static final int RC_ERROR = -1;
+    /** The handler threw: any exception or error but a {@link TaskException}. */
+    public static final int RC_PANICKED = -2;
+    /** The task was dropped without an answer. */
+    public static final int RC_DROPPED = -3;
+    /** No memory for the request or the answer. */
+    public static final int RC_NO_MEMORY = -4;
+    /** Reserved: the call was cancelled. */
+    public static final int RC_CANCELLED = -5;
+
     private final long address;
     private final byte[] request;
     private final AtomicBoolean answered = new AtomicBoolean();
@@ -29,7 +46,9 @@ public final class Task {
 
     /**
      * Answers the call. rc 0: Lua gets {@code true, rsp}; else {@code false, rc, rsp}.
-     * rsp null reads as nil in Lua.
+     * rsp null reads as nil in Lua. Use a positive rc of your own, or one of the RC_ codes.
+     * If the JVM cannot copy rsp for the module, the call is answered without it (rc 0
+     * becomes {@link #RC_NO_MEMORY}).
      *
      * @throws IllegalStateException if the task was already answered
      */

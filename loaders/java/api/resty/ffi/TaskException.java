@@ -9,15 +9,18 @@ public class TaskException extends Exception {
 
     private final int rc;
 
-    /** rc must not be 0 (0 means success); 0 is turned into 1. */
+    /**
+     * rc is the answer's code: positive for your own codes. rc 0 (success) is turned into
+     * {@link Task#RC_ERROR} (-1), an error without a code of its own.
+     */
     public TaskException(int rc, String message) {
         super(message);
-        this.rc = rc == 0 ? 1 : rc;
+        this.rc = rc == 0 ? Task.RC_ERROR : rc;
     }
 
     public TaskException(int rc, String message, Throwable cause) {
         super(message, cause);
-        this.rc = rc == 0 ? 1 : rc;
+        this.rc = rc == 0 ? Task.RC_ERROR : rc;
     }
 
     public int rc() {

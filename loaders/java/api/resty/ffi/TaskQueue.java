@@ -60,8 +60,12 @@ public final class TaskQueue {
         }
     }
 
-    /** Answers a task whose request could not be read. Never throws. */
+    /**
+     * Answers a task whose request could not be read: {@link Task#RC_NO_MEMORY} when the heap
+     * cannot hold it, else {@link Task#RC_ERROR}. Never throws.
+     */
     private static void refuse(long task, Throwable t) {
+        int rc = t instanceof OutOfMemoryError ? Task.RC_NO_MEMORY : Task.RC_ERROR;
         byte[] msg = UNREADABLE;
         try {
             msg = ("cannot read the request: " + Throwables.text(t)).getBytes(StandardCharsets.UTF_8);
@@ -69,7 +73,7 @@ public final class TaskQueue {
             // no memory for a message: the fixed one
         }
         try {
-            Native.taskRespond(task, 1, msg);
+            Native.taskRespond(task, rc, msg);
         } catch (Throwable e) {
             // the module answers the task itself when it cannot copy msg
         }

@@ -52,7 +52,7 @@ public final class App {
             int n = len.intValue();
             Pointer rsp = libc.malloc(Math.max(n, 1));
             if (rsp == null) {
-                api.ngx_http_lua_ffi_respond(task, 12, null, 0);
+                api.ngx_http_lua_ffi_respond(task, -4, null, 0); // RESTY_FFI_RC_NO_MEMORY
                 continue;
             }
             byte[] bytes = new byte[n];
