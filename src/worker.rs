@@ -322,13 +322,15 @@ impl Worker {
         }
         self.exiting = true;
         let ms = shutdown_timeout().unwrap_or(DEFAULT_EXIT_WAIT_MS);
-        ngx_log_error!(
-            NGX_LOG_NOTICE,
-            cycle_log(),
-            "resty_ffi: worker exiting, {} call(s) in flight end in {} ms at the latest",
-            self.live_tasks,
-            ms
-        );
+        if self.live_tasks > 0 {
+            ngx_log_error!(
+                NGX_LOG_NOTICE,
+                cycle_log(),
+                "resty_ffi: worker exiting, {} call(s) in flight end in {} ms at the latest",
+                self.live_tasks,
+                ms
+            );
+        }
         // SAFETY: worker thread; the event lives as long as the worker state.
         unsafe { ngx_add_timer(&mut *self.exit_deadline, ms) };
     }

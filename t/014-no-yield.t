@@ -224,3 +224,28 @@ live tasks 0
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 6: a __tostring for threads (debug.setmetatable) does not fool the check
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local old = debug.getmetatable(coroutine.running())
+            debug.setmetatable(coroutine.running(), { __tostring = function() return "a thread" end })
+            local rt = assert(ngx.load_ffi("ffi_test"))
+            local ok, res = rt:echo("echo still yields")
+            debug.setmetatable(coroutine.running(), old)
+            ngx.say(tostring(ok), " ", res)
+        }
+    }
+--- request
+GET /t
+--- response_body
+true still yields
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]

@@ -82,8 +82,9 @@ local FLAG_UNPIN = 2
 
 -- Whether the running coroutine can yield. OpenResty's LuaJIT has no coroutine.isyieldable
 -- (it is built without Lua 5.2 compatibility), but exports the C API's lua_isyieldable; a
--- coroutine's lua_State address is what tostring() prints for it ("thread: 0x..."). The last
--- coroutine's address is kept: a loop of calls in one coroutine pays the lookup once.
+-- coroutine's lua_State address is what string.format's %p gives for it (unlike tostring,
+-- no metamethod can change that). The last coroutine's address is kept: a loop of calls in
+-- one coroutine pays the lookup once.
 local co_isyieldable = coroutine.isyieldable
 if not co_isyieldable then
     pcall(ffi.cdef, "int lua_isyieldable(void *L);")
@@ -92,12 +93,12 @@ if not co_isyieldable then
         error("resty_ffi: LuaJIT's lua_isyieldable is not exported by this nginx", 2)
     end
     local ffi_cast = ffi.cast
-    local sub = string.sub
+    local format = string.format
     local last_co, last_L
     co_isyieldable = function()
         local co = co_running()
         if co ~= last_co then
-            local addr = tonumber(sub(tostring(co), 9), 16)   -- after "thread: "
+            local addr = tonumber(format("%p", co))
             if not addr then
                 return false
             end
