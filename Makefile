@@ -1,0 +1,23 @@
+# One front end for the project's scripts. The README's two commands (bash ci/demo.sh,
+# bash ci/test.sh) stay what they are; these targets name the steps. nginx's own build
+# (./configure --add-dynamic-module) uses `config`, not this file.
+
+.PHONY: setup build test package bench demo
+
+setup:
+	bash ci/setup.sh
+
+build: setup
+	bash ci/build.sh
+
+test:
+	bash ci/test.sh
+
+package: build
+	bash ci/deb.sh
+
+bench:
+	bash bench/run.sh
+
+demo:
+	bash ci/demo.sh
