@@ -136,10 +136,13 @@ check "postinst: $ENABLED_LINK -> $AVAILABLE_CONF, after 50-mod-http-lua.conf" e
 
 # 3. Debian's nginx with the enabled modules only. No -p: `load_module modules/...` in
 #    modules-enabled resolves against Debian's compiled-in prefix, as in production; every
-#    file nginx writes is under $PREFIX.
+#    file nginx writes is under $PREFIX. Workers run as Debian's stock user (www-data), and
+#    the runtime is installed where a user would put one (world-readable, under /usr/local).
+RUNTIME_DIR=/usr/local/lib/resty-ffi-deb-test
+install -D -m 0644 "$LIB_DIR/libffi_echo.so" "$RUNTIME_DIR/libffi_echo.so"
 cat >"$PREFIX/conf/nginx.conf" <<END
 include /etc/nginx/modules-enabled/*.conf;
-user root;
+user www-data;
 worker_processes 1;
 pid $PREFIX/logs/nginx.pid;
 error_log $PREFIX/logs/error.log info;
@@ -151,12 +154,15 @@ http {
     fastcgi_temp_path $PREFIX/tmp/fastcgi;
     uwsgi_temp_path $PREFIX/tmp/uwsgi;
     scgi_temp_path $PREFIX/tmp/scgi;
-    init_worker_by_lua_block { require "resty_ffi" }
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        require("resty.ffi").set_library_path("$RUNTIME_DIR")
+    }
     server {
         listen 127.0.0.1:$PORT;
         location = /echo {
             content_by_lua_block {
-                local rt, err = ngx.load_ffi("$LIB_DIR/libffi_echo.so", "echo: ")
+                local rt, err = ngx.load_ffi("ffi_echo", "echo: ")
                 if not rt then
                     ngx.say("load_ffi failed: ", err)
                     return
@@ -174,8 +180,16 @@ check "Debian's nginx starts on 127.0.0.1:$PORT" "$DEBIAN_NGINX" "${nginx_args[@
 answer=$(curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/echo?msg=hello")
 check "echo runtime answers through the packaged module (got: ${answer:-nothing})" \
     test "$answer" = "true echo: hello live=0"
+workers_not_root() {
+    local pid users
+    pid=$(nginx_pid) || return 1
+    users=$(ps -o user= --ppid "$pid" | sort -u | tr -d ' ')
+    [ "$users" = www-data ]
+}
+check "workers run as www-data, not root" workers_not_root
 check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
 check "nginx stops (quit)" stop_nginx
+rm -rf "$RUNTIME_DIR"
 
 # 4. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
 mapfile -t files < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print substr($6, 2) }')
