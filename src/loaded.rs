@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use crate::queue::RequestQueue;
 use crate::runtime::Runtime;
-use crate::worker;
 
 type Key = (String, Option<Vec<u8>>);
 
@@ -54,7 +53,6 @@ pub fn load(lib: &str, cfg: Option<&CStr>, max_queue: usize, flags: c_int) -> Re
         return Ok(found);
     }
     let rt = Runtime::load(lib, cfg, max_queue, flags)?;
-    worker::add_runtime(rt.queue().clone());
     let loaded = Rc::new(Loaded {
         key: key.clone(),
         max_queue,
@@ -77,7 +75,6 @@ pub fn unload(loaded: &Rc<Loaded>) {
             m.remove(&loaded.key);
         }
     });
-    worker::remove_runtime(rt.queue());
     rt.unload();
 }
 

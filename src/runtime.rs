@@ -110,13 +110,13 @@ impl Runtime {
         let cfg_ptr = cfg_copy
             .as_mut()
             .map_or(std::ptr::null_mut(), |v| v.as_mut_ptr().cast::<c_char>());
-        // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
-        // Threads the runtime starts must not take nginx's signals.
         let threads_before = if unpin {
             unpin::process_threads()
         } else {
             Vec::new()
         };
+        // SAFETY: calling the runtime's entry point with a valid cfg (or NULL) and our queue.
+        // Threads the runtime starts must not take nginx's signals.
         let (rc, logged) = signal_mask::with_nginx_signals_blocked(|| {
             runtime_log::capture_init_error(|| unsafe { init(cfg_ptr, tq) })
         });

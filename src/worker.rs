@@ -45,7 +45,6 @@ struct Worker {
     free_sems: Vec<*mut Sema>,
     dirty_sems: Vec<*mut Sema>,
     live_tasks: usize,
-    runtimes: Vec<Arc<RequestQueue>>,
     /// Queues whose parked pollers `waker` wakes at the end of this event-loop iteration.
     pending_wakes: Vec<Arc<RequestQueue>>,
     waker: Box<ngx_event_t>,
@@ -202,7 +201,6 @@ pub fn init() -> Result<(), String> {
             free_sems: Vec::new(),
             dirty_sems: Vec::new(),
             live_tasks: 0,
-            runtimes: Vec::new(),
             pending_wakes: Vec::new(),
             waker,
             spinner,
@@ -234,9 +232,6 @@ pub fn exit() {
     let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
         return;
     };
-    for q in w.runtimes.drain(..) {
-        q.unload();
-    }
     // SAFETY: worker thread; the reaper and the connection are ours. After a graceful quit
     // no coroutine waits any more; after a fast stop (SIGTERM) some may, and lua-nginx-module
     // frees such a semaphore quietly while nginx terminates. Every one must go back, or
@@ -632,15 +627,6 @@ impl Worker {
             unsafe { ngx_add_timer(&mut *self.closer, CLOSE_CHECK_MS) };
         }
     }
-}
-
-/// Remembers a loaded runtime so that worker exit unloads it.
-pub fn add_runtime(q: Arc<RequestQueue>) {
-    let _ = with(|w| w.runtimes.push(q));
-}
-
-pub fn remove_runtime(q: &Arc<RequestQueue>) {
-    let _ = with(|w| w.runtimes.retain(|x| !Arc::ptr_eq(x, q)));
 }
 
 extern "C" fn on_eventfd_readable(ev: *mut ngx_event_t) {
