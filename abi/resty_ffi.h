@@ -108,6 +108,7 @@ void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
     ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
     const char **rsp, size_t *len, int *rc);
 void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);

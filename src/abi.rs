@@ -362,6 +362,20 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_finish(task: *mut c_void) {
     })
 }
 
+/// Right after `ngx_http_resty_ffi_post`: 1 if the answer came while the worker spun for it
+/// inside this call (read it with `ngx_http_resty_ffi_result` at once: its semaphore is not
+/// posted and must not be waited on), 0 if the caller waits on the semaphore as usual.
+///
+/// # Safety
+/// `task` just returned by `ngx_http_resty_ffi_post`, not waited on yet.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_wait_briefly(task: *mut c_void) -> c_int {
+    guard(0, || match TaskPtr::from_handle(task) {
+        Some(task) => c_int::from(worker::wait_briefly(task)),
+        None => 0,
+    })
+}
+
 /// The waiter gives up (timeout or error): 1 if the answer is there after all (read it,
 /// then finish), 0 if the task is left to the module, which frees it when it comes back.
 ///

@@ -84,6 +84,24 @@ impl DoneQueue {
         self.armed.store(true, Ordering::Release);
     }
 
+    /// Worker side: like `hold_wakeups`, for a short wait that ends with `release_hold`,
+    /// taken only when no wake-up is pending (true: the hold is ours; false: the eventfd
+    /// was written or another hold is on, and the eventfd handler drains as usual).
+    pub fn try_hold_wakeups(&self) -> bool {
+        !self.armed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Worker side: ends a hold taken by `try_hold_wakeups` without a system call:
+    /// responders write the eventfd again, and what came meanwhile is popped.
+    pub fn release_hold(&self, mut each: impl FnMut(TaskPtr)) {
+        // A swap, not a store: it reads a responder's swap that saw the hold, so that
+        // responder's push is visible to the pops below (its own wake-up was skipped).
+        self.armed.swap(false, Ordering::AcqRel);
+        while let Some(task) = self.tasks.pop() {
+            each(task);
+        }
+    }
+
     /// Worker side: pops every finished task, leaving the eventfd and the flag alone.
     pub fn pop_each(&self, mut each: impl FnMut(TaskPtr)) {
         while let Some(task) = self.tasks.pop() {
@@ -91,11 +109,16 @@ impl DoneQueue {
         }
     }
 
-    /// Worker side: clears the eventfd and the pending flag, then pops every task.
-    pub fn drain(&self, mut each: impl FnMut(TaskPtr)) {
-        let mut buf: u64 = 0;
-        // SAFETY: reads into a live u64 from our non-blocking eventfd; one read resets it.
-        unsafe { libc::read(self.fd, (&mut buf as *mut u64).cast(), 8) };
+    /// Worker side: clears the pending flag, then pops every task. `reset_fd`: also read
+    /// the eventfd back to zero, which a level-triggered event loop needs. Edge-triggered
+    /// (nginx's epoll) needs no read: every write is a new edge, and the counter cannot fill
+    /// up (one write per wake-up, 2^64 - 2 of them), so the wake-up costs one system call less.
+    pub fn drain(&self, reset_fd: bool, mut each: impl FnMut(TaskPtr)) {
+        if reset_fd {
+            let mut buf: u64 = 0;
+            // SAFETY: reads into a live u64 from our non-blocking eventfd; one read resets it.
+            unsafe { libc::read(self.fd, (&mut buf as *mut u64).cast(), 8) };
+        }
         // Disarm before popping: a push after this either is popped below or writes again.
         self.armed.swap(false, Ordering::AcqRel);
         while let Some(task) = self.tasks.pop() {

@@ -44,6 +44,18 @@ struct State {
     wake_pending: bool,
 }
 
+/// What [`RequestQueue::push`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pushed {
+    /// Parked pollers must be woken with [`RequestQueue::wake_pollers`] and no such wake-up
+    /// is pending yet: the worker defers it to the end of its event-loop iteration, so a
+    /// burst of calls costs one wake-up.
+    pub wake: bool,
+    /// A poller takes the task without a wake-up: one spins, or none is parked (they are on
+    /// their way back from answering, or busy: the worker checks the pick-up, see `spin`).
+    pub taken_soon: bool,
+}
+
 /// The `tq` handed to `libffi_init`.
 pub struct RequestQueue {
     state: Mutex<State>,
@@ -52,7 +64,7 @@ pub struct RequestQueue {
     /// Mirrors of `tasks.len()` and `unloaded` that spinning pollers watch without the lock.
     queued: AtomicUsize,
     closing: AtomicBool,
-    /// Pollers spinning for a task right now: one of them takes a new task at once.
+    /// Pollers spinning for a task right now (0 or 1, see `spin`): it takes a new task at once.
     spinning: AtomicUsize,
     /// For an `unpin` runtime: the threads that may run its code (see `unpin`).
     users: Option<ThreadUsers>,
@@ -86,10 +98,8 @@ impl RequestQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Worker side: queues a task. Returns true when parked pollers must be woken with
-    /// [`RequestQueue::wake_pollers`] and no such wake-up is pending yet: the worker defers it
-    /// to the end of its event-loop iteration, so a burst of calls costs one wake-up.
-    pub fn push(&self, task: TaskPtr) -> Result<bool, PushError> {
+    /// Worker side: queues a task (see [`Pushed`]).
+    pub fn push(&self, task: TaskPtr) -> Result<Pushed, PushError> {
         let mut st = self.lock();
         if st.unloaded {
             return Err(PushError::Unloaded);
@@ -99,19 +109,27 @@ impl RequestQueue {
         }
         st.tasks.push_back(task);
         self.queued.store(st.tasks.len(), Ordering::Release);
-        let wake = st.sleepers > 0 && !st.wake_pending;
+        // A spinning poller takes a task within microseconds: wake sleepers only for more.
+        let spinners = self.spinning.load(Ordering::Acquire);
+        let wake = st.sleepers > 0 && !st.wake_pending && st.tasks.len() > spinners;
         if wake {
             st.wake_pending = true;
         }
-        Ok(wake)
+        Ok(Pushed {
+            wake,
+            taken_soon: spinners > 0 || st.sleepers == 0,
+        })
     }
 
-    /// Wakes as many parked pollers as there are queued tasks.
+    /// Wakes as many parked pollers as there are queued tasks that no spinning poller takes.
+    /// (A spinner that gives up looks at the queue under the lock before it parks, so a task
+    /// left to it is never stranded.)
     pub fn wake_pollers(&self) {
         let n = {
             let mut st = self.lock();
             st.wake_pending = false;
-            st.tasks.len().min(st.sleepers)
+            let spinners = self.spinning.load(Ordering::Acquire);
+            st.tasks.len().saturating_sub(spinners).min(st.sleepers)
         };
         // Notify after unlocking: the woken pollers do not block on our lock.
         for _ in 0..n {
@@ -179,8 +197,16 @@ impl RequestQueue {
         let Some(budget) = POLICY.with(|p| p.borrow_mut().budget(start)) else {
             return;
         };
+        // One spinner per queue takes every task as it comes; a second one would only take
+        // a CPU from the worker or the spinner (the others park and are woken for more).
+        if self
+            .spinning
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
         let gaps = GapWatch::new(start);
-        self.spinning.fetch_add(1, Ordering::AcqRel);
         let mut i: u32 = 0;
         let outcome = loop {
             if self.queued.load(Ordering::Acquire) != 0 || self.closing.load(Ordering::Acquire) {
@@ -257,10 +283,10 @@ mod tests {
         let q = RequestQueue::new(1, false);
         let a = TaskPtr::new(b"a", std::ptr::null_mut()).unwrap();
         let b = TaskPtr::new(b"b", std::ptr::null_mut()).unwrap();
-        assert_eq!(q.push(a), Ok(false));
-        assert_eq!(q.push(b), Err(PushError::Full));
+        assert!(matches!(q.push(a), Ok(Pushed { wake: false, .. })));
+        assert!(matches!(q.push(b), Err(PushError::Full)));
         q.unload();
-        assert_eq!(q.push(b), Err(PushError::Unloaded));
+        assert!(matches!(q.push(b), Err(PushError::Unloaded)));
         // Queued before the unload: still delivered, then None.
         assert_eq!(q.poll(), Some(a));
         assert_eq!(q.poll(), None);
@@ -306,8 +332,8 @@ mod tests {
             let task = TaskPtr::new(b"x", std::ptr::null_mut()).unwrap();
             loop {
                 match q.push(task) {
-                    Ok(wake) => {
-                        if wake {
+                    Ok(pushed) => {
+                        if pushed.wake {
                             q.wake_pollers();
                         }
                         break;

@@ -31,13 +31,15 @@ use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::RequestQueue;
 use crate::request_tasks;
 use crate::runtime_log;
-use crate::spin::{BusyGapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
+use crate::spin::{BusyGapWatch, GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
 use crate::task::{self, TaskPtr, Waiter};
 
 struct Worker {
     lua: LuaSema,
     done: &'static DoneQueue,
     conn: *mut ngx_connection_t,
+    /// The event loop is level-triggered (not nginx's epoll): the eventfd must be read.
+    eventfd_needs_read: bool,
     reaper: Box<ngx_event_t>,
     /// Every semaphore this worker made and has not given back (a set: the reaper removes
     /// each dirty one in O(1), however many there are).
@@ -61,6 +63,11 @@ struct Worker {
     /// not during a probe, which waits for a sleeping poller on purpose.
     spin_watch: Option<(TaskPtr, Instant)>,
     spin_probe: bool,
+    /// The call just posted, when its caller may wait for the answer without yielding
+    /// (`wait_briefly`): a poller was spinning and no other call is in flight.
+    brief_candidate: Option<TaskPtr>,
+    /// The call `wait_briefly` waits for now: its answer needs no semaphore post.
+    brief_waiting: Option<TaskPtr>,
     /// The worker is exiting (quit, reload): calls still waiting at `exit_deadline` end.
     exiting: bool,
     exit_deadline: Box<ngx_event_t>,
@@ -196,6 +203,10 @@ pub fn init() -> Result<(), String> {
             lua,
             done,
             conn,
+            // SAFETY: set by the event module's init, which ran before init_process.
+            eventfd_needs_read: unsafe { nginx_sys::ngx_event_flags }
+                & nginx_sys::NGX_USE_CLEAR_EVENT as nginx_sys::ngx_uint_t
+                == 0,
             reaper,
             all_sems: HashSet::new(),
             free_sems: Vec::new(),
@@ -211,6 +222,8 @@ pub fn init() -> Result<(), String> {
             spin_gaps: BusyGapWatch::new(Instant::now()),
             spin_watch: None,
             spin_probe: false,
+            brief_candidate: None,
+            brief_waiting: None,
             exiting: false,
             exit_deadline,
             exit_expired: false,
@@ -382,7 +395,7 @@ impl Worker {
     /// Everything the runtimes handed back: finished tasks, log lines, stray answers.
     fn drain_done(&mut self) {
         let done = self.done;
-        done.drain(|task| self.on_done(task));
+        done.drain(self.eventfd_needs_read, |task| self.on_done(task));
         // SAFETY: worker thread; the cycle's log is live.
         unsafe { runtime_log::drain(cycle_log()) };
         self.stray_unlogged += done.take_stray_responds();
@@ -423,6 +436,8 @@ impl Worker {
         // SAFETY: worker thread.
         let side = unsafe { task.side() };
         match side.waiter {
+            // Its caller spins for it in `wait_briefly` and reads it without waiting.
+            Waiter::Waiting if self.brief_waiting == Some(task) => side.waiter = Waiter::Posted,
             Waiter::Waiting => {
                 side.waiter = Waiter::Posted;
                 // SAFETY: the semaphore is ours and its coroutine is still there.
@@ -469,34 +484,94 @@ pub unsafe fn post(
         if queue.thread_users().is_some() {
             task.set_unpinned_queue(queue);
         }
-        match queue.push(task) {
-            Ok(true) => {
+        let taken_soon = match queue.push(task) {
+            Ok(pushed) if pushed.wake => {
                 // Wake the runtime once, after everything this iteration posts.
                 w.pending_wakes.push(queue.clone());
                 // SAFETY: worker thread; the waker event lives as long as the worker state.
                 unsafe { ngx_post_event(&mut *w.waker, ptr::addr_of_mut!(ngx_posted_events)) };
+                false
             }
-            Ok(false) => {}
+            Ok(pushed) => pushed.taken_soon,
             Err(e) => {
                 // SAFETY: never queued.
                 unsafe { task.free() };
                 w.release_sem(sem, true);
                 return Err(e.message().to_string());
             }
-        }
+        };
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
         w.live_tasks += 1;
         // Spin only if a runtime thread is there to take the call at once (a sleeping
         // poller needs a wake-up that costs more than sleeping in epoll ourselves), or to
-        // probe now and then whether both sides could spin again.
-        if queue.has_spinning_poller() || w.spin_until.is_some() {
+        // probe now and then whether both sides could spin again. The only call in flight
+        // is waited for inside the call (`wait_briefly`), without a yield and a trip
+        // through the event loop; with more in flight the event loop keeps serving them.
+        w.brief_candidate = None;
+        if taken_soon && w.spin_until.is_none() && w.live_tasks == 1 {
+            w.brief_candidate = Some(task);
+        } else if queue.has_spinning_poller() || w.spin_until.is_some() {
             w.spin_for_answers(task, false);
         } else if w.spin_policy.probe_due(Instant::now()) {
             w.spin_for_answers(task, true);
         }
         Ok((task, sem))
     })?
+}
+
+/// Lua side, right after `post`: spins for the answer inside the call when `post` found it
+/// worth it and the spin policy allows (see `spin`). True: the answer is there, read it
+/// with `result` without waiting on the semaphore (which was not posted). False: wait on
+/// the semaphore as usual.
+pub fn wait_briefly(task: TaskPtr) -> bool {
+    with(|w| {
+        if w.brief_candidate.take() != Some(task) {
+            return false;
+        }
+        w.spin_in_call(task)
+    })
+    .unwrap_or(false)
+}
+
+impl Worker {
+    fn spin_in_call(&mut self, task: TaskPtr) -> bool {
+        let start = Instant::now();
+        let Some(budget) = self.spin_policy.budget(start) else {
+            return false;
+        };
+        // Responders skip the eventfd while we look at the done-queue ourselves.
+        let held = self.done.try_hold_wakeups();
+        let done = self.done;
+        let gaps = GapWatch::new(start);
+        self.brief_waiting = Some(task);
+        let mut now;
+        let outcome = loop {
+            done.pop_each(|t| self.on_done(t));
+            now = Instant::now();
+            // SAFETY: worker thread.
+            if unsafe { task.side() }.waiter == Waiter::Posted {
+                break Outcome::Hit(now - start);
+            }
+            if gaps.tick(now) {
+                break Outcome::Descheduled;
+            }
+            if task.is_queued() && now - start >= PICKUP_WINDOW {
+                // No runtime thread took it after all: its pollers sleep or do not run.
+                break Outcome::Abandoned;
+            }
+            if now - start >= budget {
+                break Outcome::Miss;
+            }
+            std::hint::spin_loop();
+        };
+        self.brief_waiting = None;
+        self.spin_policy.record(outcome, now);
+        if held {
+            done.release_hold(|t| self.on_done(t));
+        }
+        matches!(outcome, Outcome::Hit(_))
+    }
 }
 
 /// Lua side, after its semaphore was posted: the answer (rc, bytes, len), valid until

@@ -51,6 +51,7 @@ void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
     ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
     const char **rsp, size_t *len, int *rc);
 void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
@@ -63,6 +64,7 @@ local resty_ffi_load = C.ngx_http_resty_ffi_load
 local resty_ffi_unload = C.ngx_http_resty_ffi_unload
 local resty_ffi_release = C.ngx_http_resty_ffi_release
 local resty_ffi_post = C.ngx_http_resty_ffi_post
+local resty_ffi_wait_briefly = C.ngx_http_resty_ffi_wait_briefly
 local resty_ffi_result = C.ngx_http_resty_ffi_result
 local resty_ffi_finish = C.ngx_http_resty_ffi_finish
 local resty_ffi_abandon = C.ngx_http_resty_ffi_abandon
@@ -247,6 +249,12 @@ local function call(self, req, opts)
     local task = resty_ffi_post(r, handle, req, #req, psem, err, errlen)
     if task == nil then
         return false, ffi_str(err, errlen[0])
+    end
+
+    -- The answer may come while the worker spins for it inside the call (a runtime thread
+    -- was spinning for work and no other call is in flight): no semaphore wait, no yield.
+    if resty_ffi_wait_briefly(task) == 1 then
+        return collect(task)
     end
 
     err, errlen = errbuf()

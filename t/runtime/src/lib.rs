@@ -88,6 +88,16 @@ fn handle(task: Ptr, held: &Held) {
                 respond(task, 0, &payload);
             });
         }
+        // Busy for N µs on the poll thread, then answer: answers that come just before,
+        // during and after the worker's spin for them.
+        b"spin" => {
+            let (us, payload) = split(rest);
+            let until = std::time::Instant::now() + Duration::from_micros(num(us) as u64);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            respond(task, 0, payload);
+        }
         b"block" => {
             let (ms, payload) = split(rest);
             thread::sleep(Duration::from_millis(num(ms) as u64));
