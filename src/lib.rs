@@ -21,6 +21,7 @@ pub mod task;
 #[cfg(test)]
 mod test_stubs;
 pub mod unpin;
+pub mod waiter;
 pub mod worker;
 
 use std::ptr::{addr_of, addr_of_mut};

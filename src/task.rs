@@ -49,19 +49,7 @@ struct Response {
     len: usize,
 }
 
-/// Where the waiting coroutine is, from the worker's point of view.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Waiter {
-    /// A coroutine waits on `sem`; the answer has not come back yet.
-    Waiting,
-    /// The answer came back and `sem` was posted; the coroutine has not read it yet.
-    Posted,
-    /// Nobody waits any more (timeout, aborted request); free the task when it comes back.
-    Gone,
-    /// The worker is exiting and gave up on the answer: `sem` was posted without one. The
-    /// coroutine learns it when it reads the result; an answer arriving first makes it Posted.
-    Expired,
-}
+pub use crate::waiter::Waiter;
 
 /// Worker-thread-only bookkeeping of a task.
 pub struct WaiterSide {

@@ -32,7 +32,8 @@ use crate::queue::RequestQueue;
 use crate::request_tasks;
 use crate::runtime_log;
 use crate::spin::{BusyGapWatch, GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
-use crate::task::{self, TaskPtr, Waiter};
+use crate::task::{self, TaskPtr};
+use crate::waiter::{self, Action, Event, Waiter};
 
 struct Worker {
     lua: LuaSema,
@@ -349,13 +350,10 @@ impl Worker {
         let mut ended = 0usize;
         task::for_each_live(|task| {
             // SAFETY: worker thread.
-            let side = unsafe { task.side() };
-            if side.waiter == Waiter::Waiting {
-                side.waiter = Waiter::Expired;
+            if unsafe { task.side() }.waiter == Waiter::Waiting {
                 ended += 1;
-                // SAFETY: the semaphore is ours; its coroutine (if any) reads the result.
-                unsafe { self.lua.post(side.sem) };
             }
+            self.apply(task, Event::ExitDeadline);
         });
         if ended > 0 {
             ngx_log_error!(
@@ -433,28 +431,39 @@ impl Worker {
 
     /// A finished task came back from a runtime.
     fn on_done(&mut self, task: TaskPtr) {
-        // SAFETY: worker thread.
+        let caller_spinning = self.brief_waiting == Some(task);
+        self.apply(task, Event::Answered { caller_spinning });
+    }
+
+    /// Carries out one event of the task's waiter life cycle (`waiter::step`).
+    fn apply(&mut self, task: TaskPtr, event: Event) -> waiter::Step {
+        // SAFETY: worker thread; the waiter side is the worker's alone.
         let side = unsafe { task.side() };
-        match side.waiter {
-            // Its caller spins for it in `wait_briefly` and reads it without waiting.
-            Waiter::Waiting if self.brief_waiting == Some(task) => side.waiter = Waiter::Posted,
-            Waiter::Waiting => {
-                side.waiter = Waiter::Posted;
+        let step = waiter::step(side.waiter, event);
+        side.waiter = step.next;
+        for action in step.actions {
+            match *action {
                 // SAFETY: the semaphore is ours and its coroutine is still there.
-                unsafe { self.lua.post(side.sem) };
-            }
-            Waiter::Gone => self.free_task(task),
-            // The semaphore was posted already, when the worker gave up on the answer.
-            Waiter::Expired => side.waiter = Waiter::Posted,
-            Waiter::Posted => {
-                ngx_log_error!(
-                    NGX_LOG_ERR,
-                    cycle_log(),
-                    "resty_ffi: task {:p} came back twice",
-                    task.handle()
-                );
+                Action::PostSema => unsafe { self.lua.post(side.sem) },
+                Action::ReleaseSem { clean } => {
+                    let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
+                    self.release_sem(sem, clean);
+                }
+                // SAFETY: worker thread.
+                Action::Unlink => unsafe { request_tasks::unlink(task) },
+                // Always the last action: nothing touches the task after it.
+                Action::Free => self.free_task(task),
+                Action::ReportDuplicate => {
+                    ngx_log_error!(
+                        NGX_LOG_ERR,
+                        cycle_log(),
+                        "resty_ffi: task {:p} came back twice",
+                        task.handle()
+                    );
+                }
             }
         }
+        step
     }
 }
 
@@ -579,80 +588,28 @@ impl Worker {
 /// to be freed when its answer comes, and must not be finished).
 pub fn result(task: TaskPtr) -> Option<(std::ffi::c_int, *const std::ffi::c_char, usize)> {
     with(|w| {
-        // SAFETY: worker thread.
-        let side = unsafe { task.side() };
-        if side.waiter != Waiter::Expired {
-            return Some(task.response());
-        }
-        // The post was consumed by this coroutine: the semaphore is clean.
-        side.waiter = Waiter::Gone;
-        let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
-        w.release_sem(sem, true);
-        // SAFETY: worker thread.
-        unsafe { request_tasks::unlink(task) };
-        None
+        w.apply(task, Event::Read)
+            .answer_readable
+            .then(|| task.response())
     })
     .unwrap_or(None)
 }
 
-/// Lua side, after its wait ended with the answer there: frees the task.
+/// Lua side, after it read the answer: frees the task.
 pub fn finish(task: TaskPtr) {
-    let _ = with(|w| w.free_task(task));
+    let _ = with(|w| w.apply(task, Event::Finished));
 }
 
 /// Lua side, after its wait ended without the answer (timeout, error): true if the
 /// answer arrived after all (then read it and `finish`), false if the task is left to
 /// be freed when it comes back.
 pub fn abandon(task: TaskPtr) -> bool {
-    with(|w| {
-        // SAFETY: worker thread.
-        let side = unsafe { task.side() };
-        match side.waiter {
-            Waiter::Posted => {
-                // Posted but not consumed by the waiter: the semaphore is dirty.
-                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
-                w.release_sem(sem, false);
-                true
-            }
-            Waiter::Expired => {
-                // Posted by the exit deadline, not consumed: dirty, and no answer to read.
-                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
-                w.release_sem(sem, false);
-                side.waiter = Waiter::Gone;
-                // SAFETY: worker thread.
-                unsafe { request_tasks::unlink(task) };
-                false
-            }
-            Waiter::Waiting | Waiter::Gone => {
-                side.waiter = Waiter::Gone;
-                // SAFETY: worker thread.
-                unsafe { request_tasks::unlink(task) };
-                false
-            }
-        }
-    })
-    .unwrap_or(false)
+    with(|w| w.apply(task, Event::Abandoned).answer_readable).unwrap_or(false)
 }
 
 /// The task's request is being freed: its coroutine is gone.
 pub fn waiter_gone(task: TaskPtr) {
-    let _ = with(|w| {
-        // SAFETY: worker thread.
-        let side = unsafe { task.side() };
-        match side.waiter {
-            Waiter::Posted => {
-                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
-                w.release_sem(sem, false);
-                w.free_task(task);
-            }
-            Waiter::Expired => {
-                let sem = std::mem::replace(&mut side.sem, ptr::null_mut());
-                w.release_sem(sem, false);
-                side.waiter = Waiter::Gone;
-            }
-            Waiter::Waiting | Waiter::Gone => side.waiter = Waiter::Gone,
-        }
-    });
+    let _ = with(|w| w.apply(task, Event::RequestFreed));
 }
 
 /// Tasks allocated and not yet freed in this worker.
