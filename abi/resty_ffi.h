@@ -19,6 +19,7 @@ extern "C" {
 #endif
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- Part 1: the runtime ABI ------------------------------------------------------------ */
 
@@ -67,7 +68,8 @@ void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len);
 #define RESTY_FFI_RC_PANICKED   (-2)  /* the handler panicked, threw or raised */
 #define RESTY_FFI_RC_DROPPED    (-3)  /* the task was dropped without an answer */
 #define RESTY_FFI_RC_NO_MEMORY  (-4)  /* no memory for the request or the answer */
-#define RESTY_FFI_RC_CANCELLED  (-5)  /* reserved: the call was cancelled */
+#define RESTY_FFI_RC_CANCELLED  (-5)  /* the call was cancelled (the module answers it so when
+                                         its caller gave up before a runtime took it) */
 
 /* nginx's log levels, for ngx_http_resty_ffi_log. */
 #define RESTY_FFI_LOG_EMERG  1
@@ -93,6 +95,29 @@ void ngx_http_resty_ffi_log(int level, const char *msg, int len);
  */
 int ngx_http_resty_ffi_task_poll_batch(void *tq, void **tasks, int max);
 
+/*
+ * Beyond the original: deadlines and cancellation. A call's caller may give up on it: its
+ * timeout passed, its request ended (client abort, ngx.exit, the end of a timer, a killed
+ * light thread's request), or the worker is exiting. A task cancelled before a runtime took
+ * it is never handed out (the module answers it RESTY_FFI_RC_CANCELLED). For a task the
+ * runtime holds, these tell it, so it can stop working for nobody; answering a cancelled task
+ * stays legal and required (the answer is freed). Runtimes that ignore them work unchanged.
+ */
+
+/* 1 if the caller gave up on the task (or the handle is no longer current), 0 if it still
+ * waits. Any thread; one atomic load. Valid from task_poll until the task is answered. */
+int ngx_http_resty_ffi_task_cancelled(void *task);
+
+/* When the caller stops waiting: CLOCK_MONOTONIC in nanoseconds (clock_gettime), 0 if the
+ * call has no timeout. Any thread. */
+int64_t ngx_http_resty_ffi_task_deadline(void *task);
+
+/* Blocks until tasks this runtime holds (taken, not answered) are cancelled, stores up to max
+ * of them in tasks and returns how many; 0 once the runtime is unloaded; -1 on nginx's
+ * thread or with bad arguments. Cancellations are kept for a runtime only from its first
+ * cancel_poll on: call it from a thread of its own, started in libffi_init. */
+int ngx_http_resty_ffi_cancel_poll(void *tq, void **tasks, int max);
+
 /* ---- Part 2: the module's interface to lua/resty/ffi.lua (worker thread only) ----------- */
 
 typedef struct ngx_http_resty_ffi_runtime_s ngx_http_resty_ffi_runtime_t;
@@ -107,7 +132,8 @@ int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
 void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
-    ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+    uint64_t timeout_ms, ngx_http_lua_sema_t **psem, unsigned char *err,
+    size_t *errlen);
 int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
     const char **rsp, size_t *len, int *rc);

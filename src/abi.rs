@@ -100,6 +100,60 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_task_poll_batch(
     })
 }
 
+/// Whether the caller of a task the runtime holds gave up on it (timeout, its request
+/// ended, the worker is exiting): 1 yes (or a handle that is no longer current), 0 no. Any
+/// thread; cheap (one atomic load).
+///
+/// # Safety
+/// `task` from `ngx_http_lua_ffi_task_poll`, any value accepted.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_task_cancelled(task: *mut c_void) -> c_int {
+    guard(1, || match TaskPtr::from_handle(task) {
+        Some(task) => c_int::from(task.is_cancelled()),
+        None => 1,
+    })
+}
+
+/// When the caller of a task stops waiting: CLOCK_MONOTONIC in nanoseconds; 0 when the call
+/// has no timeout (or the handle is no longer current). Any thread.
+///
+/// # Safety
+/// `task` from `ngx_http_lua_ffi_task_poll`, any value accepted.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_task_deadline(task: *mut c_void) -> i64 {
+    guard(0, || {
+        TaskPtr::from_handle(task).map_or(0, |t| i64::try_from(t.deadline_ns()).unwrap_or(i64::MAX))
+    })
+}
+
+/// Blocks until tasks the runtime holds (taken, not answered) are cancelled, stores up to
+/// `max` of their handles in `tasks` and returns how many; 0 once the runtime is unloaded;
+/// -1 on nginx's own thread or with bad arguments. A cancelled task must still be answered.
+///
+/// # Safety
+/// `tq` as for `ngx_http_lua_ffi_task_poll`; `tasks` valid for `max` pointers.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_cancel_poll(
+    tq: *mut c_void,
+    tasks: *mut *mut c_void,
+    max: c_int,
+) -> c_int {
+    guard(-1, || {
+        if tq.is_null() || tasks.is_null() || max <= 0 || refuse_poll_on_worker_thread() {
+            return -1;
+        }
+        // SAFETY: tq is the queue handed to libffi_init; the runtime owns a reference to it.
+        let queue = unsafe { &*(tq as *const RequestQueue) };
+        let mut i = 0;
+        queue.cancel_poll(max as usize, |t| {
+            // SAFETY: at most `max` writes into the caller's array.
+            unsafe { *tasks.add(i) = t.handle() };
+            i += 1;
+        });
+        i as c_int
+    })
+}
+
 /// The request bytes of a task (NUL-terminated as well); `len` may be NULL.
 ///
 /// # Safety
@@ -274,7 +328,8 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_release(rt: *mut Loaded) {
     })
 }
 
-/// Queues a call; NULL and a message ("queue full", "runtime unloaded", ...) on failure.
+/// Queues a call (`timeout_ms`: how long its caller waits, 0 for ever, the runtime's
+/// deadline); NULL and a message ("queue full", "runtime unloaded", ...) on failure.
 /// On success `*psem` is the semaphore to wait on; the task is returned as its handle.
 ///
 /// # Safety
@@ -286,6 +341,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
     rt: *mut Loaded,
     req: *const c_char,
     len: usize,
+    timeout_ms: u64,
     psem: *mut *mut Sema,
     err: *mut u8,
     errlen: *mut usize,
@@ -304,7 +360,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
             (&*rt, bytes)
         };
         // SAFETY: r is the calling coroutine's request; worker thread.
-        let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes) }?;
+        let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes, timeout_ms) }?;
         // SAFETY: checked non-NULL.
         unsafe { *psem = sem };
         Ok(task.handle())
@@ -397,6 +453,9 @@ pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {
     })
 }
 
+/// The answer code of a call cancelled before a runtime took it (RESTY_FFI_RC_CANCELLED).
+pub const RC_CANCELLED: c_int = -5;
+
 #[cfg(test)]
 mod contract_tests {
     //! abi/resty_ffi.h is the one written contract: everything that declares the ABI
@@ -434,6 +493,14 @@ mod contract_tests {
                 (!decl.starts_with("typedef") && !decl.starts_with('#')).then(|| name.to_string())
             })
             .collect()
+    }
+
+    #[test]
+    fn the_module_answers_the_header_codes() {
+        assert!(normalize(HEADER).contains(&format!(
+            "#define RESTY_FFI_RC_CANCELLED ({})",
+            super::RC_CANCELLED
+        )));
     }
 
     #[test]

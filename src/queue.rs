@@ -7,6 +7,10 @@
 //! now and then) before it parks on the condvar: a runtime answering a stream of calls then
 //! picks the next one up without a futex sleep and wake-up on either side. A poller pinned
 //! to a single CPU parks at once: it would only spin against the worker it waits for.
+//!
+//! Cancellation: a task whose caller gave up before a runtime took it is never handed out;
+//! the queue answers it "cancelled" itself. One a runtime holds is announced to the runtime's
+//! threads that wait in `cancel_poll` (announcements are kept only once one has asked).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -42,6 +46,10 @@ struct State {
     sleepers: usize,
     /// A push asked for `wake_pollers` and it has not run yet.
     wake_pending: bool,
+    /// Cancelled tasks a runtime holds, not yet handed to `cancel_poll`.
+    cancelled: Vec<TaskPtr>,
+    /// A runtime thread has called `cancel_poll`: cancellations are worth keeping.
+    cancel_listening: bool,
 }
 
 /// What [`RequestQueue::push`] found.
@@ -60,6 +68,8 @@ pub struct Pushed {
 pub struct RequestQueue {
     state: Mutex<State>,
     ready: Condvar,
+    /// `cancel_poll` waits on it.
+    cancel_ready: Condvar,
     max_queue: usize,
     /// Mirrors of `tasks.len()` and `unloaded` that spinning pollers watch without the lock.
     queued: AtomicUsize,
@@ -78,8 +88,11 @@ impl RequestQueue {
                 unloaded: false,
                 sleepers: 0,
                 wake_pending: false,
+                cancelled: Vec::new(),
+                cancel_listening: false,
             }),
             ready: Condvar::new(),
+            cancel_ready: Condvar::new(),
             max_queue: max_queue.max(1),
             queued: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
@@ -176,14 +189,66 @@ impl RequestQueue {
         }
     }
 
+    /// Hands out up to `max` tasks; a task whose caller gave up meanwhile is answered
+    /// "cancelled" here instead (the runtime never sees it), so it does not count.
     fn take_some(&self, st: &mut State, max: usize, each: &mut impl FnMut(TaskPtr)) -> usize {
-        let n = st.tasks.len().min(max);
-        for task in st.tasks.drain(..n) {
+        let mut n = 0;
+        while n < max {
+            let Some(task) = st.tasks.pop_front() else { break };
             task.mark_taken();
+            if task.is_cancelled() {
+                answer_cancelled(task);
+                continue;
+            }
             each(task);
+            n += 1;
         }
         self.queued.store(st.tasks.len(), Ordering::Release);
         n
+    }
+
+    /// Worker side: the caller of `task`, which a runtime holds, gave up on it.
+    pub fn announce_cancelled(&self, task: TaskPtr) {
+        {
+            let mut st = self.lock();
+            if !st.cancel_listening || st.unloaded {
+                return;
+            }
+            // Answered ones are dropped here now and then, so the list stays as short as
+            // the number of calls the runtime holds.
+            if st.cancelled.len() >= 64 && st.cancelled.len().is_power_of_two() {
+                st.cancelled.retain(|t| t.is_taken());
+            }
+            st.cancelled.push(task);
+        }
+        self.cancel_ready.notify_one();
+    }
+
+    /// Runtime side: blocks until tasks the runtime holds (taken, not answered) are
+    /// cancelled, then hands over up to `max` of them; 0 once the runtime is unloaded.
+    pub fn cancel_poll(&self, max: usize, mut each: impl FnMut(TaskPtr)) -> usize {
+        let max = max.max(1);
+        let mut st = self.lock();
+        st.cancel_listening = true;
+        loop {
+            let mut n = 0;
+            while n < max {
+                let Some(task) = st.cancelled.pop() else { break };
+                // Answered since (and maybe reused by another call): not news any more.
+                if task.is_taken() {
+                    each(task);
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                return n;
+            }
+            if st.unloaded {
+                st.cancelled = Vec::new();
+                return 0;
+            }
+            st = self.cancel_ready.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Waits a little, without the lock, for a task or the unload, as the thread's spin
@@ -241,6 +306,16 @@ impl RequestQueue {
         self.lock().unloaded = true;
         self.closing.store(true, Ordering::Release);
         self.ready.notify_all();
+        self.cancel_ready.notify_all();
+    }
+}
+
+/// Answers a task whose caller gave up before any runtime took it (a taken task).
+fn answer_cancelled(task: TaskPtr) {
+    if task.respond(crate::abi::RC_CANCELLED, std::ptr::null_mut(), 0).is_ok() {
+        if let Some(done) = crate::done_queue::get() {
+            done.push(task);
+        }
     }
 }
 
@@ -281,8 +356,8 @@ mod tests {
     #[test]
     fn full_and_unloaded_are_reported() {
         let q = RequestQueue::new(1, false);
-        let a = TaskPtr::new(b"a", std::ptr::null_mut()).unwrap();
-        let b = TaskPtr::new(b"b", std::ptr::null_mut()).unwrap();
+        let a = TaskPtr::new(b"a", std::ptr::null_mut(), &q, 0).unwrap();
+        let b = TaskPtr::new(b"b", std::ptr::null_mut(), &q, 0).unwrap();
         assert!(matches!(q.push(a), Ok(Pushed { wake: false, .. })));
         assert!(matches!(q.push(b), Err(PushError::Full)));
         q.unload();
@@ -297,10 +372,63 @@ mod tests {
     }
 
     #[test]
+    fn a_task_cancelled_while_queued_is_never_handed_out() {
+        let q = RequestQueue::new(16, false);
+        let gone = TaskPtr::new(b"gone", std::ptr::null_mut(), &q, 0).unwrap();
+        let kept = TaskPtr::new(b"kept", std::ptr::null_mut(), &q, 0).unwrap();
+        q.push(gone).unwrap();
+        q.push(kept).unwrap();
+        assert!(!gone.cancel(), "not taken: nothing to announce");
+        assert_eq!(q.poll(), Some(kept));
+        // Answered by the queue itself: "cancelled".
+        assert_eq!(gone.response().0, crate::abi::RC_CANCELLED);
+        unsafe {
+            gone.free();
+            kept.free();
+        }
+    }
+
+    #[test]
+    fn cancel_poll_hands_over_cancelled_tasks_the_runtime_holds() {
+        let q = Arc::new(RequestQueue::new(16, false));
+        let q2 = q.clone();
+        let listener = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while q2.cancel_poll(8, |t| seen.push(t)) > 0 {}
+            seen
+        });
+        // Wait until the listener has asked once (announcements are kept from then on).
+        while !q.lock().cancel_listening {
+            std::thread::yield_now();
+        }
+        let held = TaskPtr::new(b"held", std::ptr::null_mut(), &q, 0).unwrap();
+        let answered = TaskPtr::new(b"answered", std::ptr::null_mut(), &q, 0).unwrap();
+        q.push(held).unwrap();
+        q.push(answered).unwrap();
+        assert_eq!(q.poll(), Some(held));
+        assert_eq!(q.poll(), Some(answered));
+        answered.respond(0, std::ptr::null_mut(), 0).unwrap();
+        assert!(held.cancel());
+        q.announce_cancelled(held);
+        // Answered before the listener looked: not announced (cancel() says so too).
+        assert!(!answered.cancel());
+        while !q.lock().cancelled.is_empty() {
+            std::thread::yield_now();
+        }
+        q.unload();
+        assert_eq!(listener.join().unwrap(), vec![held]);
+        assert!(held.is_cancelled());
+        unsafe {
+            held.free();
+            answered.free();
+        }
+    }
+
+    #[test]
     fn batch_poll_takes_up_to_max_then_reports_the_unload() {
         let q = RequestQueue::new(16, false);
         let tasks: Vec<_> = (0..5)
-            .map(|_| TaskPtr::new(b"t", std::ptr::null_mut()).unwrap())
+            .map(|_| TaskPtr::new(b"t", std::ptr::null_mut(), &q, 0).unwrap())
             .collect();
         for t in &tasks {
             q.push(*t).unwrap();
@@ -329,7 +457,7 @@ mod tests {
             got
         });
         for _ in 0..100 {
-            let task = TaskPtr::new(b"x", std::ptr::null_mut()).unwrap();
+            let task = TaskPtr::new(b"x", std::ptr::null_mut(), &q, 0).unwrap();
             loop {
                 match q.push(task) {
                     Ok(pushed) => {

@@ -18,7 +18,7 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::handle_space::{self, INDEX_BITS};
@@ -69,9 +69,13 @@ pub struct Slot {
     request: UnsafeCell<Vec<u8>>,
     response: UnsafeCell<Response>,
     side: UnsafeCell<WaiterSide>,
-    /// The queue of an `unpin` runtime the task was posted to (null otherwise): threads that
-    /// touch the task are noted as users of the runtime's library.
-    unpinned_queue: AtomicPtr<RequestQueue>,
+    /// The queue the task was posted to (queues are never freed): where its cancellation is
+    /// announced, and for an `unpin` runtime, whose library the threads that touch it use.
+    queue: AtomicPtr<RequestQueue>,
+    /// The caller gave up on the answer (timeout, request gone, worker exiting).
+    cancelled: AtomicBool,
+    /// When the caller stops waiting: CLOCK_MONOTONIC in ns; 0: never.
+    deadline_ns: AtomicU64,
 }
 
 // SAFETY: the fields behind UnsafeCell have one owner at a time, handed over through the
@@ -95,7 +99,9 @@ impl Slot {
                 prev: None,
                 next: None,
             }),
-            unpinned_queue: AtomicPtr::new(ptr::null_mut()),
+            queue: AtomicPtr::new(ptr::null_mut()),
+            cancelled: AtomicBool::new(false),
+            deadline_ns: AtomicU64::new(0),
         }
     }
 }
@@ -186,8 +192,14 @@ pub struct NotTaken;
 pub struct SlabFull;
 
 impl TaskPtr {
-    /// A new QUEUED task holding a copy of `req`.
-    pub fn new(req: &[u8], sem: *mut Sema) -> Result<TaskPtr, SlabFull> {
+    /// A new QUEUED task holding a copy of `req`, for `queue`; `deadline_ns`: when its caller
+    /// stops waiting (CLOCK_MONOTONIC), 0 for never.
+    pub fn new(
+        req: &[u8],
+        sem: *mut Sema,
+        queue: &RequestQueue,
+        deadline_ns: u64,
+    ) -> Result<TaskPtr, SlabFull> {
         handle_space::get().map_err(|_| SlabFull)?;
         let index = take_index().ok_or(SlabFull)?;
         let slot = slot_at(index).ok_or(SlabFull)?;
@@ -211,7 +223,10 @@ impl TaskPtr {
                 next: None,
             };
         }
-        slot.unpinned_queue.store(ptr::null_mut(), Ordering::Relaxed);
+        slot.queue
+            .store((queue as *const RequestQueue).cast_mut(), Ordering::Relaxed);
+        slot.cancelled.store(false, Ordering::Relaxed);
+        slot.deadline_ns.store(deadline_ns, Ordering::Relaxed);
         slot.tag.store(tag(generation, QUEUED), Ordering::Release);
         Ok(TaskPtr {
             slot: NonNull::from(slot),
@@ -255,25 +270,43 @@ impl TaskPtr {
         self.slot().tag.load(Ordering::Acquire)
     }
 
-    /// Worker side, before the task is queued: it goes to an `unpin` runtime's queue.
-    /// Retired queues are never freed, so the pointer stays valid.
-    pub fn set_unpinned_queue(self, queue: &RequestQueue) {
-        self.slot()
-            .unpinned_queue
-            .store((queue as *const RequestQueue).cast_mut(), Ordering::Release);
+    /// The queue the task was posted to.
+    pub fn queue(self) -> Option<&'static RequestQueue> {
+        let q = self.slot().queue.load(Ordering::Acquire);
+        // SAFETY: queues are never freed (unloaded ones are retired for good).
+        (!q.is_null()).then(|| unsafe { &*q })
     }
 
     /// Runtime side: notes the calling thread as a user of the task's runtime library, if
     /// the runtime is unpinned (see `unpin`).
     pub fn note_runtime_thread(self) {
-        let q = self.slot().unpinned_queue.load(Ordering::Acquire);
-        if q.is_null() {
-            return;
-        }
-        // SAFETY: queues are never freed (unloaded ones are retired for good).
-        if let Some(users) = unsafe { (*q).thread_users() } {
+        if let Some(users) = self.queue().and_then(RequestQueue::thread_users) {
             users.note_current_thread();
         }
+    }
+
+    /// Worker side: the caller gave up on the answer. True if a runtime holds the task now
+    /// (it may want to hear of it); a task still queued is answered "cancelled" by the queue
+    /// instead of being handed out.
+    pub fn cancel(self) -> bool {
+        self.slot().cancelled.store(true, Ordering::Release);
+        self.state() == tag(self.generation, TAKEN)
+    }
+
+    /// Any thread: whether the caller gave up on the answer. Meaningful until the task is
+    /// answered (then the slot may serve another call).
+    pub fn is_cancelled(self) -> bool {
+        self.slot().cancelled.load(Ordering::Acquire)
+    }
+
+    /// Any thread: when the caller stops waiting (CLOCK_MONOTONIC ns), 0 for never.
+    pub fn deadline_ns(self) -> u64 {
+        self.slot().deadline_ns.load(Ordering::Relaxed)
+    }
+
+    /// Whether a runtime holds the task (taken, not answered).
+    pub fn is_taken(self) -> bool {
+        self.state() == tag(self.generation, TAKEN)
     }
 
     /// Whether the task still waits in its queue for a runtime thread to take it.
@@ -371,7 +404,9 @@ mod tests {
     use super::*;
 
     fn new(req: &[u8]) -> TaskPtr {
-        TaskPtr::new(req, ptr::null_mut()).unwrap()
+        static QUEUE: std::sync::OnceLock<RequestQueue> = std::sync::OnceLock::new();
+        let q = QUEUE.get_or_init(|| RequestQueue::new(16, false));
+        TaskPtr::new(req, ptr::null_mut(), q, 0).unwrap()
     }
 
     #[test]

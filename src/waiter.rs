@@ -57,6 +57,9 @@ pub enum Action {
     Free,
     /// Log that an answer came back for a task that already had one.
     ReportDuplicate,
+    /// Tell the runtime the caller gave up: a queued task is answered "cancelled" by its
+    /// queue, a taken one is announced to the runtime (`cancel_poll`, `task_cancelled`).
+    Cancel,
 }
 
 /// The outcome of one event.
@@ -106,15 +109,17 @@ pub const fn step(state: Waiter, event: Event) -> Step {
         // the semaphore was posted and not consumed, so it is dirty.
         (Posted, Abandoned) => to(Posted, &[ReleaseSem { clean: false }], true),
         (Expired, Abandoned) => to(Gone, &[ReleaseSem { clean: false }, Unlink], false),
-        (Waiting | Gone, Abandoned) => to(Gone, &[Unlink], false),
+        (Waiting, Abandoned) => to(Gone, &[Unlink, Cancel], false),
+        (Gone, Abandoned) => to(Gone, &[Unlink], false),
 
         // The request goes away with its coroutine.
         (Posted, RequestFreed) => to(Posted, &[ReleaseSem { clean: false }, Free], false),
         (Expired, RequestFreed) => to(Gone, &[ReleaseSem { clean: false }], false),
-        (Waiting | Gone, RequestFreed) => to(Gone, &[], false),
+        (Waiting, RequestFreed) => to(Gone, &[Cancel], false),
+        (Gone, RequestFreed) => to(Gone, &[], false),
 
         // The worker is exiting and stops waiting: the coroutine learns it on its post.
-        (Waiting, ExitDeadline) => to(Expired, &[PostSema], false),
+        (Waiting, ExitDeadline) => to(Expired, &[PostSema, Cancel], false),
         (Posted | Gone | Expired, ExitDeadline) => to(state, &[], false),
     }
 }
@@ -155,7 +160,7 @@ mod tests {
 
     #[test]
     fn timeout_before_the_answer_is_freed_when_it_comes() {
-        check(Waiting, Abandoned, Gone, &[Unlink], false);
+        check(Waiting, Abandoned, Gone, &[Unlink, Cancel], false);
         check(Gone, ANSWER, Gone, &[Free], false);
     }
 
@@ -167,14 +172,14 @@ mod tests {
 
     #[test]
     fn request_freed_marks_gone_or_frees_an_unread_answer() {
-        check(Waiting, RequestFreed, Gone, &[], false);
+        check(Waiting, RequestFreed, Gone, &[Cancel], false);
         check(Gone, ANSWER, Gone, &[Free], false);
         check(Posted, RequestFreed, Posted, &[ReleaseSem { clean: false }, Free], false);
     }
 
     #[test]
     fn exit_deadline_ends_the_wait_and_a_late_answer_is_freed() {
-        check(Waiting, ExitDeadline, Expired, &[PostSema], false);
+        check(Waiting, ExitDeadline, Expired, &[PostSema, Cancel], false);
         check(Expired, Read, Gone, &[ReleaseSem { clean: true }, Unlink], false);
         check(Gone, ANSWER, Gone, &[Free], false);
     }
@@ -206,6 +211,19 @@ mod tests {
         }
         check(Gone, Abandoned, Gone, &[Unlink], false);
         check(Gone, RequestFreed, Gone, &[], false);
+    }
+
+    #[test]
+    fn the_runtime_hears_of_every_caller_that_gives_up_before_the_answer() {
+        for ev in [Abandoned, RequestFreed, ExitDeadline] {
+            assert!(step(Waiting, ev).actions.contains(&Cancel), "{ev:?}");
+        }
+        // Once answered (or already given up), nothing to cancel.
+        for state in [Posted, Gone, Expired] {
+            for ev in [Abandoned, RequestFreed, ExitDeadline] {
+                assert!(!step(state, ev).actions.contains(&Cancel), "{state:?} {ev:?}");
+            }
+        }
     }
 
     #[test]

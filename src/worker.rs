@@ -453,6 +453,13 @@ impl Worker {
                 Action::Unlink => unsafe { request_tasks::unlink(task) },
                 // Always the last action: nothing touches the task after it.
                 Action::Free => self.free_task(task),
+                Action::Cancel => {
+                    if task.cancel() {
+                        if let Some(queue) = task.queue() {
+                            queue.announce_cancelled(task);
+                        }
+                    }
+                }
                 Action::ReportDuplicate => {
                     ngx_log_error!(
                         NGX_LOG_ERR,
@@ -475,6 +482,7 @@ pub unsafe fn post(
     r: *mut ngx_http_request_t,
     queue: &Arc<RequestQueue>,
     req: &[u8],
+    timeout_ms: u64,
 ) -> Result<(TaskPtr, *mut Sema), String> {
     with(|w| {
         if w.exit_expired {
@@ -483,16 +491,17 @@ pub unsafe fn post(
         // SAFETY: the caller guarantees r.
         let list = unsafe { request_tasks::for_request(r) }.ok_or("out of memory")?;
         let sem = w.take_sem()?;
-        let task = match TaskPtr::new(req, sem) {
+        let deadline_ns = match timeout_ms {
+            0 => 0,
+            ms => monotonic_ns().saturating_add(ms.saturating_mul(1_000_000)),
+        };
+        let task = match TaskPtr::new(req, sem, queue, deadline_ns) {
             Ok(task) => task,
             Err(_) => {
                 w.release_sem(sem, true);
                 return Err("too many calls in flight in this worker".to_string());
             }
         };
-        if queue.thread_users().is_some() {
-            task.set_unpinned_queue(queue);
-        }
         let taken_soon = match queue.push(task) {
             Ok(pushed) if pushed.wake => {
                 // Wake the runtime once, after everything this iteration posts.
@@ -610,6 +619,19 @@ pub fn abandon(task: TaskPtr) -> bool {
 /// The task's request is being freed: its coroutine is gone.
 pub fn waiter_gone(task: TaskPtr) {
     let _ = with(|w| w.apply(task, Event::RequestFreed));
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock runtimes read deadlines with.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes a timespec we own; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec.max(0) as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec.max(0) as u64)
 }
 
 /// Tasks allocated and not yet freed in this worker.

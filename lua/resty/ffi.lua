@@ -50,7 +50,8 @@ int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
 void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
-    ngx_http_lua_sema_t **psem, unsigned char *err, size_t *errlen);
+    uint64_t timeout_ms, ngx_http_lua_sema_t **psem, unsigned char *err,
+    size_t *errlen);
 int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
     const char **rsp, size_t *len, int *rc);
@@ -246,7 +247,10 @@ local function call(self, req, opts)
     end
 
     local err, errlen = errbuf()
-    local task = resty_ffi_post(r, handle, req, #req, psem, err, errlen)
+    -- The runtime's deadline: none when the call waits for ever.
+    local task = resty_ffi_post(r, handle, req, #req,
+                                timeout_ms == NO_TIMEOUT_MS and 0 or timeout_ms,
+                                psem, err, errlen)
     if task == nil then
         return false, ffi_str(err, errlen[0])
     end

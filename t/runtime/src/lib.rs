@@ -14,10 +14,16 @@
 //! | `inits`                 | rc 0, how many times libffi_init ran in this process     |
 //!
 //! | `init_poll`             | rc 0, what task_poll returned inside libffi_init         |
+//! | `spin <us> <bytes>`     | rc 0, the bytes, after a busy wait of us on the poll thread |
+//! | `wait_cancel <ms>`      | on a thread of its own, waits up to ms for the caller to give up (`task_cancelled`), then answers `cancelled` or `not cancelled` |
+//! | `deadline`              | rc 0, ms left until the call's deadline, or `none`       |
+//! | `handled`               | rc 0, how many tasks this runtime was handed (this one included) |
+//! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, tasks cancel_poll announced |
 //!
 //! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
 //! (default 1); `poll_in_init` calls task_poll on nginx's thread inside libffi_init (a bug
-//! the module must survive: it returns NULL at once instead of blocking the worker).
+//! the module must survive: it returns NULL at once instead of blocking the worker);
+//! `cancel_listener` also starts a thread that waits in cancel_poll and counts announcements.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +36,32 @@ extern "C" {
     fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c_int) -> *mut c_char;
     fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int);
     fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char, len: c_int);
+    fn ngx_http_resty_ffi_task_cancelled(task: *mut c_void) -> c_int;
+    fn ngx_http_resty_ffi_task_deadline(task: *mut c_void) -> i64;
+    fn ngx_http_resty_ffi_cancel_poll(tq: *mut c_void, tasks: *mut *mut c_void, max: c_int) -> c_int;
+}
+
+/// `wait_cancel` tasks that saw their cancellation, and tasks cancel_poll announced.
+static NOTICED: AtomicUsize = AtomicUsize::new(0);
+static ANNOUNCED: AtomicUsize = AtomicUsize::new(0);
+
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+fn listen_for_cancels(tq: Ptr) {
+    let mut tasks = [std::ptr::null_mut::<c_void>(); 16];
+    loop {
+        // SAFETY: tq is the queue given to libffi_init; room for 16 handles.
+        let n = unsafe { ngx_http_resty_ffi_cancel_poll(tq.0, tasks.as_mut_ptr(), 16) };
+        if n <= 0 {
+            break;
+        }
+        ANNOUNCED.fetch_add(n as usize, Ordering::SeqCst);
+    }
 }
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
@@ -70,7 +102,11 @@ fn num(b: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
+/// Tasks handed to `handle` so far.
+static HANDLED: AtomicUsize = AtomicUsize::new(0);
+
 fn handle(task: Ptr, held: &Held) {
+    HANDLED.fetch_add(1, Ordering::SeqCst);
     let mut len: c_int = 0;
     // SAFETY: the task is live until answered; the request has `len` bytes.
     let req = unsafe {
@@ -98,6 +134,41 @@ fn handle(task: Ptr, held: &Held) {
             }
             respond(task, 0, payload);
         }
+        b"wait_cancel" => {
+            let ms = num(rest) as u64;
+            thread::spawn(move || {
+                for _ in 0..ms {
+                    // SAFETY: the task is ours until answered.
+                    if unsafe { ngx_http_resty_ffi_task_cancelled(task.0) } == 1 {
+                        NOTICED.fetch_add(1, Ordering::SeqCst);
+                        return respond(task, 0, b"cancelled");
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                respond(task, 0, b"not cancelled");
+            });
+        }
+        b"deadline" => {
+            // SAFETY: the task is ours until answered.
+            let at = unsafe { ngx_http_resty_ffi_task_deadline(task.0) };
+            let left = if at == 0 {
+                "none".to_string()
+            } else {
+                ((at - monotonic_ns()) / 1_000_000).to_string()
+            };
+            respond(task, 0, left.as_bytes());
+        }
+        b"handled" => respond(task, 0, HANDLED.load(Ordering::SeqCst).to_string().as_bytes()),
+        b"cancels" => respond(
+            task,
+            0,
+            format!(
+                "noticed={} announced={}",
+                NOTICED.load(Ordering::SeqCst),
+                ANNOUNCED.load(Ordering::SeqCst)
+            )
+            .as_bytes(),
+        ),
         b"block" => {
             let (ms, payload) = split(rest);
             thread::sleep(Duration::from_millis(num(ms) as u64));
@@ -187,6 +258,16 @@ pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int
         .strip_prefix("threads=")
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
+    if cfg == "cancel_listener" {
+        let tq = Ptr(tq);
+        if thread::Builder::new()
+            .name("ffi_test_cancel".into())
+            .spawn(move || listen_for_cancels(tq))
+            .is_err()
+        {
+            return 1;
+        }
+    }
     let held = Arc::new(Mutex::new(Vec::new()));
     for _ in 0..threads {
         let (tq, held) = (Ptr(tq), held.clone());

@@ -1,0 +1,226 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# Deadlines and cancellation reach the runtime: the call's timeout is its deadline; when the
+# caller gives up (timeout, client abort, ngx.exit, the end of a timer) a runtime holding the
+# task sees ngx_http_resty_ffi_task_cancelled() turn 1 and hears of it in cancel_poll, and a
+# task still queued is never handed out.
+
+use Test::Nginx::Socket::Lua 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        -- Waits until the test runtime has noticed n cancellations in all (wait_cancel tasks
+        -- that saw task_cancelled, and tasks cancel_poll announced); returns what it saw.
+        function wait_for_cancels(rt, noticed, announced)
+            local want = "noticed=" .. noticed .. " announced=" .. announced
+            local got
+            for _ = 1, 400 do
+                local _
+                _, got = rt:call("cancels")
+                if got == want then
+                    return got
+                end
+                ngx.sleep(0.005)
+            end
+            return got
+        end
+        -- A request to this server that the caller closes after ms: a client abort.
+        function abort_after(uri, ms)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            ngx.sleep(ms / 1000)
+            sock:close()
+        end
+    }
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the timeout is the runtime's deadline; a call without one has none
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local rt = ngx.load_ffi("ffi_test")
+            local _, left = rt:call("deadline", { timeout = 5000 })
+            left = tonumber(left)
+            ngx.say("5 s timeout: deadline in 4..5 s: ", left > 4000 and left <= 5000)
+            _, left = rt:call("deadline")
+            left = tonumber(left)
+            ngx.say("default timeout: deadline in 59..60 s: ", left > 59000 and left <= 60000)
+            resty_ffi.set_default_timeout(0)
+            ngx.say("no timeout: ", select(2, rt:call("deadline")))
+            ngx.say("timeout 0: ", select(2, rt:call("deadline", { timeout = 0 })))
+            resty_ffi.set_default_timeout(60000)
+        }
+    }
+--- request
+GET /t
+--- response_body
+5 s timeout: deadline in 4..5 s: true
+default timeout: deadline in 59..60 s: true
+no timeout: none
+timeout 0: none
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 2: a timeout: the runtime holding the task sees it cancelled and hears of it
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            local t0 = ngx.now()
+            ngx.say(rt:call("wait_cancel 5000", { timeout = 50 }))
+            ngx.say(wait_for_cancels(rt, 1, 1))
+            ngx.update_time()
+            ngx.say("well before the runtime's own 5 s: ", ngx.now() - t0 < 2)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+falsetimeout
+noticed=1 announced=1
+well before the runtime's own 5 s: true
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 3: a client abort (lua_check_client_abort on) cancels the call
+--- http_config eval: $::HttpConfig
+--- config
+    location = /wait {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            ngx.load_ffi("ffi_test", "cancel_listener"):call("wait_cancel 5000")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            abort_after("/wait", 50)
+            ngx.say(wait_for_cancels(rt, 1, 1))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+noticed=1 announced=1
+live: 0
+--- error_log
+client prematurely closed connection
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 4: ngx.exit while a light thread waits for the runtime cancels its call
+--- http_config eval: $::HttpConfig
+--- config
+    location = /exit {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            ngx.thread.spawn(function() rt:call("wait_cancel 5000") end)
+            ngx.sleep(0.02)
+            ngx.exit(200)
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            local res = ngx.location.capture("/exit")
+            ngx.say("status ", res.status)
+            -- A subrequest's calls end with the main request, so use a request of its own.
+            abort_after("/exit", 200)
+            ngx.say(wait_for_cancels(rt, 1, 1))
+        }
+    }
+--- request
+GET /t
+--- response_body
+status 200
+noticed=1 announced=1
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 5: a timer that ends (ngx.exit) while its light thread waits cancels the call
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            ngx.timer.at(0, function()
+                ngx.thread.spawn(function() rt:call("wait_cancel 5000") end)
+                ngx.sleep(0.02)
+                ngx.exit(0)
+            end)
+            ngx.say(wait_for_cancels(rt, 1, 1))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+noticed=1 announced=1
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 6: a call that timed out while still queued never reaches the runtime
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local _, before = rt:call("handled")
+            -- The one poll thread is busy for 200 ms; the next call waits in the queue.
+            local busy = ngx.thread.spawn(function() return rt:call("block 200 done") end)
+            ngx.sleep(0.01)
+            ngx.say(rt:call("echo never", { timeout = 20 }))
+            ngx.say(select(2, ngx.thread.wait(busy)))
+            local _, after = rt:call("handled")
+            -- "block" and this "handled": the timed-out echo was answered by the queue.
+            ngx.say("handed to the runtime meanwhile: ", after - before)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+falsetimeout
+truedone
+handed to the runtime meanwhile: 2
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
