@@ -289,14 +289,17 @@ impl TaskPtr {
     /// (it may want to hear of it); a task still queued is answered "cancelled" by the queue
     /// instead of being handed out.
     pub fn cancel(self) -> bool {
-        self.slot().cancelled.store(true, Ordering::Release);
-        self.state() == tag(self.generation, TAKEN)
+        // SeqCst with `mark_taken` and `is_cancelled`: of "flag set, then state read" here
+        // and "state set, then flag read" in the queue, one sees the other's write, so a task
+        // is either never handed out or announced (never handed out unannounced).
+        self.slot().cancelled.store(true, Ordering::SeqCst);
+        self.slot().tag.load(Ordering::SeqCst) == tag(self.generation, TAKEN)
     }
 
     /// Any thread: whether the caller gave up on the answer. Meaningful until the task is
     /// answered (then the slot may serve another call).
     pub fn is_cancelled(self) -> bool {
-        self.slot().cancelled.load(Ordering::Acquire)
+        self.slot().cancelled.load(Ordering::SeqCst)
     }
 
     /// Any thread: when the caller stops waiting (CLOCK_MONOTONIC ns), 0 for never.
@@ -316,9 +319,10 @@ impl TaskPtr {
 
     /// Runtime side: the queue handed this task to a runtime.
     pub fn mark_taken(self) {
+        // SeqCst: see `cancel`.
         self.slot()
             .tag
-            .store(tag(self.generation, TAKEN), Ordering::Release);
+            .store(tag(self.generation, TAKEN), Ordering::SeqCst);
     }
 
     /// Runtime side: the request bytes (without the trailing NUL) and a pointer to them;

@@ -82,6 +82,9 @@ struct Worker {
     /// Libraries of unloaded `unpin` runtimes, closed once their threads are gone.
     pending_closes: Vec<PendingClose>,
     closer: Box<ngx_event_t>,
+    /// Looks for waiters that vanished without a word (killed light threads) while calls
+    /// are in flight.
+    sweeper: Box<ngx_event_t>,
 }
 
 /// An unloaded `unpin` runtime whose library waits to be closed (see `unpin`).
@@ -100,6 +103,9 @@ const CLOSE_GIVE_UP: Duration = Duration::from_secs(60);
 
 /// At most one "dropped N response(s)" line per interval.
 const STRAY_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the worker looks for killed light threads' calls while calls are in flight.
+const SWEEP_MS: ngx_msec_t = 100;
 
 /// How often the worker checks whether unloaded `unpin` runtimes' threads are gone.
 const CLOSE_CHECK_MS: ngx_msec_t = 100;
@@ -198,6 +204,12 @@ pub fn init() -> Result<(), String> {
     stray_flush.log = log;
     stray_flush.data = conn.cast();
     stray_flush.set_cancelable(1);
+    // SAFETY: as above.
+    let mut sweeper: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    sweeper.handler = Some(on_sweep);
+    sweeper.log = log;
+    sweeper.data = conn.cast();
+    sweeper.set_cancelable(1);
     ON_WORKER_THREAD.with(|f| f.set(true));
     WORKER.with(|w| {
         *w.borrow_mut() = Some(Worker {
@@ -233,6 +245,7 @@ pub fn init() -> Result<(), String> {
             stray_flush,
             pending_closes: Vec::new(),
             closer,
+            sweeper,
         })
     });
     Ok(())
@@ -268,6 +281,9 @@ pub fn exit() {
         }
         if w.stray_flush.timer_set() != 0 {
             ngx_del_timer(&mut *w.stray_flush);
+        }
+        if w.sweeper.timer_set() != 0 {
+            ngx_del_timer(&mut *w.sweeper);
         }
         for sem in w.all_sems.drain() {
             w.lua.destroy(sem);
@@ -521,6 +537,7 @@ pub unsafe fn post(
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
         w.live_tasks += 1;
+        w.arm_sweeper();
         // Spin only if a runtime thread is there to take the call at once (a sleeping
         // poller needs a wake-up that costs more than sleeping in epoll ourselves), or to
         // probe now and then whether both sides could spin again. The only call in flight
@@ -649,6 +666,38 @@ pub fn close_when_unused(pending: PendingClose) {
 }
 
 impl Worker {
+    fn arm_sweeper(&mut self) {
+        if self.sweeper.timer_set() == 0 {
+            // SAFETY: worker thread; the event lives as long as the worker state.
+            unsafe { ngx_add_timer(&mut *self.sweeper, SWEEP_MS) };
+        }
+    }
+
+    /// A coroutine killed while it waited (ngx.thread.kill) runs no code of ours, and its
+    /// request may go on for long: find such calls by their semaphore, which lua-nginx-module
+    /// leaves without a waiter, and give up on them as a timeout does (the runtime is told).
+    /// A Waiting task's coroutine is between `post` and its wait only inside one Lua call, so
+    /// no timer handler sees that moment.
+    fn sweep_vanished_waiters(&mut self) {
+        let mut vanished = Vec::new();
+        task::for_each_live(|task| {
+            // SAFETY: worker thread; a Waiting task's semaphore is ours and live.
+            let side = unsafe { task.side() };
+            if side.waiter == Waiter::Waiting
+                && !side.sem.is_null()
+                && unsafe { self.lua.count(side.sem) } == 0
+            {
+                vanished.push(task);
+            }
+        });
+        for task in vanished {
+            self.apply(task, Event::Abandoned);
+        }
+        if self.live_tasks > 0 {
+            self.arm_sweeper();
+        }
+    }
+
     fn check_pending_closes(&mut self) {
         self.pending_closes.retain(|p| {
             let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited());
@@ -709,6 +758,12 @@ extern "C" fn on_eventfd_readable(ev: *mut ngx_event_t) {
 extern "C" fn on_stray_flush(_ev: *mut ngx_event_t) {
     crate::panic_guard::guard((), || {
         let _ = with(|w| w.log_stray_responds());
+    })
+}
+
+extern "C" fn on_sweep(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| w.sweep_vanished_waiters());
     })
 }
 

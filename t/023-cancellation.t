@@ -10,8 +10,8 @@ our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     init_worker_by_lua_block {
         require "resty_ffi"
-        -- Waits until the test runtime has noticed n cancellations in all (wait_cancel tasks
-        -- that saw task_cancelled, and tasks cancel_poll announced); returns what it saw.
+        -- Waits until the test runtime has seen cancellations: wait_cancel tasks that saw
+        -- task_cancelled turn 1, and wait_announce tasks that cancel_poll announced.
         function wait_for_cancels(rt, noticed, announced)
             local want = "noticed=" .. noticed .. " announced=" .. announced
             local got
@@ -79,9 +79,14 @@ timeout 0: none
 --- config
     location = /t {
         content_by_lua_block {
-            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            -- A runtime that looks at the flag ...
+            local rt = ngx.load_ffi("ffi_test")
             local t0 = ngx.now()
             ngx.say(rt:call("wait_cancel 5000", { timeout = 50 }))
+            ngx.say(wait_for_cancels(rt, 1, 0))
+            -- ... and one that waits for announcements (a thread in cancel_poll).
+            rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            ngx.say(rt:call("wait_announce 5000", { timeout = 50 }))
             ngx.say(wait_for_cancels(rt, 1, 1))
             ngx.update_time()
             ngx.say("well before the runtime's own 5 s: ", ngx.now() - t0 < 2)
@@ -92,6 +97,8 @@ timeout 0: none
 --- request
 GET /t
 --- response_body
+falsetimeout
+noticed=1 announced=0
 falsetimeout
 noticed=1 announced=1
 well before the runtime's own 5 s: true
@@ -109,14 +116,14 @@ live: 0
     location = /wait {
         lua_check_client_abort on;
         content_by_lua_block {
-            ngx.load_ffi("ffi_test", "cancel_listener"):call("wait_cancel 5000")
+            ngx.load_ffi("ffi_test", "cancel_listener"):call("wait_announce 5000")
         }
     }
     location = /t {
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "cancel_listener")
             abort_after("/wait", 50)
-            ngx.say(wait_for_cancels(rt, 1, 1))
+            ngx.say(wait_for_cancels(rt, 0, 1))
             ngx.sleep(0.05)
             ngx.say("live: ", require("resty_ffi").live_tasks())
         }
@@ -124,7 +131,7 @@ live: 0
 --- request
 GET /t
 --- response_body
-noticed=1 announced=1
+noticed=0 announced=1
 live: 0
 --- error_log
 client prematurely closed connection
@@ -140,7 +147,7 @@ client prematurely closed connection
     location = /exit {
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "cancel_listener")
-            ngx.thread.spawn(function() rt:call("wait_cancel 5000") end)
+            ngx.thread.spawn(function() rt:call("wait_announce 5000") end)
             ngx.sleep(0.02)
             ngx.exit(200)
         }
@@ -148,18 +155,21 @@ client prematurely closed connection
     location = /t {
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            -- In a subrequest (ngx.exit kills its light threads) ...
             local res = ngx.location.capture("/exit")
             ngx.say("status ", res.status)
-            -- A subrequest's calls end with the main request, so use a request of its own.
+            ngx.say(wait_for_cancels(rt, 0, 1))
+            -- ... and in a request of its own.
             abort_after("/exit", 200)
-            ngx.say(wait_for_cancels(rt, 1, 1))
+            ngx.say(wait_for_cancels(rt, 0, 2))
         }
     }
 --- request
 GET /t
 --- response_body
 status 200
-noticed=1 announced=1
+noticed=0 announced=1
+noticed=0 announced=2
 --- no_error_log
 [error]
 [alert]
@@ -174,11 +184,11 @@ noticed=1 announced=1
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "cancel_listener")
             ngx.timer.at(0, function()
-                ngx.thread.spawn(function() rt:call("wait_cancel 5000") end)
+                ngx.thread.spawn(function() rt:call("wait_announce 5000") end)
                 ngx.sleep(0.02)
                 ngx.exit(0)
             end)
-            ngx.say(wait_for_cancels(rt, 1, 1))
+            ngx.say(wait_for_cancels(rt, 0, 1))
             ngx.sleep(0.05)
             ngx.say("live: ", require("resty_ffi").live_tasks())
         }
@@ -186,7 +196,7 @@ noticed=1 announced=1
 --- request
 GET /t
 --- response_body
-noticed=1 announced=1
+noticed=0 announced=1
 live: 0
 --- no_error_log
 [error]
@@ -219,6 +229,38 @@ GET /t
 falsetimeout
 truedone
 handed to the runtime meanwhile: 2
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 7: a light thread killed while it waits: the runtime hears of it while the request goes on
+--- http_config eval: $::HttpConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listener")
+            local th = ngx.thread.spawn(function() return rt:call("wait_announce 5000") end)
+            ngx.sleep(0.02)
+            ngx.say("killed: ", ngx.thread.kill(th))
+            ngx.say(wait_for_cancels(rt, 0, 1))
+            -- The semaphore is reused cleanly: later calls work as before.
+            for i = 1, 100 do
+                local ok, res = rt:call("echo " .. i)
+                if res ~= tostring(i) then ngx.say("bad answer ", i) end
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+killed: 1
+noticed=0 announced=1
 live: 0
 --- no_error_log
 [error]

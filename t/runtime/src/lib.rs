@@ -16,9 +16,10 @@
 //! | `init_poll`             | rc 0, what task_poll returned inside libffi_init         |
 //! | `spin <us> <bytes>`     | rc 0, the bytes, after a busy wait of us on the poll thread |
 //! | `wait_cancel <ms>`      | on a thread of its own, waits up to ms for the caller to give up (`task_cancelled`), then answers `cancelled` or `not cancelled` |
+//! | `wait_announce <ms>`    | waits up to ms for cancel_poll to announce the task (then the listener answers `cancelled`), else answers `not cancelled` |
 //! | `deadline`              | rc 0, ms left until the call's deadline, or `none`       |
 //! | `handled`               | rc 0, how many tasks this runtime was handed (this one included) |
-//! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, tasks cancel_poll announced |
+//! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, wait_announce tasks cancel_poll announced |
 //!
 //! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
 //! (default 1); `poll_in_init` calls task_poll on nginx's thread inside libffi_init (a bug
@@ -52,6 +53,20 @@ fn monotonic_ns() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
+/// `wait_announce` tasks not answered yet: whoever takes one out answers it (once).
+static AWAITING_ANNOUNCE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+fn claim(task: Ptr) -> bool {
+    let mut waiting = AWAITING_ANNOUNCE.lock().unwrap_or_else(|e| e.into_inner());
+    match waiting.iter().position(|t| *t == task.0 as usize) {
+        Some(i) => {
+            waiting.swap_remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
 fn listen_for_cancels(tq: Ptr) {
     let mut tasks = [std::ptr::null_mut::<c_void>(); 16];
     loop {
@@ -60,7 +75,13 @@ fn listen_for_cancels(tq: Ptr) {
         if n <= 0 {
             break;
         }
-        ANNOUNCED.fetch_add(n as usize, Ordering::SeqCst);
+        for task in &tasks[..n as usize] {
+            let task = Ptr(*task);
+            if claim(task) {
+                ANNOUNCED.fetch_add(1, Ordering::SeqCst);
+                respond(task, 0, b"cancelled");
+            }
+        }
     }
 }
 
@@ -146,6 +167,19 @@ fn handle(task: Ptr, held: &Held) {
                     thread::sleep(Duration::from_millis(1));
                 }
                 respond(task, 0, b"not cancelled");
+            });
+        }
+        b"wait_announce" => {
+            let ms = num(rest) as u64;
+            AWAITING_ANNOUNCE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(task.0 as usize);
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(ms));
+                if claim(task) {
+                    respond(task, 0, b"not cancelled");
+                }
             });
         }
         b"deadline" => {
