@@ -140,6 +140,8 @@ int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
 void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_abandon(ngx_http_resty_ffi_task_t *task);
 long ngx_http_resty_ffi_live_tasks(void);
+int ngx_http_resty_ffi_stats(unsigned char *buf, size_t *len);
+int ngx_http_resty_ffi_telemetry(int on);
 
 #ifdef __cplusplus
 }

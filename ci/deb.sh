@@ -6,7 +6,7 @@
 #   /usr/share/nginx/modules-available/mod-http-resty-ffi.conf its load_module line
 #   /etc/nginx/modules-enabled/60-mod-http-resty-ffi.conf      symlink, made by postinst
 #                                   (after 50-mod-http-lua.conf), removed on purge
-#   /usr/share/lua/5.1/resty_ffi.lua, resty/ffi.lua             on the lua module's default path
+#   /usr/share/lua/5.1/resty_ffi.lua, resty/ffi.lua, resty/ffi/metrics.lua   on the lua module's default path
 #   /usr/include/resty_ffi.h                                    the runtime ABI, for C runtimes
 #   /usr/share/doc/libnginx-mod-http-resty-ffi/{copyright,changelog.Debian.gz}
 #
@@ -72,6 +72,7 @@ chmod 0644 "$STAGE/usr/lib/nginx/modules/ngx_http_resty_ffi_module.so"
 echo "load_module modules/ngx_http_resty_ffi_module.so;" >"$STAGE/usr/share/nginx/modules-available/$CONF_NAME"
 install -m 0644 "$REPO_ROOT/lua/resty_ffi.lua" "$STAGE/usr/share/lua/5.1/resty_ffi.lua"
 install -m 0644 "$REPO_ROOT/lua/resty/ffi.lua" "$STAGE/usr/share/lua/5.1/resty/ffi.lua"
+install -D -m 0644 "$REPO_ROOT/lua/resty/ffi/metrics.lua" "$STAGE/usr/share/lua/5.1/resty/ffi/metrics.lua"
 install -m 0644 "$REPO_ROOT/abi/resty_ffi.h" "$STAGE/usr/include/resty_ffi.h"
 
 # Debian's copyright file: this package and the Rust crates linked into the module.

@@ -445,6 +445,43 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_abandon(task: *mut c_void) -> c_int 
     })
 }
 
+/// The numbers of every runtime loaded in this worker, as text (`telemetry::write_text`):
+/// 0 and `*len` set when it fits in `buf` (`*len` bytes), else 1 and `*len` the size needed.
+///
+/// # Safety
+/// `buf` valid for `*len` bytes; `len` valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_stats(buf: *mut u8, len: *mut usize) -> c_int {
+    guard(-1, || {
+        if len.is_null() {
+            return -1;
+        }
+        let text = crate::loaded::stats_text();
+        // SAFETY: the caller's size pointer.
+        let room = unsafe { *len };
+        // SAFETY: as above.
+        unsafe { *len = text.len() };
+        if text.len() > room || buf.is_null() {
+            return 1;
+        }
+        // SAFETY: buf has room for text.len() bytes (checked).
+        unsafe { ptr::copy_nonoverlapping(text.as_ptr(), buf, text.len()) };
+        0
+    })
+}
+
+/// Telemetry on (1, the default) or off (0) in this worker; returns the previous setting.
+#[no_mangle]
+pub extern "C" fn ngx_http_resty_ffi_telemetry(on: c_int) -> c_int {
+    guard(-1, || {
+        let was = crate::telemetry::enabled();
+        if on >= 0 {
+            crate::telemetry::set_enabled(on != 0);
+        }
+        c_int::from(was)
+    })
+}
+
 /// Tasks allocated and not yet freed in this worker (for tests and operators).
 #[no_mangle]
 pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {

@@ -18,6 +18,7 @@ pub mod runtime_log;
 pub mod signal_mask;
 pub mod spin;
 pub mod task;
+pub mod telemetry;
 #[cfg(test)]
 mod test_stubs;
 pub mod unpin;

@@ -78,6 +78,23 @@ pub fn unload(loaded: &Rc<Loaded>) {
     rt.unload();
 }
 
+/// The numbers of every loaded runtime, as `telemetry::write_text` writes them.
+pub fn stats_text() -> Vec<u8> {
+    LOADED.with(|m| {
+        let m = m.borrow();
+        let mut all: Vec<&Rc<Loaded>> = m.values().collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        crate::telemetry::write_text(all.iter().map(|l| {
+            (
+                l.key.0.as_bytes(),
+                l.key.1.as_deref(),
+                &l.queue.stats,
+                l.queue.depth() as u64,
+            )
+        }))
+    })
+}
+
 /// Worker exit: stops every runtime still loaded.
 pub fn unload_all() {
     let all: Vec<Rc<Loaded>> = LOADED.with(|m| m.borrow_mut().drain().map(|(_, l)| l).collect());

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::spin::{GapWatch, Outcome, SpinPolicy};
 use crate::task::TaskPtr;
+use crate::telemetry::{self, RuntimeStats};
 use crate::unpin::ThreadUsers;
 
 /// Why a task could not be queued.
@@ -78,6 +79,8 @@ pub struct RequestQueue {
     spinning: AtomicUsize,
     /// For an `unpin` runtime: the threads that may run its code (see `unpin`).
     users: Option<ThreadUsers>,
+    /// The runtime's numbers in this worker (written by the worker thread only).
+    pub stats: RuntimeStats,
 }
 
 impl RequestQueue {
@@ -98,6 +101,7 @@ impl RequestQueue {
             closing: AtomicBool::new(false),
             spinning: AtomicUsize::new(0),
             users: unpin.then(ThreadUsers::default),
+            stats: RuntimeStats::default(),
         }
     }
 
@@ -193,9 +197,14 @@ impl RequestQueue {
     /// "cancelled" here instead (the runtime never sees it), so it does not count.
     fn take_some(&self, st: &mut State, max: usize, each: &mut impl FnMut(TaskPtr)) -> usize {
         let mut n = 0;
+        let now = if telemetry::enabled() && !st.tasks.is_empty() {
+            telemetry::monotonic_ns()
+        } else {
+            0
+        };
         while n < max {
             let Some(task) = st.tasks.pop_front() else { break };
-            task.mark_taken();
+            task.mark_taken(now);
             if task.is_cancelled() {
                 answer_cancelled(task);
                 continue;
@@ -295,6 +304,11 @@ impl RequestQueue {
         POLICY.with(|p| p.borrow_mut().record(outcome, Instant::now()));
     }
 
+    /// Tasks waiting to be taken.
+    pub fn depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
     /// Worker side: whether a poller is spinning for a task now (so the next task is taken
     /// within microseconds, and waiting for its answer by spinning may pay).
     pub fn has_spinning_poller(&self) -> bool {
@@ -356,8 +370,8 @@ mod tests {
     #[test]
     fn full_and_unloaded_are_reported() {
         let q = RequestQueue::new(1, false);
-        let a = TaskPtr::new(b"a", std::ptr::null_mut(), &q, 0).unwrap();
-        let b = TaskPtr::new(b"b", std::ptr::null_mut(), &q, 0).unwrap();
+        let a = TaskPtr::new(b"a", std::ptr::null_mut(), &q, 0, 0).unwrap();
+        let b = TaskPtr::new(b"b", std::ptr::null_mut(), &q, 0, 0).unwrap();
         assert!(matches!(q.push(a), Ok(Pushed { wake: false, .. })));
         assert!(matches!(q.push(b), Err(PushError::Full)));
         q.unload();
@@ -374,8 +388,8 @@ mod tests {
     #[test]
     fn a_task_cancelled_while_queued_is_never_handed_out() {
         let q = RequestQueue::new(16, false);
-        let gone = TaskPtr::new(b"gone", std::ptr::null_mut(), &q, 0).unwrap();
-        let kept = TaskPtr::new(b"kept", std::ptr::null_mut(), &q, 0).unwrap();
+        let gone = TaskPtr::new(b"gone", std::ptr::null_mut(), &q, 0, 0).unwrap();
+        let kept = TaskPtr::new(b"kept", std::ptr::null_mut(), &q, 0, 0).unwrap();
         q.push(gone).unwrap();
         q.push(kept).unwrap();
         assert!(!gone.cancel(), "not taken: nothing to announce");
@@ -401,8 +415,8 @@ mod tests {
         while !q.lock().cancel_listening {
             std::thread::yield_now();
         }
-        let held = TaskPtr::new(b"held", std::ptr::null_mut(), &q, 0).unwrap();
-        let answered = TaskPtr::new(b"answered", std::ptr::null_mut(), &q, 0).unwrap();
+        let held = TaskPtr::new(b"held", std::ptr::null_mut(), &q, 0, 0).unwrap();
+        let answered = TaskPtr::new(b"answered", std::ptr::null_mut(), &q, 0, 0).unwrap();
         q.push(held).unwrap();
         q.push(answered).unwrap();
         assert_eq!(q.poll(), Some(held));
@@ -428,7 +442,7 @@ mod tests {
     fn batch_poll_takes_up_to_max_then_reports_the_unload() {
         let q = RequestQueue::new(16, false);
         let tasks: Vec<_> = (0..5)
-            .map(|_| TaskPtr::new(b"t", std::ptr::null_mut(), &q, 0).unwrap())
+            .map(|_| TaskPtr::new(b"t", std::ptr::null_mut(), &q, 0, 0).unwrap())
             .collect();
         for t in &tasks {
             q.push(*t).unwrap();
@@ -457,7 +471,7 @@ mod tests {
             got
         });
         for _ in 0..100 {
-            let task = TaskPtr::new(b"x", std::ptr::null_mut(), &q, 0).unwrap();
+            let task = TaskPtr::new(b"x", std::ptr::null_mut(), &q, 0, 0).unwrap();
             loop {
                 match q.push(task) {
                     Ok(pushed) => {

@@ -76,6 +76,11 @@ pub struct Slot {
     cancelled: AtomicBool,
     /// When the caller stops waiting: CLOCK_MONOTONIC in ns; 0: never.
     deadline_ns: AtomicU64,
+    /// When it was posted, taken by a runtime thread, answered (CLOCK_MONOTONIC ns; 0: not
+    /// stamped, telemetry off), for `telemetry`.
+    posted_ns: AtomicU64,
+    taken_ns: AtomicU64,
+    answered_ns: AtomicU64,
 }
 
 // SAFETY: the fields behind UnsafeCell have one owner at a time, handed over through the
@@ -102,6 +107,9 @@ impl Slot {
             queue: AtomicPtr::new(ptr::null_mut()),
             cancelled: AtomicBool::new(false),
             deadline_ns: AtomicU64::new(0),
+            posted_ns: AtomicU64::new(0),
+            taken_ns: AtomicU64::new(0),
+            answered_ns: AtomicU64::new(0),
         }
     }
 }
@@ -193,12 +201,14 @@ pub struct SlabFull;
 
 impl TaskPtr {
     /// A new QUEUED task holding a copy of `req`, for `queue`; `deadline_ns`: when its caller
-    /// stops waiting (CLOCK_MONOTONIC), 0 for never.
+    /// stops waiting (CLOCK_MONOTONIC), 0 for never; `now_ns`: the time of the post (0: not
+    /// stamped).
     pub fn new(
         req: &[u8],
         sem: *mut Sema,
         queue: &RequestQueue,
         deadline_ns: u64,
+        now_ns: u64,
     ) -> Result<TaskPtr, SlabFull> {
         handle_space::get().map_err(|_| SlabFull)?;
         let index = take_index().ok_or(SlabFull)?;
@@ -227,6 +237,9 @@ impl TaskPtr {
             .store((queue as *const RequestQueue).cast_mut(), Ordering::Relaxed);
         slot.cancelled.store(false, Ordering::Relaxed);
         slot.deadline_ns.store(deadline_ns, Ordering::Relaxed);
+        slot.posted_ns.store(now_ns, Ordering::Relaxed);
+        slot.taken_ns.store(0, Ordering::Relaxed);
+        slot.answered_ns.store(0, Ordering::Relaxed);
         slot.tag.store(tag(generation, QUEUED), Ordering::Release);
         Ok(TaskPtr {
             slot: NonNull::from(slot),
@@ -317,8 +330,9 @@ impl TaskPtr {
         self.state() == tag(self.generation, QUEUED)
     }
 
-    /// Runtime side: the queue handed this task to a runtime.
-    pub fn mark_taken(self) {
+    /// Runtime side: the queue handed this task to a runtime at `now_ns` (0: not stamped).
+    pub fn mark_taken(self, now_ns: u64) {
+        self.slot().taken_ns.store(now_ns, Ordering::Relaxed);
         // SeqCst: see `cancel`.
         self.slot()
             .tag
@@ -353,7 +367,22 @@ impl TaskPtr {
         // SAFETY: the CAS made this thread the only writer; the worker reads the response
         // only after it pops the task from the done-queue.
         unsafe { *slot.response.get() = Response { rc, data, len } };
+        if crate::telemetry::enabled() {
+            slot.answered_ns
+                .store(crate::telemetry::monotonic_ns(), Ordering::Relaxed);
+        }
         Ok(())
+    }
+
+    /// Worker side, once the task came back: when it was posted, taken and answered (0: not
+    /// stamped).
+    pub fn times(self) -> (u64, u64, u64) {
+        let slot = self.slot();
+        (
+            slot.posted_ns.load(Ordering::Relaxed),
+            slot.taken_ns.load(Ordering::Relaxed),
+            slot.answered_ns.load(Ordering::Relaxed),
+        )
     }
 
     /// Worker side: the answer (rc, data, len); valid until [`TaskPtr::free`].
@@ -410,14 +439,14 @@ mod tests {
     fn new(req: &[u8]) -> TaskPtr {
         static QUEUE: std::sync::OnceLock<RequestQueue> = std::sync::OnceLock::new();
         let q = QUEUE.get_or_init(|| RequestQueue::new(16, false));
-        TaskPtr::new(req, ptr::null_mut(), q, 0).unwrap()
+        TaskPtr::new(req, ptr::null_mut(), q, 0, 0).unwrap()
     }
 
     #[test]
     fn request_is_copied_and_nul_terminated() {
         let t = new(b"a\0b");
         assert!(t.request().is_none(), "not taken yet");
-        t.mark_taken();
+        t.mark_taken(0);
         let (p, len) = t.request().unwrap();
         assert_eq!(len, 3);
         // SAFETY: the buffer has len + 1 bytes.
@@ -430,7 +459,7 @@ mod tests {
     fn respond_only_once_and_only_after_take() {
         let t = new(b"x");
         assert!(t.respond(0, ptr::null_mut(), 0).is_err());
-        t.mark_taken();
+        t.mark_taken(0);
         assert!(t.respond(7, ptr::null_mut(), 0).is_ok());
         assert!(t.respond(8, ptr::null_mut(), 0).is_err());
         assert_eq!(t.response().0, 7);
@@ -455,7 +484,7 @@ mod tests {
             }
         }
         let n = *reused.last().unwrap();
-        n.mark_taken();
+        n.mark_taken(0);
         assert_eq!(TaskPtr::from_handle(h), None);
         assert!(TaskPtr::from_handle(n.handle()).is_some());
         for r in reused {
@@ -478,7 +507,7 @@ mod tests {
     #[test]
     fn free_releases_malloced_response() {
         let t = new(b"");
-        t.mark_taken();
+        t.mark_taken(0);
         // SAFETY: plain malloc; the task frees it.
         let data = unsafe { libc::malloc(4) }.cast::<c_char>();
         t.respond(0, data, 4).unwrap();

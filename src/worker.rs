@@ -28,7 +28,8 @@ use ngx::ngx_log_error;
 
 use crate::done_queue::{self, DoneQueue};
 use crate::lua_sema::{LuaSema, Sema};
-use crate::queue::RequestQueue;
+use crate::queue::{PushError, RequestQueue};
+use crate::telemetry;
 use crate::request_tasks;
 use crate::runtime_log;
 use crate::spin::{BusyGapWatch, GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
@@ -328,6 +329,9 @@ impl Worker {
 
     /// Frees a task that nobody waits for and no runtime holds.
     fn free_task(&mut self, task: TaskPtr) {
+        if let Some(q) = task.queue() {
+            q.stats.live.sub(1);
+        }
         // SAFETY: worker thread; the task is out of every queue.
         let sem = unsafe {
             request_tasks::unlink(task);
@@ -369,7 +373,8 @@ impl Worker {
             if unsafe { task.side() }.waiter == Waiter::Waiting {
                 ended += 1;
             }
-            self.apply(task, Event::ExitDeadline);
+            let step = self.apply(task, Event::ExitDeadline);
+            count_given_up(task, &step, |s| &s.exiting);
         });
         if ended > 0 {
             ngx_log_error!(
@@ -447,6 +452,14 @@ impl Worker {
 
     /// A finished task came back from a runtime.
     fn on_done(&mut self, task: TaskPtr) {
+        if let Some(stats) = task.queue().map(|q| &q.stats) {
+            let (posted, taken, answered) = task.times();
+            // Not stamped (telemetry off) or never taken (answered "cancelled" by the queue).
+            if posted != 0 && taken != 0 && answered != 0 {
+                stats.queue_wait.record(taken.saturating_sub(posted));
+                stats.service.record(answered.saturating_sub(taken));
+            }
+        }
         let caller_spinning = self.brief_waiting == Some(task);
         self.apply(task, Event::Answered { caller_spinning });
     }
@@ -507,11 +520,17 @@ pub unsafe fn post(
         // SAFETY: the caller guarantees r.
         let list = unsafe { request_tasks::for_request(r) }.ok_or("out of memory")?;
         let sem = w.take_sem()?;
+        let now_ns = if timeout_ms > 0 || telemetry::enabled() {
+            telemetry::monotonic_ns()
+        } else {
+            0
+        };
         let deadline_ns = match timeout_ms {
             0 => 0,
-            ms => monotonic_ns().saturating_add(ms.saturating_mul(1_000_000)),
+            ms => now_ns.saturating_add(ms.saturating_mul(1_000_000)),
         };
-        let task = match TaskPtr::new(req, sem, queue, deadline_ns) {
+        let stamp = if telemetry::enabled() { now_ns } else { 0 };
+        let task = match TaskPtr::new(req, sem, queue, deadline_ns, stamp) {
             Ok(task) => task,
             Err(_) => {
                 w.release_sem(sem, true);
@@ -531,9 +550,15 @@ pub unsafe fn post(
                 // SAFETY: never queued.
                 unsafe { task.free() };
                 w.release_sem(sem, true);
+                match e {
+                    PushError::Full => queue.stats.queue_full.add(1),
+                    PushError::Unloaded => queue.stats.unloaded.add(1),
+                }
                 return Err(e.message().to_string());
             }
         };
+        queue.stats.calls.add(1);
+        queue.stats.live.add(1);
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
         w.live_tasks += 1;
@@ -614,11 +639,31 @@ impl Worker {
 /// to be freed when its answer comes, and must not be finished).
 pub fn result(task: TaskPtr) -> Option<(std::ffi::c_int, *const std::ffi::c_char, usize)> {
     with(|w| {
-        w.apply(task, Event::Read)
-            .answer_readable
-            .then(|| task.response())
+        if !w.apply(task, Event::Read).answer_readable {
+            return None;
+        }
+        let answer = task.response();
+        if let Some(stats) = task.queue().map(|q| &q.stats) {
+            stats.count_answer(answer.0);
+            let posted = task.times().0;
+            if posted != 0 && telemetry::enabled() {
+                stats
+                    .total
+                    .record(telemetry::monotonic_ns().saturating_sub(posted));
+            }
+        }
+        Some(answer)
     })
     .unwrap_or(None)
+}
+
+/// Counts a caller that gave up on its call (the step told the runtime: `Cancel`).
+fn count_given_up(task: TaskPtr, step: &waiter::Step, counter: impl Fn(&telemetry::RuntimeStats) -> &telemetry::Counter) {
+    if step.actions.contains(&Action::Cancel) {
+        if let Some(q) = task.queue() {
+            counter(&q.stats).add(1);
+        }
+    }
 }
 
 /// Lua side, after it read the answer: frees the task.
@@ -630,25 +675,20 @@ pub fn finish(task: TaskPtr) {
 /// answer arrived after all (then read it and `finish`), false if the task is left to
 /// be freed when it comes back.
 pub fn abandon(task: TaskPtr) -> bool {
-    with(|w| w.apply(task, Event::Abandoned).answer_readable).unwrap_or(false)
+    with(|w| {
+        let step = w.apply(task, Event::Abandoned);
+        count_given_up(task, &step, |s| &s.timeouts);
+        step.answer_readable
+    })
+    .unwrap_or(false)
 }
 
 /// The task's request is being freed: its coroutine is gone.
 pub fn waiter_gone(task: TaskPtr) {
-    let _ = with(|w| w.apply(task, Event::RequestFreed));
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: the clock runtimes read deadlines with.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes a timespec we own; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec.max(0) as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec.max(0) as u64)
+    let _ = with(|w| {
+        let step = w.apply(task, Event::RequestFreed);
+        count_given_up(task, &step, |s| &s.gone);
+    });
 }
 
 /// Tasks allocated and not yet freed in this worker.
@@ -691,7 +731,8 @@ impl Worker {
             }
         });
         for task in vanished {
-            self.apply(task, Event::Abandoned);
+            let step = self.apply(task, Event::Abandoned);
+            count_given_up(task, &step, |s| &s.gone);
         }
         if self.live_tasks > 0 {
             self.arm_sweeper();

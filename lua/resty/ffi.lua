@@ -58,6 +58,8 @@ int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
 void ngx_http_resty_ffi_finish(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_abandon(ngx_http_resty_ffi_task_t *task);
 long ngx_http_resty_ffi_live_tasks(void);
+int ngx_http_resty_ffi_stats(unsigned char *buf, size_t *len);
+int ngx_http_resty_ffi_telemetry(int on);
 ]]
 
 
@@ -488,6 +490,19 @@ end
 
 
 -- Tasks allocated and not yet freed in this worker.
+-- This worker's numbers per loaded runtime (calls, results, queue and service times): see
+-- resty.ffi.metrics, which also renders every worker's numbers for Prometheus.
+function _M.stats()
+    return require("resty.ffi.metrics").stats()
+end
+
+
+-- Telemetry on (the default) or off in this worker; returns the previous setting.
+function _M.set_telemetry(on)
+    return require("resty.ffi.metrics").set_telemetry(on)
+end
+
+
 function _M.live_tasks()
     return tonumber(resty_ffi_live_tasks())
 end
