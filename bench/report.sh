@@ -116,6 +116,8 @@ write_goals() {
     done
     goal_row "wrk 64 connections: bridge / plain ngx.say req/s" \
         "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field say 64 3)")" ">=" 0.8 "≥ 0.80"
+    goal_row "wrk 64 connections: telemetry on / off req/s (issue 17)" \
+        "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field ffi_notel 64 3)")" ">=" 0.98 "≥ 0.98"
     goal_row "wrk 64 connections: bridge / unix socket req/s" \
         "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field unix 64 3)")" ">" 1 "> 1"
     goal_row "worker RSS after $(mem_field last 2) calls / after $(mem_field first 2) calls" \
@@ -295,12 +297,13 @@ write_concurrent() {
     echo
     echo "\`wrk -t1 -c<conns> -d$(info duration)s --latency\` on loopback$([ "$CORES" -ge 2 ] && echo ", wrk on CPU 1, nginx (all threads) and the echo server on CPU 0"). Every"
     echo "endpoint answers the same 512-byte body with \`ngx.say\`: \`/say\` from Lua, \`/ffi\` the"
-    echo "bridge's echo (Rust runtime) of it, \`/unix\` the echo server's answer over a pooled cosocket."
+    echo "bridge's echo (Rust runtime) of it (\`/ffi_notel\`: the same with the module's telemetry"
+    echo "off), \`/unix\` the echo server's answer over a pooled cosocket."
     echo
     echo "| endpoint | connections | req/s | p50 ms | p99 ms | errors | vs ngx.say |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
-    for endpoint in say ffi unix; do
-        case $endpoint in say) desc="plain ngx.say" ;; ffi) desc="bridge echo" ;; unix) desc="unix-socket echo" ;; esac
+    for endpoint in say ffi ffi_notel unix; do
+        case $endpoint in say) desc="plain ngx.say" ;; ffi) desc="bridge echo" ;; ffi_notel) desc="bridge echo, telemetry off" ;; unix) desc="unix-socket echo" ;; esac
         for conns in 1 16 64; do
             printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$desc" "$conns" "$(wrk_field "$endpoint" "$conns" 3)" \
                 "$(wrk_field "$endpoint" "$conns" 4)" "$(wrk_field "$endpoint" "$conns" 5)" \

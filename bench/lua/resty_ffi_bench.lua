@@ -423,6 +423,15 @@ function _M.say()
 end
 
 
+-- The same with the module's telemetry off for this request's call (issue 17: its cost).
+function _M.ffi_echo_no_telemetry()
+    local metrics = require "resty.ffi.metrics"
+    local was = metrics.set_telemetry(false)
+    _M.ffi_echo()
+    metrics.set_telemetry(was)
+end
+
+
 function _M.ffi_echo()
     local call, err = backend("rust")
     if not call then
