@@ -118,6 +118,55 @@ int64_t ngx_http_resty_ffi_task_deadline(void *task);
  * cancel_poll on: call it from a thread of its own, started in libffi_init. */
 int ngx_http_resty_ffi_cancel_poll(void *tq, void **tasks, int max);
 
+/*
+ * Beyond the original: nginx's shared dictionaries (lua_shared_dict), from any thread
+ * (libffi_init's included). A value written here is what ngx.shared.DICT:get() reads in Lua,
+ * in every worker, and back: the same zone, its lock and its expiry. A runtime thread reads
+ * nginx's cached clock, so an expiry is seen up to one event-loop iteration late.
+ */
+#define RESTY_FFI_SHDICT_NIL       0   /* value types, as Lua's */
+#define RESTY_FFI_SHDICT_BOOLEAN   1
+#define RESTY_FFI_SHDICT_NUMBER    3
+#define RESTY_FFI_SHDICT_STRING    4
+#define RESTY_FFI_SHDICT_SET       0   /* store operations, as ngx.shared.DICT's */
+#define RESTY_FFI_SHDICT_ADD       1
+#define RESTY_FFI_SHDICT_REPLACE   2
+#define RESTY_FFI_SHDICT_SAFE_SET  4   /* no eviction of valid items: "no memory" instead */
+#define RESTY_FFI_SHDICT_SAFE_ADD  5
+
+/* The zone of `lua_shared_dict name ...;`, valid for the worker's life; NULL and *err if there
+ * is none. err may be NULL in every call below; messages are static strings. */
+void *ngx_http_resty_ffi_shdict(const char *name, size_t len, const char **err);
+
+/* 0: *type is NIL (absent or expired), BOOLEAN or NUMBER (in *num), or STRING (a malloc()ed
+ * copy in *str of *str_len bytes: free() it); *flags the user flags (flags may be NULL).
+ * -1 and *err on error ("empty key", "key too long", ...). */
+int ngx_http_resty_ffi_shdict_get(void *dict, const char *key, size_t key_len,
+    int *type, char **str, size_t *str_len, double *num, int *flags,
+    const char **err);
+
+/* Stores with op (SET, ADD, REPLACE, SAFE_SET, SAFE_ADD) a value of type (NIL deletes):
+ * str/str_len for STRING, num for NUMBER and BOOLEAN (0 false); exptime_ms 0: never.
+ * 0 stored (*forcible 1 if valid items were evicted for room; forcible may be NULL);
+ * 1 not stored, *err "exists" (ADD) or "not found" (REPLACE); -1 *err ("no memory"...). */
+int ngx_http_resty_ffi_shdict_store(void *dict, int op, const char *key,
+    size_t key_len, int type, const char *str, size_t str_len, double num,
+    long exptime_ms, int flags, int *forcible, const char **err);
+
+/* Adds delta to a number: 0 and *value the new value; with has_init a missing key starts at
+ * init (expiring after init_ttl_ms, 0: never); 1 and *err "not found" or "not a number";
+ * -1 and *err on error. */
+int ngx_http_resty_ffi_shdict_incr(void *dict, const char *key, size_t key_len,
+    double delta, int has_init, double init, long init_ttl_ms, double *value,
+    int *forcible, const char **err);
+
+/* ms a key has left, 0 if it never expires, -1 if it is not there. */
+long ngx_http_resty_ffi_shdict_ttl(void *dict, const char *key, size_t key_len);
+
+/* Sets a key's expiry (ms, 0: never): 0 done, 1 not found, -1 bad arguments. */
+int ngx_http_resty_ffi_shdict_expire(void *dict, const char *key, size_t key_len,
+    long exptime_ms);
+
 /* ---- Part 2: the module's interface to lua/resty/ffi.lua (worker thread only) ----------- */
 
 typedef struct ngx_http_resty_ffi_runtime_s ngx_http_resty_ffi_runtime_t;

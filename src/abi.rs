@@ -154,6 +154,307 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_cancel_poll(
     })
 }
 
+// ---- Shared dictionaries (lua_shared_dict), from any thread -------------------------------
+
+/// Sets `*err` (if given) to a static message.
+///
+/// # Safety
+/// `err` NULL or valid for a write.
+unsafe fn set_err(err: *mut *const c_char, msg: &'static str) {
+    // Static NUL-terminated copies of every message the shared-dictionary calls give.
+    static MESSAGES: &[(&str, &CStr)] = &[
+        ("empty key", c"empty key"),
+        ("key too long", c"key too long"),
+        ("bad value type", c"bad value type"),
+        ("bad operation", c"bad operation"),
+        ("bad exptime", c"bad exptime"),
+        ("bad init_ttl", c"bad init_ttl"),
+        ("no memory", c"no memory"),
+        ("exists", c"exists"),
+        ("not found", c"not found"),
+        ("not a number", c"not a number"),
+        ("no lua_shared_dict of that name in nginx.conf", c"no lua_shared_dict of that name in nginx.conf"),
+        (
+            "lua-nginx-module's shared dictionary functions are not in this process",
+            c"lua-nginx-module's shared dictionary functions are not in this process",
+        ),
+    ];
+    if err.is_null() {
+        return;
+    }
+    let text = MESSAGES
+        .iter()
+        .find(|(m, _)| *m == msg)
+        .map_or(c"shared dictionary operation failed", |(_, c)| *c);
+    // SAFETY: checked non-NULL; the caller's pointer.
+    unsafe { *err = text.as_ptr() };
+}
+
+/// The caller's bytes, or an empty slice for NULL.
+///
+/// # Safety
+/// `p` NULL or valid for `len` bytes.
+unsafe fn bytes<'a>(p: *const c_char, len: usize) -> &'a [u8] {
+    if p.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller's buffer.
+        unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }
+    }
+}
+
+/// A `lua_shared_dict` zone by name, valid for the worker's life; NULL and `*err` if none.
+///
+/// # Safety
+/// `name` valid for `len` bytes; `err` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_shdict(
+    name: *const c_char,
+    len: usize,
+    err: *mut *const c_char,
+) -> *mut c_void {
+    guard(ptr::null_mut(), || {
+        // SAFETY: the caller's buffer.
+        match crate::shdict::find(unsafe { bytes(name, len) }) {
+            Ok(zone) => zone,
+            Err(msg) => {
+                // SAFETY: the caller's pointer.
+                unsafe { set_err(err, msg) };
+                ptr::null_mut()
+            }
+        }
+    })
+}
+
+/// Reads a key: 0 and `*type` (NIL when absent or expired), the value (a string as a
+/// malloc()ed copy in `*str`, `*str_len` bytes, that the caller frees; a number or boolean
+/// in `*num`) and its user flags; -1 and `*err` on error.
+///
+/// # Safety
+/// `dict` from `ngx_http_resty_ffi_shdict`; `key` valid for `key_len` bytes; out-pointers
+/// valid (`flags`, `err` may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_shdict_get(
+    dict: *mut c_void,
+    key: *const c_char,
+    key_len: usize,
+    typ: *mut c_int,
+    str_value: *mut *mut c_char,
+    str_len: *mut usize,
+    num: *mut f64,
+    flags: *mut c_int,
+    err: *mut *const c_char,
+) -> c_int {
+    use crate::shdict::Value;
+    guard(-1, || {
+        if dict.is_null() || typ.is_null() || str_value.is_null() || str_len.is_null() || num.is_null() {
+            // SAFETY: the caller's pointer.
+            unsafe { set_err(err, "bad operation") };
+            return -1;
+        }
+        // SAFETY: the zone and key as documented.
+        match unsafe { crate::shdict::get(dict, bytes(key, key_len)) } {
+            Ok((value, user_flags)) => {
+                // SAFETY: out-pointers checked above (flags may be NULL).
+                unsafe {
+                    *str_value = ptr::null_mut();
+                    *str_len = 0;
+                    *num = 0.0;
+                    *typ = match value {
+                        Value::Nil => crate::shdict::TYPE_NIL,
+                        Value::Boolean(b) => {
+                            *num = f64::from(u8::from(b));
+                            crate::shdict::TYPE_BOOLEAN
+                        }
+                        Value::Number(n) => {
+                            *num = n;
+                            crate::shdict::TYPE_NUMBER
+                        }
+                        Value::String(p, n) => {
+                            *str_value = p.cast();
+                            *str_len = n;
+                            crate::shdict::TYPE_STRING
+                        }
+                    };
+                    if !flags.is_null() {
+                        *flags = user_flags;
+                    }
+                }
+                0
+            }
+            Err(msg) => {
+                // SAFETY: the caller's pointer.
+                unsafe { set_err(err, msg) };
+                -1
+            }
+        }
+    })
+}
+
+/// Stores a value with `op` (RESTY_FFI_SHDICT_SET, ADD, REPLACE, SAFE_SET, SAFE_ADD; type NIL
+/// deletes), an expiry in ms (0: never) and user flags: 0 stored (`*forcible` 1 if valid
+/// items were evicted for room); 1 not stored, `*err` "exists" (add) or "not found"
+/// (replace); -1 error, `*err` ("no memory", ...).
+///
+/// # Safety
+/// `dict` from `ngx_http_resty_ffi_shdict`; `key`, `str` valid for their lengths;
+/// `forcible`, `err` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_shdict_store(
+    dict: *mut c_void,
+    op: c_int,
+    key: *const c_char,
+    key_len: usize,
+    typ: c_int,
+    str_value: *const c_char,
+    str_len: usize,
+    num: f64,
+    exptime_ms: c_long,
+    flags: c_int,
+    forcible: *mut c_int,
+    err: *mut *const c_char,
+) -> c_int {
+    use crate::shdict::Stored;
+    guard(-1, || {
+        if dict.is_null() {
+            // SAFETY: the caller's pointer.
+            unsafe { set_err(err, "bad operation") };
+            return -1;
+        }
+        // SAFETY: the zone and buffers as documented.
+        let result = unsafe {
+            crate::shdict::store(
+                dict,
+                op,
+                bytes(key, key_len),
+                typ,
+                bytes(str_value, str_len),
+                num,
+                exptime_ms,
+                flags,
+            )
+        };
+        // SAFETY: the caller's pointers (NULL allowed).
+        unsafe {
+            match result {
+                Ok(Stored::Done { forcible: f }) => {
+                    if !forcible.is_null() {
+                        *forcible = c_int::from(f);
+                    }
+                    0
+                }
+                Ok(Stored::Declined(msg)) => {
+                    set_err(err, msg);
+                    1
+                }
+                Err(msg) => {
+                    set_err(err, msg);
+                    -1
+                }
+            }
+        }
+    })
+}
+
+/// Adds `delta` to a number: 0 and `*value` the new value (`*forcible` as for store); with
+/// `has_init`, a missing key starts at `init` (expiring after `init_ttl_ms`, 0: never);
+/// 1 and `*err` "not found" or "not a number"; -1 and `*err` on error.
+///
+/// # Safety
+/// `dict` from `ngx_http_resty_ffi_shdict`; `key` valid for `key_len`; `value` valid;
+/// `forcible`, `err` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_shdict_incr(
+    dict: *mut c_void,
+    key: *const c_char,
+    key_len: usize,
+    delta: f64,
+    has_init: c_int,
+    init: f64,
+    init_ttl_ms: c_long,
+    value: *mut f64,
+    forcible: *mut c_int,
+    err: *mut *const c_char,
+) -> c_int {
+    use crate::shdict::Stored;
+    guard(-1, || {
+        if dict.is_null() || value.is_null() {
+            // SAFETY: the caller's pointer.
+            unsafe { set_err(err, "bad operation") };
+            return -1;
+        }
+        let init = (has_init != 0).then_some(init);
+        // SAFETY: the zone and key as documented.
+        let result = unsafe { crate::shdict::incr(dict, bytes(key, key_len), delta, init, init_ttl_ms) };
+        // SAFETY: the caller's pointers (NULL allowed for forcible and err).
+        unsafe {
+            match result {
+                Ok((Stored::Done { forcible: f }, v)) => {
+                    *value = v;
+                    if !forcible.is_null() {
+                        *forcible = c_int::from(f);
+                    }
+                    0
+                }
+                Ok((Stored::Declined(msg), _)) => {
+                    set_err(err, msg);
+                    1
+                }
+                Err(msg) => {
+                    set_err(err, msg);
+                    -1
+                }
+            }
+        }
+    })
+}
+
+/// A key's time to live in ms, 0 if it never expires; -1 if it is not there (or bad).
+///
+/// # Safety
+/// `dict` from `ngx_http_resty_ffi_shdict`; `key` valid for `key_len`.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_shdict_ttl(
+    dict: *mut c_void,
+    key: *const c_char,
+    key_len: usize,
+) -> c_long {
+    guard(-1, || {
+        if dict.is_null() {
+            return -1;
+        }
+        // SAFETY: the zone and key as documented.
+        match unsafe { crate::shdict::ttl(dict, bytes(key, key_len)) } {
+            Ok(Some(ms)) => ms.max(0),
+            _ => -1,
+        }
+    })
+}
+
+/// Sets a key's expiry in ms (0: never): 0 done, 1 not found, -1 bad arguments.
+///
+/// # Safety
+/// `dict` from `ngx_http_resty_ffi_shdict`; `key` valid for `key_len`.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_shdict_expire(
+    dict: *mut c_void,
+    key: *const c_char,
+    key_len: usize,
+    exptime_ms: c_long,
+) -> c_int {
+    guard(-1, || {
+        if dict.is_null() {
+            return -1;
+        }
+        // SAFETY: the zone and key as documented.
+        match unsafe { crate::shdict::set_expire(dict, bytes(key, key_len), exptime_ms) } {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(_) => -1,
+        }
+    })
+}
+
 /// The request bytes of a task (NUL-terminated as well); `len` may be NULL.
 ///
 /// # Safety

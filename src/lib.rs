@@ -15,6 +15,7 @@ pub mod queue;
 pub mod request_tasks;
 pub mod runtime;
 pub mod runtime_log;
+pub mod shdict;
 pub mod signal_mask;
 pub mod spin;
 pub mod task;

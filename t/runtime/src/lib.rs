@@ -19,6 +19,11 @@
 //! | `wait_announce <ms>`    | waits up to ms for cancel_poll to announce the task (then the listener answers `cancelled`), else answers `not cancelled` |
 //! | `deadline`              | rc 0, ms left until the call's deadline, or `none`       |
 //! | `handled`               | rc 0, how many tasks this runtime was handed (this one included) |
+//! | `dict_get <dict> <key>` | the shared dictionary's value: `nil`, `boolean true`, `number 3.5`, `string <bytes>`, with ` flags=N`; or `error <message>` |
+//! | `dict_store <dict> <op> <key> <type> <exptime_ms> <flags> <value>` | `stored` (` forcible`), `declined <why>` or `error <why>` |
+//! | `dict_incr <dict> <key> <delta> [init]` | `value N`, `declined <why>`, `error <why>` |
+//! | `dict_ttl <dict> <key>` | ms left, 0 never expires, -1 not there |
+//! | `dict_incr_many <dict> <key> <n> <threads>` | threads each add 1 n times (on threads of their own); `done` |
 //! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, wait_announce tasks cancel_poll announced |
 //!
 //! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
@@ -40,6 +45,247 @@ extern "C" {
     fn ngx_http_resty_ffi_task_cancelled(task: *mut c_void) -> c_int;
     fn ngx_http_resty_ffi_task_deadline(task: *mut c_void) -> i64;
     fn ngx_http_resty_ffi_cancel_poll(tq: *mut c_void, tasks: *mut *mut c_void, max: c_int) -> c_int;
+    fn ngx_http_resty_ffi_shdict(name: *const c_char, len: usize, err: *mut *const c_char) -> *mut c_void;
+    fn ngx_http_resty_ffi_shdict_get(
+        dict: *mut c_void,
+        key: *const c_char,
+        key_len: usize,
+        typ: *mut c_int,
+        s: *mut *mut c_char,
+        s_len: *mut usize,
+        num: *mut f64,
+        flags: *mut c_int,
+        err: *mut *const c_char,
+    ) -> c_int;
+    fn ngx_http_resty_ffi_shdict_store(
+        dict: *mut c_void,
+        op: c_int,
+        key: *const c_char,
+        key_len: usize,
+        typ: c_int,
+        s: *const c_char,
+        s_len: usize,
+        num: f64,
+        exptime_ms: std::ffi::c_long,
+        flags: c_int,
+        forcible: *mut c_int,
+        err: *mut *const c_char,
+    ) -> c_int;
+    fn ngx_http_resty_ffi_shdict_incr(
+        dict: *mut c_void,
+        key: *const c_char,
+        key_len: usize,
+        delta: f64,
+        has_init: c_int,
+        init: f64,
+        init_ttl_ms: std::ffi::c_long,
+        value: *mut f64,
+        forcible: *mut c_int,
+        err: *mut *const c_char,
+    ) -> c_int;
+    fn ngx_http_resty_ffi_shdict_ttl(dict: *mut c_void, key: *const c_char, key_len: usize) -> std::ffi::c_long;
+}
+
+fn err_text(err: *const c_char) -> String {
+    if err.is_null() {
+        return "?".to_string();
+    }
+    // SAFETY: the module's messages are static C strings.
+    unsafe { CStr::from_ptr(err) }.to_string_lossy().into_owned()
+}
+
+/// A zone by name, or the module's message.
+fn dict(name: &[u8]) -> Result<Ptr, String> {
+    let mut err: *const c_char = std::ptr::null();
+    // SAFETY: a name of name.len() bytes; err is ours.
+    let d = unsafe { ngx_http_resty_ffi_shdict(name.as_ptr().cast(), name.len(), &mut err) };
+    if d.is_null() {
+        Err(err_text(err))
+    } else {
+        Ok(Ptr(d))
+    }
+}
+
+/// `dict_get <dict> <key>`: "nil", "boolean true", "number 3.5", "string <bytes>", each with
+/// " flags=N"; or "error <message>".
+fn dict_get(rest: &[u8]) -> Vec<u8> {
+    let (name, key) = split(rest);
+    let d = match dict(name) {
+        Ok(d) => d,
+        Err(e) => return format!("error {e}").into_bytes(),
+    };
+    let (mut typ, mut s, mut len, mut num, mut flags) = (0, std::ptr::null_mut(), 0usize, 0.0, 0);
+    let mut err: *const c_char = std::ptr::null();
+    // SAFETY: out-pointers are ours; the key is ours.
+    let rc = unsafe {
+        ngx_http_resty_ffi_shdict_get(
+            d.0, key.as_ptr().cast(), key.len(), &mut typ, &mut s, &mut len, &mut num, &mut flags, &mut err,
+        )
+    };
+    if rc != 0 {
+        return format!("error {}", err_text(err)).into_bytes();
+    }
+    let mut out = match typ {
+        0 => b"nil".to_vec(),
+        1 => format!("boolean {}", num != 0.0).into_bytes(),
+        3 => format!("number {num}").into_bytes(),
+        _ => {
+            let mut v = b"string ".to_vec();
+            // SAFETY: a malloc()ed copy of len bytes, ours to free.
+            unsafe {
+                v.extend_from_slice(std::slice::from_raw_parts(s.cast::<u8>(), len));
+                libc::free(s.cast());
+            }
+            v
+        }
+    };
+    out.extend_from_slice(format!(" flags={flags}").as_bytes());
+    out
+}
+
+/// `dict_store <dict> <op> <key> <type> <exptime_ms> <flags> <value>` (type nil|boolean|
+/// number|string): "stored" (+ " forcible"), "declined <message>" or "error <message>".
+fn dict_store(rest: &[u8]) -> Vec<u8> {
+    let (name, rest) = split(rest);
+    let (op, rest) = split(rest);
+    let (key, rest) = split(rest);
+    let (typ, rest) = split(rest);
+    let (exptime, rest) = split(rest);
+    let (flags, value) = split(rest);
+    let d = match dict(name) {
+        Ok(d) => d,
+        Err(e) => return format!("error {e}").into_bytes(),
+    };
+    let (typ, num) = match typ {
+        b"nil" => (0, 0.0),
+        b"boolean" => (1, if value == b"true" { 1.0 } else { 0.0 }),
+        b"number" => (3, std::str::from_utf8(value).ok().and_then(|v| v.parse().ok()).unwrap_or(0.0)),
+        _ => (4, 0.0),
+    };
+    let (mut forcible, mut err) = (0, std::ptr::null());
+    // SAFETY: every buffer is ours.
+    let rc = unsafe {
+        ngx_http_resty_ffi_shdict_store(
+            d.0,
+            num_i(op),
+            key.as_ptr().cast(),
+            key.len(),
+            typ,
+            value.as_ptr().cast(),
+            value.len(),
+            num,
+            num_i(exptime) as std::ffi::c_long,
+            num_i(flags),
+            &mut forcible,
+            &mut err,
+        )
+    };
+    match rc {
+        0 if forcible != 0 => b"stored forcible".to_vec(),
+        0 => b"stored".to_vec(),
+        1 => format!("declined {}", err_text(err)).into_bytes(),
+        _ => format!("error {}", err_text(err)).into_bytes(),
+    }
+}
+
+fn num_i(b: &[u8]) -> c_int {
+    std::str::from_utf8(b).ok().and_then(|v| v.parse().ok()).unwrap_or(-1)
+}
+
+/// `dict_incr <dict> <key> <delta> [init]`: "value N", "declined <message>", "error <message>".
+fn dict_incr(rest: &[u8]) -> Vec<u8> {
+    let (name, rest) = split(rest);
+    let (key, rest) = split(rest);
+    let (delta, init) = split(rest);
+    let d = match dict(name) {
+        Ok(d) => d,
+        Err(e) => return format!("error {e}").into_bytes(),
+    };
+    let parse = |b: &[u8]| std::str::from_utf8(b).ok().and_then(|v| v.parse::<f64>().ok());
+    let init = parse(init);
+    let (mut value, mut forcible, mut err) = (0.0, 0, std::ptr::null());
+    // SAFETY: every buffer is ours.
+    let rc = unsafe {
+        ngx_http_resty_ffi_shdict_incr(
+            d.0,
+            key.as_ptr().cast(),
+            key.len(),
+            parse(delta).unwrap_or(0.0),
+            c_int::from(init.is_some()),
+            init.unwrap_or(0.0),
+            0,
+            &mut value,
+            &mut forcible,
+            &mut err,
+        )
+    };
+    match rc {
+        0 => format!("value {value}").into_bytes(),
+        1 => format!("declined {}", err_text(err)).into_bytes(),
+        _ => format!("error {}", err_text(err)).into_bytes(),
+    }
+}
+
+/// `dict_incr_many <dict> <key> <n> <threads>`: each of `threads` threads adds 1 to key n
+/// times (init 0); answers "done" or the first error.
+fn dict_incr_many(rest: &[u8]) -> Vec<u8> {
+    let (name, rest) = split(rest);
+    let (key, rest) = split(rest);
+    let (n, threads) = split(rest);
+    let d = match dict(name) {
+        Ok(d) => d,
+        Err(e) => return format!("error {e}").into_bytes(),
+    };
+    let (n, threads) = (num(n), num(threads).max(1));
+    let key = Arc::new(key.to_vec());
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let key = key.clone();
+            thread::spawn(move || {
+                let d = d; // the whole Ptr (Send), not its raw field
+                for _ in 0..n {
+                    let (mut value, mut err) = (0.0, std::ptr::null());
+                    // SAFETY: every buffer is ours.
+                    let rc = unsafe {
+                        ngx_http_resty_ffi_shdict_incr(
+                            d.0,
+                            key.as_ptr().cast(),
+                            key.len(),
+                            1.0,
+                            1,
+                            0.0,
+                            0,
+                            &mut value,
+                            std::ptr::null_mut(),
+                            &mut err,
+                        )
+                    };
+                    if rc != 0 {
+                        return Some(err_text(err));
+                    }
+                }
+                None
+            })
+        })
+        .collect();
+    for w in workers {
+        if let Ok(Some(e)) = w.join() {
+            return format!("error {e}").into_bytes();
+        }
+    }
+    b"done".to_vec()
+}
+
+/// `dict_ttl <dict> <key>`: ms left (0: never expires), -1: not there.
+fn dict_ttl(rest: &[u8]) -> Vec<u8> {
+    let (name, key) = split(rest);
+    match dict(name) {
+        // SAFETY: the key is ours.
+        Ok(d) => unsafe { ngx_http_resty_ffi_shdict_ttl(d.0, key.as_ptr().cast(), key.len()) }
+            .to_string()
+            .into_bytes(),
+        Err(e) => format!("error {e}").into_bytes(),
+    }
 }
 
 /// `wait_cancel` tasks that saw their cancellation, and tasks cancel_poll announced.
@@ -191,6 +437,14 @@ fn handle(task: Ptr, held: &Held) {
                 ((at - monotonic_ns()) / 1_000_000).to_string()
             };
             respond(task, 0, left.as_bytes());
+        }
+        b"dict_get" => respond(task, 0, &dict_get(rest)),
+        b"dict_store" => respond(task, 0, &dict_store(rest)),
+        b"dict_incr" => respond(task, 0, &dict_incr(rest)),
+        b"dict_ttl" => respond(task, 0, &dict_ttl(rest)),
+        b"dict_incr_many" => {
+            let rest = rest.to_vec();
+            thread::spawn(move || respond(task, 0, &dict_incr_many(&rest)));
         }
         b"handled" => respond(task, 0, HANDLED.load(Ordering::SeqCst).to_string().as_bytes()),
         b"cancels" => respond(
