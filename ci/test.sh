@@ -72,6 +72,7 @@ run_part() {   # name, command...
 }
 
 run_part debian-nginx python3 "$REPO_ROOT/tools/tnginx/tnginx.py" t/ tools/tnginx/t/
+run_part tnginx-unit python3 "$REPO_ROOT/tools/tnginx/tests/run.py"
 
 # More parts (another nginx build, package tests): ci/test-extra.d/*.sh, each printing its
 # own "N passed, N failed" line last.

@@ -126,7 +126,7 @@ def _read_region(region, mod, first_line):
             pos = m.end()
             continue
         text = region[pos:].split('\n', 1)[0]
-        return ["line %d of the tnginx-defaults region is not a comment, `our @Sections = "
+        return ["line %d, in the tnginx-defaults region, is not a comment, `our @Sections = "
                 "qw(...);` or `our $Name = <<'TAG';` heredoc: %s" % (line, text.strip()[:100])]
     return []
 
