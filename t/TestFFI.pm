@@ -4,7 +4,7 @@
 #     use lib '.';                 # prove runs from the repository's root
 #     use t::TestFFI 'no_plan';    # Test::Nginx::Socket::Lua, plus the defaults below
 #
-# Each block that has no section of those named in @Sections gets one:
+# For each section named in @Sections that a block does not have, the block gets
 #   1. the file's own default, when the file sets the `our` variable named after the section
 #      (http_config: `our $HttpConfig`, main_config: `our $MainConfig`, no_error_log:
 #      `our $NoErrorLog`), for the files whose blocks all need something else;
