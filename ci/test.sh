@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, build, cargo test, then every t/*.t against a real nginx
 # with the real module and runtimes. Uses Test::Nginx's prove when it is installed, else
-# the project's runner for the same format (ci/tnginx.py). Ends with the runner's summary.
+# the project's runner for the same format (tools/tnginx). Ends with the runner's summary.
 set -euo pipefail
 here=$(dirname "$0")
 # RESTY_FFI_QUICK=1 skips setup, build and cargo test (to rerun some .t files).
@@ -47,7 +47,7 @@ if [ $# -gt 0 ]; then
     if [ -z "${RESTY_FFI_OWN_RUNNER:-}" ] && perl -MTest::Nginx::Socket::Lua -e1 2>/dev/null; then
         exec prove -r "$@"
     fi
-    exec python3 "$REPO_ROOT/ci/tnginx.py" "$@"
+    exec python3 "$REPO_ROOT/tools/tnginx/tnginx.py" "$@"
 fi
 
 # The whole suite. Each part ends with a line "N passed, N failed"; the sum is the last line.
@@ -71,7 +71,8 @@ run_part() {   # name, command...
     failed=$((failed + f))
 }
 
-run_part debian-nginx python3 "$REPO_ROOT/ci/tnginx.py" t/ ci/tnginx-selftest.t
+run_part debian-nginx python3 "$REPO_ROOT/tools/tnginx/tnginx.py" t/ tools/tnginx/t/
+run_part tnginx-unit python3 "$REPO_ROOT/tools/tnginx/tests/run.py"
 
 # More parts (another nginx build, package tests): ci/test-extra.d/*.sh, each printing its
 # own "N passed, N failed" line last.

@@ -3,7 +3,7 @@
 
 Usage: python3 ci/valgrind-report.py VALGRIND_LOG [REPO_ROOT [LIB_DIR]]
 
-VALGRIND_LOG is what ci/tnginx.py writes with TEST_NGINX_VALGRIND_LOG: valgrind's
+VALGRIND_LOG is what tools/tnginx writes with TEST_NGINX_VALGRIND_LOG: valgrind's
 own output, in sections headed `=== tnginx-valgrind: FILE BLOCK (pid N)`.
 
 Every report (an error or a leak record) is attributed to resty-ffi when any frame

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory check: the t/ suite with nginx under valgrind memcheck (ci/tnginx.py's
+# Memory check: the t/ suite with nginx under valgrind memcheck (tools/tnginx's
 # TEST_NGINX_USE_VALGRIND mode, as in Test::Nginx), then a summary of what valgrind reported
 # against resty-ffi (ci/valgrind-report.py). Slow: about 5 s per test block.
 #

@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # ngx.load_ffi: finding the library, libffi_init, caching, and every way loading fails.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: load by absolute path and call
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -33,16 +28,10 @@ GET /t
 --- response_body
 true hello
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: load by short name and by file name (LD_LIBRARY_PATH)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -61,16 +50,10 @@ GET /t
 --- response_body
 [ffi_echo] hi
 [libffi_echo.so] hi
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: idempotent: one libffi_init per lib&cfg key, same object back
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -87,16 +70,10 @@ GET /t
 --- response_body
 true false false
 3
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: a missing library is a clear error, and the next good load works
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -122,7 +99,6 @@ still fine
 
 
 === TEST 5: a library without libffi_init is refused
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -142,7 +118,6 @@ nil runtime library libm.so.6 has no libffi_init symbol
 
 
 === TEST 6: libffi_init returning non-zero gives nil, err with the error it logged; nothing is cached
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -168,7 +143,6 @@ nil libffi_init of libffi_test.so failed: rc=3: ffi_test: told to fail by its cf
 
 
 === TEST 7: lib, cfg and opts of the wrong type raise
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -200,11 +174,6 @@ bad argument #3 to 'load' (table expected, got string)
 bad argument #3 to 'load' (max_queue: positive integer expected, got 0)
 bad argument #3 to 'load' (max_queue: positive integer expected, got 1.5)
 bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected (0: none), got -1)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
@@ -226,11 +195,6 @@ bad argument #3 to 'load' (timeout: finite number of milliseconds >= 0 expected 
 GET /t
 --- response_body
 nil cannot load a runtime in init_by_lua*: runtimes belong to worker processes (use init_worker_by_lua* or later)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
@@ -256,8 +220,3 @@ GET /t
 --- response_body
 false API disabled in the context of init_worker (it cannot yield)
 from content
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

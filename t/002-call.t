@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # runtime:anyname(req): results, runtime errors, any method name, every place a call may yield.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: any method name; runtime rc != 0 gives false, rc, rsp
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -36,16 +31,10 @@ false7went wrong
 false-1negative
 false22unknown command
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: NULL response is nil; a C-string response (rsp_len 0) is read up to its NUL
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -64,16 +53,10 @@ GET /t
 true nil
 true text 4
 true []
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: a request that is not a string raises, with nothing queued
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -93,16 +76,10 @@ bad argument #1 to runtime call (string expected, got number)
 bad argument #1 to runtime call (string expected, got table)
 bad argument #1 to runtime call (string expected, got boolean)
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: calls from rewrite, access and content phases
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         rewrite_by_lua_block {
@@ -120,16 +97,10 @@ live: 0
 GET /t
 --- response_body
 rewrite access content
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 5: calls from ngx.timer.at callbacks
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -157,16 +128,10 @@ GET /t
 --- response_body
 timer1 timer2 timer3
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 6: many light threads in flight at once, each gets its own answer
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -191,16 +156,10 @@ GET /t
 --- response_body
 good: 200
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 7: the worker serves other requests while a call is in flight
---- http_config eval: $::HttpConfig
 --- config
     location = /fast {
         return 200 "fast\n";
@@ -228,16 +187,10 @@ GET /t
 other request served: true, call still in flight: true
 true slow
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 8: a runtime with several poll threads
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -258,8 +211,3 @@ live: 0
 GET /t
 --- response_body
 5050
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

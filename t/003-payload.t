@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Payloads are binary-safe and byte-exact in both directions, from 0 bytes to 16 MiB.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: empty and one-byte requests and answers
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -30,16 +25,10 @@ GET /t
 --- response_body
 true [] 0
 true [x] 1
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: NUL bytes and every byte value, both directions
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -55,16 +44,10 @@ true [x] 1
 GET /t
 --- response_body
 true 264 264 true
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: 1 MiB and 16 MiB of binary data, byte-exact
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -87,16 +70,10 @@ GET /t
 16 MiB: true true true
 live: 0
 --- timeout: 20
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: an answer much larger than the request (16 MiB from a few bytes)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -110,8 +87,3 @@ GET /t
 --- response_body
 true 16777216 true
 --- timeout: 20
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Contexts that cannot yield get a clear error instead of a crashed worker.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: set_by_lua
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         set_by_lua_block $res {
@@ -27,16 +22,10 @@ __DATA__
 GET /t
 --- response_body
 false API disabled in the context of set (it cannot yield)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: header_filter_by_lua and body_filter_by_lua
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -60,16 +49,10 @@ X-Result: false API disabled in the context of header_filter (it cannot yield)
 --- response_body
 body
 false API disabled in the context of body_filter (it cannot yield)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: log_by_lua
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -86,16 +69,10 @@ GET /t
 ok
 --- error_log
 log phase call: false API disabled in the context of log (it cannot yield)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: a call inside a user coroutine yields through it
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -114,8 +91,3 @@ GET /t
 --- response_body
 in-coroutine
 done
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # runtime:__unload(): queued tasks answered first, then NULL; later calls fail clearly.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a call after unload is refused; a new load gives a fresh runtime
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -37,16 +32,10 @@ falseruntime unloaded
 falseruntime unloaded
 true again
 2
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: unload with 1000 tasks queued: every one is answered, none lost
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -72,16 +61,10 @@ GET /t
 --- response_body
 answered: 1000
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: tasks a runtime took before the unload, answered after it got NULL, reach their callers
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -106,8 +89,3 @@ GET /t
 --- response_body
 answered after unload: 20
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

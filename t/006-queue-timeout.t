@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # max_queue and the per-call timeout: errors at once, late answers freed.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a full queue fails at once with "queue full"
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -34,16 +29,10 @@ GET /t
 falsequeue full
 one two
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: the per-call timeout fires; the late answer is freed
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -66,16 +55,10 @@ falsetimeout
 live while late: 1
 truein time
 live after: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: many timeouts at once, then every late answer freed
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -103,8 +86,3 @@ GET /t
 --- response_body
 timeouts: 100
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

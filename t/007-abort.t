@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Requests that go away while their call is in flight: nothing leaks, nothing crashes.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 worker_connections(1024);
 no_long_string();
@@ -15,7 +11,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the client closes while its call is in flight (lua_check_client_abort on)
---- http_config eval: $::HttpConfig
 --- config
     lua_check_client_abort on;
     location = /t {
@@ -41,7 +36,6 @@ must not be reached
 
 
 === TEST 2: 1000 aborted requests: live tasks back to 0
---- http_config eval: $::HttpConfig
 --- config
     lua_check_client_abort on;
     location = /slow {
@@ -99,7 +93,6 @@ must not be reached
 
 
 === TEST 3: ngx.exit while light threads wait on calls
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -133,7 +126,6 @@ must not be reached
 
 
 === TEST 4: a killed light thread, then its request ends: the late answer is freed
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

@@ -1,8 +1,10 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Several workers, each with its own runtimes, and `nginx -s reload` with runtimes loaded.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     init_worker_by_lua_block {
@@ -24,7 +26,6 @@ run_tests();
 __DATA__
 
 === TEST 1: both workers load and call their own runtime
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -41,16 +42,10 @@ ok
 --- grep_error_log_out
 worker call: pong inits: 1
 worker call: pong inits: 1
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: nginx -s reload with runtimes loaded: old workers exit, new ones call
---- http_config eval: $::HttpConfig
 --- config
     location = /after {
         content_by_lua_block {
@@ -87,8 +82,3 @@ old worker still serves its request
 --- error_log
 gracefully shutting down
 exited with code 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Runtimes on the Rust SDK (sdk/rust): echo, typed cfg, panics, dropped tasks, tokio.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: SDK echo: text, binary and empty payloads, cfg as a prefix
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -37,16 +32,10 @@ true true 5
 true []
 > prefixed
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: bad cfg fails the load with the SDK's reason
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -74,7 +63,6 @@ init failed: cfg is required
 
 
 === TEST 3: a panicking handler answers with an error, the runtime keeps serving
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -106,7 +94,6 @@ handler panicked: boom
 
 
 === TEST 4: a task dropped unanswered answers by itself
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -132,7 +119,6 @@ task dropped without an answer
 
 
 === TEST 5: errors from handlers: false, rc, message
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -146,16 +132,10 @@ GET /t
 --- response_body
 false404not found
 false-1zero becomes generic
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 6: tokio: 500 calls in flight at once from 10 requests, each its own answer
---- http_config eval: $::HttpConfig
 --- config
     location = /many {
         content_by_lua_block {
@@ -191,16 +171,10 @@ GET /t
 --- response_body
 answered: 500
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 7: tokio: a call that is only answered after the unload still reaches its caller
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -219,8 +193,3 @@ GET /t
 truelate but answered
 falseruntime unloaded
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Runtime log lines in error.log: every level, error_log filtering, floods, log rotation.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: each level reaches error.log at its nginx level
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -45,7 +40,6 @@ qr/\[debug\] .*\[resty_ffi\] ffi_sdk_test: a debug line/,
 
 
 === TEST 2: the error_log level filters runtime lines
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -75,7 +69,6 @@ filtered debug
 
 
 === TEST 3: a flood of log lines is bounded: the excess is dropped and counted
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -100,7 +93,6 @@ qr/\[warn\] .*\[resty_ffi\] dropped \d+ runtime log message\(s\): more than 4096
 
 
 === TEST 4: after log rotation and a reopen signal, runtime lines go to the new file
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

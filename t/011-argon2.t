@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # examples/rust/argon2: CPU-heavy work on the runtime's threads while nginx keeps serving.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: hash, then verify the right and a wrong password
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -36,16 +31,10 @@ true
 false
 false400bad request: unknown variant `fly`, expected `hash` or `verify`.*
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: other requests are served while 20 hashes are in flight
---- http_config eval: $::HttpConfig
 --- config
     location = /fast {
         return 200 "fast\n";
@@ -83,8 +72,3 @@ GET /t
 fast served: true, hashes still in flight: true
 hashes: 20
 --- timeout: 30
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -1,12 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Runtimes that break the rules: answering twice, answering a task they never had.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -14,7 +10,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a runtime answering every task twice: the first answer wins, the second is dropped and logged
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -51,7 +46,6 @@ qr/\[error\] .*resty_ffi: dropped \d+ response\(s\) to tasks that were not waiti
 
 
 === TEST 2: runtime threads do not take nginx's signals (SIGHUP, SIGQUIT, SIGCHLD blocked)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -91,8 +85,3 @@ qr/\[error\] .*resty_ffi: dropped \d+ response\(s\) to tasks that were not waiti
 GET /t
 --- response_body
 runtime threads: 3, with nginx signals blocked: 3
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -3,8 +3,10 @@
 # gracefully (quit) or fast (TERM) while calls are in flight: old workers exit, nothing
 # crashes, nothing alerts. The harness is t/lib/inner_nginx.lua.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
     init_by_lua_block {
@@ -42,7 +44,6 @@ run_tests();
 __DATA__
 
 === TEST 1: reload, then quit, while wrk drives calls on two workers
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -90,16 +91,10 @@ alerts, crashes: 0
 workers exited cleanly: 4
 wrk drove calls: true
 --- timeout: 30
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: a fast stop (TERM) with hundreds of calls in flight
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -125,8 +120,3 @@ nginx stopped after TERM: true
 alerts, crashes: 0
 workers exited: 2
 --- timeout: 30
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

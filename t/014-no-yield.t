@@ -2,12 +2,8 @@
 # Calls from Lua code that cannot yield (C-call boundaries inside a yieldable phase):
 # a clear error with nothing queued, and the worker serves on unharmed.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -15,7 +11,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a call inside a string.gsub callback, then 1000 normal calls
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -41,16 +36,10 @@ GET /t
 --- response_body
 false cannot yield here: a runtime call cannot be made inside a C function (a string.gsub or table.sort callback, a metamethod called by a C function, the top level of a required module)
 1000 ok, live tasks 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: a call inside a table.sort comparator, then 1000 normal calls
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -79,16 +68,10 @@ GET /t
 --- response_body
 false cannot yield here: a runtime call cannot be made inside a C function (a string.gsub or table.sort callback, a metamethod called by a C function, the top level of a required module)
 1000 ok, live tasks 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: metamethods: __tostring called by string.format (a C function) cannot yield; __tostring called by tostring and __index called by the VM can
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -124,16 +107,10 @@ false cannot yield here: a runtime call cannot be made inside a C function (a st
 true from tostring
 true field
 1000 ok, live tasks 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: a call at the top level of a required module, then calls from many requests
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -176,16 +153,10 @@ GET /t
 --- response_body
 false cannot yield here: a runtime call cannot be made inside a C function (a string.gsub or table.sort callback, a metamethod called by a C function, the top level of a required module)
 1000 ok, live tasks 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 5: the same in a timer and in a light thread
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -219,16 +190,10 @@ GET /t
 timer: false cannot yield here / true after
 thread: false cannot yield here / true after
 live tasks 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 6: a __tostring for threads (debug.setmetatable) does not fool the check
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -244,8 +209,3 @@ live tasks 0
 GET /t
 --- response_body
 true still yields
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

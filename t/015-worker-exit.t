@@ -3,8 +3,10 @@
 # never answers, at worker_shutdown_timeout: requests and timers alike, so quit and reload
 # always complete. The harness is t/lib/inner_nginx.lua.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
     init_by_lua_block {
@@ -58,7 +60,6 @@ run_tests();
 __DATA__
 
 === TEST 1: quit with requests and timers waiting on calls that are never answered
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -94,16 +95,10 @@ refused after the deadline: 3
 alerts, crashes: 0
 worker exited cleanly: 1
 --- timeout: 30
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: reload: the old worker ends its waiting calls and exits; the new one serves
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -138,8 +133,3 @@ nginx stopped after quit: true
 timer calls ended: 6
 alerts, crashes: 0
 --- timeout: 30
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -3,12 +3,8 @@
 # runtime can run its code any more (the threads libffi_init started and those that called
 # into the module have exited). A native runtime loaded, called and unloaded in a loop.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -16,7 +12,6 @@ run_tests();
 __DATA__
 
 === TEST 1: a C runtime: 100 load/call/unload cycles with unpin, back to back; then the library is gone
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -70,7 +65,6 @@ exited on signal
 
 
 === TEST 2: a C runtime: each reload is a fresh copy of the library (its static state starts anew)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -114,7 +108,6 @@ exited on signal
 === TEST 3: a Rust runtime (several poll threads): 100 cycles with unpin; it stays mapped
 Rust's std registers thread-local destructors on the thread that ran libffi_init (nginx's),
 so glibc keeps such a library mapped: dlclose is safe, it just cannot unmap.
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

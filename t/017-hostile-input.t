@@ -2,12 +2,8 @@
 # Hostile or careless input from Lua and from runtimes: refused with a clear error or made
 # harmless, never a crash, a hang, a mixed-up runtime or a forged log line.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -15,7 +11,6 @@ run_tests();
 __DATA__
 
 === TEST 1: timeouts that are not finite numbers >= 0 raise, at load and per call
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -56,16 +51,10 @@ math.huge per call: false bad argument #2 to runtime call (timeout: finite numbe
 50 ms: timeout
 per call 50 ms: timeout
 per call 0 (none) beats the load's 50 ms: answered
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: runtimes are cached by (lib, cfg) exactly: no "&" collisions
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -92,7 +81,6 @@ same key, same runtime: true
 
 
 === TEST 3: NUL bytes in lib or cfg are refused (the runtime would see a shorter string)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -108,16 +96,10 @@ GET /t
 bad argument #1 to 'load' (contains a NUL byte)
 bad argument #2 to 'load' (contains a NUL byte)
 requests may hold NUL bytes: true
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: a response too large for a Lua string (2 GiB - 1): false and a message, all freed
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -136,16 +118,10 @@ false response of 2147483647 bytes does not fit in a Lua string: string length o
 live tasks: 0
 true still fine
 --- timeout: 30
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 5: a runtime answering everything twice: "dropped" is reported at most once a second
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -186,7 +162,6 @@ every stray answer counted: true
 
 
 === TEST 6: runtime log lines cannot forge lines or write binary into error.log
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -213,7 +188,6 @@ qr/^nul/,
 
 
 === TEST 7: task_poll on nginx's own thread (inside libffi_init) returns NULL and says why
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

@@ -3,8 +3,10 @@
 # options, a default timeout, one rule for options of a second load, and clear errors for
 # the usual slips (a dot instead of a colon, a misspelt __unload).
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
 _EOC_
@@ -15,7 +17,6 @@ run_tests();
 __DATA__
 
 === TEST 1: require "resty.ffi" works on its own and patches nothing
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -35,16 +36,10 @@ ngx.load_ffi installed: false
 truehello
 load_ffi is load: true
 the same module as resty_ffi: true, and now ngx.load_ffi: true
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: per-call timeouts, the default timeout and set_default_timeout
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -73,16 +68,10 @@ load option beats the default: answered
 0: no timeout: answered
 falsebad argument #1 to 'set_default_timeout' (timeout: finite number of milliseconds >= 0 expected (0: none), got -5)
 live tasks: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: a second load of the same lib and cfg: the same runtime, or an error if its options differ
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -105,16 +94,10 @@ same options: same runtime: true
 nilruntime ffi_test is loaded already with other options (a runtime is loaded once per worker, lib and cfg): load it with the same options, or without any, or unload it first
 nilruntime ffi_test is loaded already with other options (a runtime is loaded once per worker, lib and cfg): load it with the same options, or without any, or unload it first
 after unload, new options apply: true
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: the usual slips raise clear errors: a dot for a colon, a misspelt __unload, bad options
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -141,16 +124,10 @@ bad argument #2 to runtime call (table expected, got string)
 bad argument #2 to runtime call (timeout: finite number of milliseconds >= 0 expected (0: none), got soon)
 still callable: x
 live tasks: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 5: a false result tells its kind by type: a string is the module's, a number the runtime's rc
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -168,16 +145,10 @@ GET /t
 --- response_body
 number 7 not found
 string timeout
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 6: set_library_path: bare names found in nginx-configured directories
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -199,16 +170,10 @@ GET /t
 nilfailed to load runtime library libffi_elsewhere.so: libffi_elsewhere.so: cannot open shared object file: No such file or directory
 truefound
 falsebad argument #1 to 'set_library_path' (string, table or nil expected, got number)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 7: a library that is found but cannot load: the module says what it found and why
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -232,16 +197,10 @@ GET /t
 --- response_body
 true
 true
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 8: lua_code_cache off: every request has its own Lua VM, and all share the worker's runtime
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         lua_code_cache off;

@@ -4,12 +4,8 @@
 # libffi_go_echo.so: examples/go/echo; libffi_go_redis.so: examples/go/redis;
 # libffi_go_test.so: t/goruntime (commands: echo, error, plain, panic, goexit, log, closes).
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -17,7 +13,6 @@ run_tests();
 __DATA__
 
 === TEST 1: Go echo: text, binary bytes with NULs, empty, 1 MiB; cfg is a prefix
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -50,16 +45,10 @@ one NUL: true 1 true
 1 MiB: true 1048576 true
 true> prefixed
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: a handler's error gives false, rc, message (restyffi.Errorf code, or -1 = RESTY_FFI_RC_ERROR)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -83,16 +72,10 @@ false-1no code
 false22unknown command "bogus"
 truestill fine
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: a panicking handler gives an error answer and a log line; the runtime keeps serving
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -142,7 +125,6 @@ qr/\[error\] .*\[resty_ffi\] restyffi: handler exited without answering/,
 
 
 === TEST 4: a goroutine a handler starts with restyffi.Go panics: recovered and logged with its stack, the worker lives on
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -190,7 +172,6 @@ exited on signal
 
 
 === TEST 5: restyffi.Log lines reach error.log at their nginx level
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -222,7 +203,6 @@ qr/\[debug\] .*\[resty_ffi\] go says level 8/,
 
 
 === TEST 6: the error_log level filters Go log lines
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -253,7 +233,6 @@ filtered go level 8
 
 
 === TEST 7: a failing or panicking setup fails the load with nil, err and a logged reason
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -282,7 +261,6 @@ qr/\[error\] .*\[resty_ffi\] restyffi: runtime setup panicked: cfg asked this ru
 
 
 === TEST 8: unload: calls in flight are answered, later calls refused, the Handler is closed, a reload serves
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -334,16 +312,10 @@ live: 0
 --- wait: 0.1
 --- error_log eval
 qr/\[notice\] .*\[resty_ffi\] go test runtime closed/
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 9: go-redis against redis-server: set, get, incr, del, not found, bad requests
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -390,7 +362,6 @@ live: 0
 
 
 === TEST 10: 200 go-redis calls in flight at once from light threads, all correct
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -438,7 +409,6 @@ live: 0
 
 
 === TEST 11: many requests at once, each with go-redis calls in flight
---- http_config eval: $::HttpConfig
 --- config
     location = /incr {
         content_by_lua_block {
@@ -505,7 +475,6 @@ live: 0
 
 
 === TEST 12: another request is served while a go-redis call waits (blpop answered by that request's rpush)
---- http_config eval: $::HttpConfig
 --- config
     location = /push {
         content_by_lua_block {
@@ -560,7 +529,6 @@ live: 0
 
 
 === TEST 13: bad cfg or an unreachable server fails the go-redis load with nil, err and a reason
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

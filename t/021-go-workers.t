@@ -2,8 +2,10 @@
 # Go runtimes in several workers: each worker has its own Go runtime (two Go libraries in
 # one process), and `nginx -s reload` with them loaded lets the old workers exit cleanly.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     init_worker_by_lua_block {
@@ -27,7 +29,6 @@ run_tests();
 __DATA__
 
 === TEST 1: nginx -s reload with Go runtimes loaded: old workers exit with code 0, new ones call
---- http_config eval: $::HttpConfig
 --- config
     location = /pid {
         content_by_lua_block {
@@ -70,8 +71,3 @@ old worker still serves its request
 worker go calls: echo PONG
 gracefully shutting down
 exited with code 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

@@ -16,8 +16,10 @@
 # Every answer must be right and no worker may die (error.log: "exited on signal",
 # "fatal error", "bad pointer").
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
     init_by_lua_block {
@@ -140,7 +142,6 @@ run_tests();
 __DATA__
 
 === TEST 1: raw cgo runtime (handle on a growing goroutine stack): a fresh worker's first call, 50 times
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -180,16 +181,10 @@ worker deaths, fatal errors, bad pointers: 0 0 0
 nginx stopped: true
 alerts: 0
 --- timeout: 120
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: Go SDK runtime: 3000 calls at once (handlers growing their stacks) as a fresh worker's first work, 50 times
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -226,8 +221,3 @@ worker deaths, fatal errors, bad pointers: 0 0 0
 nginx stopped: true
 alerts: 0
 --- timeout: 150
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]

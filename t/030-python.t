@@ -4,8 +4,10 @@
 # Python modules: t/python/ ($TEST_NGINX_PY_TESTS) and examples/python/; the venv is the
 # build's ($TEST_NGINX_PY_VENV, see ci/build.d/30-python.sh).
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     init_worker_by_lua_block {
@@ -29,7 +31,6 @@ run_tests();
 __DATA__
 
 === TEST 1: echo in the new style (examples/python/echo.py): cfg prefix, str and binary answers
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -52,16 +53,10 @@ true>> hello
 trueno prefix
 true true 256
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: the original cffi style (examples/python/echo_cffi.py) runs as is, cffi from the venv
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -83,16 +78,10 @@ truehello cffi
 true true
 true []
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: a PyPI package from the venv does real work: jinja2 templates (examples/python/render.py)
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -129,7 +118,6 @@ TemplateNotFound
 
 
 === TEST 4: venv= puts a venv's site-packages (and its .pth entries) on sys.path; bad venvs are clear errors
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -179,7 +167,6 @@ $
 
 
 === TEST 5: two runtimes with different cfg share one interpreter in the worker
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -202,16 +189,10 @@ A: x A,B pid=WORKER
 B: y A,B pid=WORKER
 true true
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 6: '?' re-imports a changed module on the next load; without '?' the imported one is kept
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -249,16 +230,10 @@ v1
 version two
 version two
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 7: a raising handler answers false, -2 (RC_PANICKED), <last traceback line> and the runtime keeps serving
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -304,7 +279,6 @@ expected failure
 
 
 === TEST 8: a failing init: load_ffi gives nil and the reason (traceback in error.log); the worker goes on
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -360,7 +334,6 @@ qr/raise RuntimeError\("no database at %s" % resty_ffi.cfg_text\(cfg\)\)/,
 
 
 === TEST 9: asyncio: 100 calls in flight at once (from 20 requests and 80 light threads) while other requests are served
---- http_config eval: $::HttpConfig
 --- config
     location = /fast {
         return 200 "fast\n";
@@ -419,16 +392,10 @@ another request meanwhile: fast
 released
 answered: 100
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 10: binary payloads both ways: every byte value, NULs, empty, 4 MiB
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -460,16 +427,10 @@ nuls: true true 3
 empty: true true 0
 big: true true 4194304
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 11: TaskQueue and Task directly: answers of each type, one answer only, dropped tasks, cfg_text
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -515,16 +476,10 @@ live: 0
 pyt_lowlevel: second answer refused: this task was already answered
 python: a task was dropped without an answer
 pyt_lowlevel: answered False -> True
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 12: unload: calls queued or in flight are answered, later calls refused, the server stops
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -571,16 +526,10 @@ falseruntime unloaded
 stopped: True
 threads: monitor-loop monitor-poll
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 13: Python logging goes to error.log at the matching nginx level
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -612,7 +561,6 @@ qr/\[notice\] .*\[resty_ffi\] raw bytes through resty_ffi.log/,
 
 
 === TEST 14: without is_global C extensions still load (cffi's backend); unpin (dlclose on unload) cannot unmap Python
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -640,16 +588,10 @@ trueagain: after a dlclose
 true
 truethird: still alive
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 15: SystemExit, KeyboardInterrupt, GeneratorExit, CancelledError, custom BaseExceptions, unprintable exceptions and a bad Error rc in serve and serve_async: each answers false, -2 (RC_PANICKED; a bad Error rc: -1, RC_ERROR), msg and the runtime keeps serving
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

@@ -5,14 +5,17 @@
 # ci/test.d/40-java.sh exports CLASSPATH (test runtimes t/java, the examples) and JAVA_OPTS;
 # workers see them through `env CLASSPATH; env JAVA_OPTS;`.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     lua_shared_dict java_test 1m;
     init_worker_by_lua_block { require "resty_ffi" }
 _EOC_
 
+# Every block's main_config (t::TestFFI), unless it has its own.
 our $MainConfig = <<'_EOC_';
     env CLASSPATH;
     env JAVA_OPTS;
@@ -24,8 +27,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the example echo runtime (demo.echo.App on resty.ffi.Server); cfg is its prefix
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -52,17 +53,10 @@ trueecho: again, with, commas
 trueπ unicode cfg
 truenested: hi
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: binary payloads both ways: every byte value, NUL bytes, 1 MiB, empty, nil
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -102,17 +96,10 @@ empty request: true []
 empty answer: true
 null answer: true nil
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: a throwing handler answers with an error and the runtime keeps serving
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -153,8 +140,6 @@ unknown command
 
 
 === TEST 4: resty.ffi.Server: a call held on one pool thread while the others serve
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -178,17 +163,10 @@ served while one call is held: 30
 truereleased
 truetrueheld call answered
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 5: Server.serveAsync: 200 calls in flight on one polling thread, answered by CompletableFutures
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -240,8 +218,6 @@ handler failed: java.lang.IllegalArgumentException: sync z
 
 
 === TEST 6: many runtimes share the worker's one JVM; each has its own queue
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -277,17 +253,10 @@ trueasync serves
 truereleased
 truetrueheld call answered
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 7: init failures: rc != 0, exceptions, bad class/method/cfg; load_ffi's error says why
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -349,8 +318,6 @@ qr/\[error\] .*\[resty_ffi\] ffi_java: class rtest.NoSuchClass not found \(set C
 
 
 === TEST 8: unload: queued calls are still answered, pollers see null and end, threads go away
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -407,17 +374,10 @@ live: 0
 rtest.Raw: second answer refused: task already answered
 rtest.Raw r1: poller 1 sees the queue closed: true
 rtest.Raw r1: poller 2 sees the queue closed: true
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 9: "?" reloads the class's package from the class path; without it the first version stays
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -453,17 +413,10 @@ reload: v2 resty-ffi-reload:rtest.reload.Version
 plain:  v1 app
 reload: v1 resty-ffi-reload:rtest.reload.Version
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 10: java.util.logging, System.Logger and resty.ffi.NginxLog go to error.log at nginx levels
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -503,8 +456,6 @@ a fine line
 
 
 === TEST 11: JVM options: CLASSPATH wildcards, JAVA_OPTS, -Xrs; JVM threads leave nginx's signals to the worker thread
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -538,11 +489,6 @@ JAVA_OPTS: yes
 API jar first: true
 lib/* expanded: true
 blocked in Java threads: HUP INT QUIT USR1 ALRM TERM CHLD WINCH IO
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
@@ -551,7 +497,6 @@ blocked in Java threads: HUP INT QUIT USR1 ALRM TERM CHLD WINCH IO
     env CLASSPATH;
     env JAVA_OPTS;
     env JAVA_HOME=$TEST_NGINX_JAVA_HOME;
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -563,11 +508,6 @@ blocked in Java threads: HUP INT QUIT USR1 ALRM TERM CHLD WINCH IO
 GET /t
 --- response_body
 true$TEST_NGINX_JAVA_HOME
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
@@ -575,7 +515,6 @@ true$TEST_NGINX_JAVA_HOME
 --- main_config
     env CLASSPATH;
     env JAVA_HOME=/nonexistent/jdk;
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -604,7 +543,6 @@ ffi_java: JAVA_HOME=/nonexistent/jdk has no libjvm.so
 --- main_config
     env CLASSPATH;
     env "JAVA_OPTS=-Xmx64m -Xno-such-option";
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -640,7 +578,6 @@ qr/\[error\] .*ffi_java: cannot start the JVM: JNI_CreateJavaVM returned -1 \(JN
 --- main_config
     env CLASSPATH;
     env JAVA_OPTS=-Xmx1k;
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -667,8 +604,6 @@ ffi_java: the JVM aborted while starting (its own message is above in error.log)
 
 
 === TEST 16: a runtime written the original's way: jnr-ffi (Maven Central) calling the C task API
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -709,17 +644,10 @@ empty: true []
 concurrent calls: 50
 falseruntime unloaded
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 17: the HttpClient example: many HTTP calls in flight to an upstream in the same nginx
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /upstream/echo {
         content_by_lua_block {
@@ -796,17 +724,10 @@ live: 0
 --- wait: 0.1
 --- error_log eval
 qr/\[info\] .*\[resty_ffi\] java demo.http: HttpClient runtime ready, timeout 3000 ms/
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 18: Errors and odd Throwables from handlers (StackOverflowError, a real OutOfMemoryError, ExceptionInInitializerError, a bare Throwable, exceptions whose toString throws, failed and broken stages) answer false, -2 (RC_PANICKED), msg (a TaskException keeps its rc; a request too big for the heap answers -4, RC_NO_MEMORY) and the runtime keeps serving
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

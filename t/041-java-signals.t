@@ -2,13 +2,16 @@
 # nginx's signals with a JVM in every worker: reload (HUP), reopen (USR1), quit (QUIT).
 # No [alert], old workers exit with code 0, no process is left behind.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's main_config (t::TestFFI), unless it has its own.
 our $MainConfig = <<'_EOC_';
     env CLASSPATH;
     env JAVA_OPTS;
 _EOC_
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     lua_shared_dict java_signals 1m;
@@ -133,8 +136,6 @@ run_tests();
 __DATA__
 
 === TEST 1: each worker has its own JVM; nginx -s reload (HUP): old workers exit with code 0, new ones start JVMs
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config eval: $::Helpers . $::ReloadConfig
 --- request eval
 ["GET /t", "GET /old-gone", "GET /master-children?want=2"]
@@ -152,8 +153,6 @@ qr/\[(error|alert|crit|emerg)\]|exited on signal|worker JVM up: false/]
 
 
 === TEST 2: nginx -s reopen (USR1) with JVMs loaded: logs reopened, runtimes go on
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -188,8 +187,6 @@ exited on signal
 
 
 === TEST 3: nginx -s quit (QUIT) with JVMs loaded and a non-daemon Java thread: workers exit with code 0
---- main_config eval: $::MainConfig
---- http_config eval: $::HttpConfig
 --- config eval: $::Helpers . $::QuitConfig
 --- request eval
 ["GET /t", "GET /master-children?want=2"]

@@ -5,8 +5,10 @@
 # an upstream, nginx's signals, reload and quit with Node loaded.
 # JS: t/nodejs/ ($TEST_NGINX_NODE_TESTS) and examples/nodejs/ ($TEST_NGINX_NODE_EXAMPLES).
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     init_worker_by_lua_block {
@@ -27,7 +29,6 @@ run_tests();
 __DATA__
 
 === TEST 1: echo: CommonJS and ES module examples, cfg prefix, two runtimes in one Node
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -52,16 +53,10 @@ same object for the same lib and cfg: true
 live: 0
 --- error_log
 echo: loaded with prefix ">> "
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 2: binary payloads both ways: every byte value, NULs, empty, 4 MiB; answer types
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -104,16 +99,10 @@ undefined: true nil
 empty string: true []
 utf-8 and NUL: true true
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 3: 200 calls in flight at once from light threads; Node answers none before the 200th arrives, and serves other requests meanwhile
---- http_config eval: $::HttpConfig
 --- config
     location = /other {
         content_by_lua_block {
@@ -155,16 +144,10 @@ other request: served meanwhile, holds answered before it: 0
 201st: true released with 201 in flight
 holds released together: 200
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 4: a throwing handler, a rejected promise, a custom rc, a bad answer, process.exit(): error answers, and the runtime keeps serving
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -201,16 +184,10 @@ sync ok: ABC
 rcs: -1 -2 -3 -4 -5
 still serving: yes
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 5: uncaught exceptions and unhandled rejections (outside any call) are logged; the runtime goes on
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -240,7 +217,6 @@ qr/\[error\] .*\[resty_ffi\] node: unhandled promise rejection: Error: nobody ca
 
 
 === TEST 6: failing loads give nil and the reason (also in error.log); the worker and its Node go on
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -290,7 +266,6 @@ no database at "db.example"
 
 
 === TEST 7: unload: calls in flight are answered, later calls refused; '?' loads a changed module afresh, without '?' the loaded one is kept
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -337,16 +312,10 @@ with ?: version 2
 live: 0
 --- error_log
 behaviours: unloaded after 1 call(s)
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 8: console.*, process.stdout and resty_ffi.log go to error.log at matching levels
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -377,7 +346,6 @@ qr/\[warn\] .*\[resty_ffi\] node: DeprecationWarning: an emitted warning/,
 
 
 === TEST 9: a runtime that polls its queue itself from a worker thread (raw task API); its worker leaves on unload
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -406,16 +374,10 @@ answered: 20
 live: 0
 --- error_log
 self-poll worker: queue unloaded, leaving
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 10: examples/nodejs/http-client: Node's http client fans out to an upstream (a location of this nginx)
---- http_config eval: $::HttpConfig
 --- config
     location ~ ^/upstream/(\w+)$ {
         content_by_lua_block {
@@ -471,7 +433,6 @@ http-client: unloaded, connections closed
 
 
 === TEST 11: nginx keeps its signals: its handlers are still installed after Node starts, every Node thread blocks them, SIGUSR1 still reopens the logs
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -520,11 +481,6 @@ main thread blocks none: true
 still serving
 --- error_log
 reopening logs
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
@@ -619,16 +575,10 @@ alerts, crashes: 0
 workers exited cleanly: 4
 wrk drove calls: true
 --- timeout: 40
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 13: native addons find Node's symbols without is_global; unpin (dlclose on unload) cannot unmap Node
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -654,16 +604,10 @@ truehello from a native addon
 truestill here
 trueand serving
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 
 
 
 === TEST 14: handlers that throw or reject with values that are not Errors (string, number, null, undefined, object, symbol, bigint), errors whose getters throw, poisoned proxies, odd thenables: each call answers false, rc, msg (rc -2, RC_PANICKED, unless the value has an rc of its own; -1 for a bad answer; or the thenable's value) and the runtime keeps serving
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {

@@ -170,6 +170,12 @@ class Runner(object):
         for w in fc.warnings:
             self.rep.out('# WARNING: %s: %s' % (fname, w))
         blocks = parse_blocks(data, ctx)
+        # Test::Nginx runs the preprocessors in the reverse order of their adding.
+        for mod in reversed(fc.defaults_modules):
+            for b in blocks:
+                added = mod.apply(b, ctx.our)
+                if added and self.verbose:
+                    b.notes.append('from %s: %s' % (mod.name, ', '.join(added)))
         if not blocks:
             res = Result()
             res.fail('no test blocks (=== TEST ...) found')
@@ -223,6 +229,7 @@ class Runner(object):
 
     def run_block(self, block, nxt, fc, st, res):
         res.warns.extend(block.warnings)
+        res.notes.extend(block.notes)
         if block.errors:
             for e in block.errors:
                 res.fail(e)

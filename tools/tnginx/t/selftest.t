@@ -1,7 +1,7 @@
-# Self test for ci/tnginx.py (also valid for the real Test::Nginx + prove).
+# Self test for tools/tnginx (also valid for the real Test::Nginx + prove).
 # Needs the ndk + lua modules:
 #   TEST_NGINX_LOAD_MODULES="/usr/lib/nginx/modules/ndk_http_module.so /usr/lib/nginx/modules/ngx_http_lua_module.so" \
-#       python3 ci/tnginx.py ci/tnginx-selftest.t
+#       python3 tools/tnginx/tnginx.py tools/tnginx/t/
 use Test::Nginx::Socket::Lua 'no_plan';
 
 repeat_each(2);

@@ -4,6 +4,7 @@ statement."""
 import os
 import re
 
+from . import defaults_module
 from .errors import PerlError
 from .perl import PerlCtx, PerlEval, perl_eval
 
@@ -25,6 +26,8 @@ class FileConf(object):
         self.skip_all = None
         self.fatal = []
         self.warnings = []
+        self.inc_dirs = []           # `use lib` directories, then PERL5LIB (Perl's @INC order)
+        self.defaults_modules = []   # `use t::TestFFI;`: see defaults_module.py
         # read when Test::Nginx is loaded (`use` runs before any preamble statement)
         self.load_modules = [x for x in (env.get('TEST_NGINX_LOAD_MODULES') or '').split() if x]
         self.event_type = env.get('TEST_NGINX_EVENT_TYPE')
@@ -139,6 +142,12 @@ def _preamble_stmt(st, one, fc, ctx, heredocs):
             body = PerlEval('', ctx).interpolate(body, '\0')
         (ctx.our if hm.group(1) == 'our' else ctx.my)[hm.group(2)] = body
         return
+    m = re.match(r'use\s+lib\b(.*)$', one, re.S)
+    if m:
+        dirs = perl_eval(m.group(1), ctx) if m.group(1).strip() else []
+        dirs = [PerlCtx.to_str(d) for d in (dirs if isinstance(dirs, list) else [dirs])]
+        fc.inc_dirs[:0] = dirs
+        return
     m = re.match(r'use\s+([\w:]+)', one)
     if m:
         mod = m.group(1)
@@ -149,8 +158,7 @@ def _preamble_stmt(st, one, fc, ctx, heredocs):
             fc.fatal.append('%s is not supported by tnginx.py (only Test::Nginx::Socket'
                             '(::Lua) HTTP tests are)' % mod)
         elif mod not in OK_MODULES and not re.match(r'v?5[\d.]*$', mod):
-            fc.warnings.append('preamble uses module %s; tnginx.py does not know what it '
-                               'does (ignored)' % mod)
+            _use_module(mod, fc)
         return
     if re.match(r'no\s+\w', one):
         return
@@ -193,6 +201,10 @@ def _preamble_stmt(st, one, fc, ctx, heredocs):
     if m:
         fn = m.group(1)
         argsrc = m.group(2) if m.group(2) is not None else (m.group(3) or '')
+        if fn == 'add_block_preprocessor':
+            fc.fatal.append('add_block_preprocessor in the .t file: tnginx cannot run its Perl '
+                            '(put the defaults in a defaults module, see --help)')
+            return
         known = ('repeat_each', 'master_on', 'master_off', 'master_process_enabled', 'workers',
                  'worker_connections', 'log_level', 'no_shuffle', 'no_long_string', 'no_diff',
                  'no_root_location', 'run_tests', 'check_accum_error_log', 'env_to_nginx',
@@ -204,6 +216,23 @@ def _preamble_stmt(st, one, fc, ctx, heredocs):
         fc.warnings.append('unsupported preamble statement (ignored): %s' % one[:120])
         return
     fc.warnings.append('unsupported preamble statement (ignored): %s' % one[:120])
+
+
+def _use_module(name, fc):
+    """`use NAME` of a module that is not Test::Nginx's: a defaults module (such as
+    t/TestFFI.pm) is read; another module only gets a WARNING."""
+    perl5lib = [d for d in (os.environ.get('PERL5LIB') or '').split(':') if d]
+    mod, fatal = defaults_module.load(name, fc.inc_dirs + perl5lib)
+    fc.fatal.extend(fatal)
+    if mod is None:
+        if not fatal:
+            fc.warnings.append('preamble uses module %s; tnginx.py does not know what it '
+                               'does (ignored)' % name)
+        return
+    fc.warnings.extend(mod.warnings)
+    if mod.lua:
+        fc.lua_module = True
+    fc.defaults_modules.append(mod)
 
 
 def _preamble_call(fn, args, fc):

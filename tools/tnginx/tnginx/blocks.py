@@ -40,6 +40,7 @@ class Block(object):
         self.values = {}       # name -> filtered value
         self.errors = []       # reasons the block cannot run
         self.warnings = []
+        self.notes = []        # shown with -v
 
     def has(self, k):
         return k in self.values and self.values[k] is not None
