@@ -3,12 +3,8 @@
 # call), during and just after its spin for them, late by the event loop, racing a timeout.
 # Every answer reaches its own caller, nothing leaks, and the semaphores stay consistent.
 
-use Test::Nginx::Socket::Lua 'no_plan';
-
-our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
-    init_worker_by_lua_block { require "resty_ffi" }
-_EOC_
+use lib '.';
+use t::TestFFI 'no_plan';
 
 no_long_string();
 run_tests();
@@ -16,7 +12,6 @@ run_tests();
 __DATA__
 
 === TEST 1: sequential calls answered after 0 to 200 us, each with its own answer
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -37,17 +32,11 @@ __DATA__
 GET /t
 --- response_body
 bad: 0, live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 --- timeout: 30
 
 
 
 === TEST 2: light threads with calls in flight together, then one at a time again
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -79,17 +68,11 @@ bad: 0, live: 0
 GET /t
 --- response_body
 bad: 0, live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 --- timeout: 30
 
 
 
 === TEST 3: answers racing a 1 ms timeout: every call ends with its answer or "timeout"
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -122,9 +105,4 @@ bad: 0, live: 0
 GET /t
 --- response_body
 all ended: true, bad: 0, live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
-[emerg]
 --- timeout: 30

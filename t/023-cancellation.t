@@ -4,8 +4,10 @@
 # task sees ngx_http_resty_ffi_task_cancelled() turn 1 and hears of it in cancel_poll, and a
 # task still queued is never handed out.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     init_worker_by_lua_block {
@@ -42,7 +44,6 @@ run_tests();
 __DATA__
 
 === TEST 1: the timeout is the runtime's deadline; a call without one has none
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -67,15 +68,10 @@ GET /t
 default timeout: deadline in 59..60 s: true
 no timeout: none
 timeout 0: none
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 2: a timeout: the runtime holding the task sees it cancelled and hears of it
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -103,15 +99,10 @@ falsetimeout
 noticed=1 announced=1
 well before the runtime's own 5 s: true
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 3: a client abort (lua_check_client_abort on) cancels the call
---- http_config eval: $::HttpConfig
 --- config
     location = /wait {
         lua_check_client_abort on;
@@ -142,7 +133,6 @@ client prematurely closed connection
 
 
 === TEST 4: ngx.exit while a light thread waits for the runtime cancels its call
---- http_config eval: $::HttpConfig
 --- config
     location = /exit {
         content_by_lua_block {
@@ -170,15 +160,10 @@ GET /t
 status 200
 noticed=0 announced=1
 noticed=0 announced=2
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 5: a timer that ends (ngx.exit) while its light thread waits cancels the call
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -198,15 +183,10 @@ GET /t
 --- response_body
 noticed=0 announced=1
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 6: a call that timed out while still queued never reaches the runtime
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -230,15 +210,10 @@ falsetimeout
 truedone
 handed to the runtime meanwhile: 2
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 7: a light thread killed while it waits: the runtime hears of it while the request goes on
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -262,7 +237,3 @@ GET /t
 killed: 1
 noticed=0 announced=1
 live: 0
---- no_error_log
-[error]
-[alert]
-[crit]

@@ -3,8 +3,10 @@
 # calls; resty.ffi.metrics renders every worker's numbers for Prometheus (checked with the
 # real parser, Debian's python3-prometheus-client).
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     lua_shared_dict resty_ffi_metrics 1m;
@@ -29,7 +31,6 @@ run_tests();
 __DATA__
 
 === TEST 1: stats() counts every kind of end a call can have, exactly
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -83,16 +84,11 @@ answers timed: 12 read: 10 queued: 12
 buckets: 20 sum to count: true
 falseruntime unloaded
 listed after unload: 0
---- no_error_log
-[error]
-[alert]
-[crit]
 --- timeout: 10
 
 
 
 === TEST 2: Prometheus text for every worker, summed, parsed by the real parser
---- http_config eval: $::HttpConfig
 --- config
     location = /metrics {
         content_by_lua_block {
@@ -144,8 +140,4 @@ resty_ffi_call_results_total{cfg=workers,result=ok,runtime=ffi_test} = 20.0
 resty_ffi_call_duration_seconds_count{cfg=workers,runtime=ffi_test} = 20.0
 resty_ffi_call_duration_seconds_bucket{cfg=workers,le=+Inf,runtime=ffi_test} = 20.0
 resty_ffi_calls_in_flight{cfg=workers,runtime=ffi_test} = 0.0
---- no_error_log
-[error]
-[alert]
-[crit]
 --- timeout: 10

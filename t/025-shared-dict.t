@@ -3,8 +3,10 @@
 # flags and expiry as Lua's ngx.shared.DICT, both ways; full zones; errors; and many threads
 # in two workers incrementing one key beside Lua.
 
-use Test::Nginx::Socket::Lua 'no_plan';
+use lib '.';
+use t::TestFFI 'no_plan';
 
+# Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     lua_shared_dict d 1m;
@@ -18,7 +20,6 @@ run_tests();
 __DATA__
 
 === TEST 1: values and flags round-trip both ways, every type
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -67,15 +68,10 @@ stored
 rs after delete: nil
 big: true
 "
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 2: expiry set by either side is honoured by the other
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -106,15 +102,10 @@ runtime ttl of a key without expiry: -1
 runtime ttl of a key without expiry: 0
 lua after expiry: nil
 runtime after expiry: nil flags=0
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 3: add, replace, incr and errors answer as Lua's do
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -151,15 +142,10 @@ dict_incr d k 1 -> declined not a number
 dict_get nosuch k -> error no lua_shared_dict of that name in nginx.conf
 dict_get d  -> error empty key
 dict_store d 9 k string 0 0 x -> error bad operation
---- no_error_log
-[error]
-[alert]
-[crit]
 
 
 
 === TEST 4: a full zone evicts (forcible) for set and says "no memory" for safe set, as for Lua
---- http_config eval: $::HttpConfig
 --- config
     location = /t {
         content_by_lua_block {
@@ -185,7 +171,3 @@ GET /t
 all stored: true, evicted for room: true
 safe set on a full zone: error no memory
 Lua's safe_set: false no memory
---- no_error_log
-[error]
-[alert]
-[crit]
