@@ -119,6 +119,25 @@ int64_t ngx_http_resty_ffi_task_deadline(void *task);
 int ngx_http_resty_ffi_cancel_poll(void *tq, void **tasks, int max);
 
 /*
+ * Beyond the original: streams. A call made with rt:stream_anyname(req) in Lua reads its
+ * answer in chunks: the runtime sends them, then answers the task as usual (rc, and last
+ * bytes or NULL) to end the stream. The caller's window bounds what is in flight: send
+ * waits while the chunks the caller has not read fill it (a chunk larger than the window
+ * goes alone). Every send must return before the task is answered.
+ */
+
+/* 1 if the task's caller reads the answer as a stream, 0 for a plain call. Any thread. */
+int ngx_http_resty_ffi_task_streaming(void *task);
+
+/* Sends a chunk (copied): 0 sent; RESTY_FFI_RC_CANCELLED the caller is gone (stop sending,
+ * then answer the task); -1 not a stream task in your hands. Waits while the window is full
+ * (never on nginx's thread: -1 there). */
+int ngx_http_resty_ffi_task_send(void *task, const char *buf, size_t len);
+
+/* As ngx_http_resty_ffi_task_send, but 1 instead of waiting when the window is full. */
+int ngx_http_resty_ffi_task_try_send(void *task, const char *buf, size_t len);
+
+/*
  * Beyond the original: nginx's shared dictionaries (lua_shared_dict), from any thread
  * (libffi_init's included). A value written here is what ngx.shared.DICT:get() reads in Lua,
  * in every worker, and back: the same zone, its lock and its expiry. A runtime thread reads
@@ -181,8 +200,10 @@ int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
 void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
-    uint64_t timeout_ms, ngx_http_lua_sema_t **psem, unsigned char *err,
-    size_t *errlen);
+    uint64_t timeout_ms, size_t stream_window, ngx_http_lua_sema_t **psem,
+    unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_stream_next(ngx_http_resty_ffi_task_t *task,
+    const char **chunk, size_t *len);
 int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
     const char **rsp, size_t *len, int *rc);

@@ -455,6 +455,77 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_shdict_expire(
     })
 }
 
+// ---- Streams: an answer in chunks ------------------------------------------------------
+
+/// 1 if the task's caller reads its answer as a stream (send chunks, then answer), else 0.
+///
+/// # Safety
+/// `task` from `ngx_http_lua_ffi_task_poll`, any value accepted.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_task_streaming(task: *mut c_void) -> c_int {
+    guard(0, || {
+        c_int::from(TaskPtr::from_handle(task).is_some_and(|t| t.stream().is_some()))
+    })
+}
+
+fn send_chunk(task: *mut c_void, buf: *const c_char, len: usize, block: bool) -> c_int {
+    use crate::stream::Sent;
+    let Some(task) = TaskPtr::from_handle(task) else {
+        return -1;
+    };
+    if !task.is_taken() || (buf.is_null() && len > 0) {
+        return -1;
+    }
+    let Some(stream) = task.stream() else {
+        return -1;
+    };
+    if block && worker::on_worker_thread() {
+        return -1;
+    }
+    task.note_runtime_thread();
+    // SAFETY: the caller's buffer of len bytes (checked non-NULL when len > 0).
+    let chunk = unsafe { bytes(buf, len) };
+    match stream.send(chunk, block) {
+        Sent::Sent => {
+            if let Some(done) = done_queue::get() {
+                done.push_chunk(task);
+            }
+            0
+        }
+        Sent::WouldBlock => 1,
+        Sent::Cancelled => RC_CANCELLED,
+    }
+}
+
+/// Sends one chunk of a stream call's answer (copied). Waits while the chunks its caller
+/// has not read fill the call's window. 0 sent; RESTY_FFI_RC_CANCELLED the caller is gone
+/// (stop sending, then answer); -1 not a stream task in the runtime's hands (or nginx's
+/// thread). End the stream by answering the task (`ngx_http_lua_ffi_respond`).
+///
+/// # Safety
+/// `task` from `ngx_http_lua_ffi_task_poll`; `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_task_send(
+    task: *mut c_void,
+    buf: *const c_char,
+    len: usize,
+) -> c_int {
+    guard(-1, || send_chunk(task, buf, len, true))
+}
+
+/// As `ngx_http_resty_ffi_task_send`, but 1 instead of waiting when the window is full.
+///
+/// # Safety
+/// As for `ngx_http_resty_ffi_task_send`.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_task_try_send(
+    task: *mut c_void,
+    buf: *const c_char,
+    len: usize,
+) -> c_int {
+    guard(-1, || send_chunk(task, buf, len, false))
+}
+
 /// The request bytes of a task (NUL-terminated as well); `len` may be NULL.
 ///
 /// # Safety
@@ -643,6 +714,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
     req: *const c_char,
     len: usize,
     timeout_ms: u64,
+    stream_window: usize,
     psem: *mut *mut Sema,
     err: *mut u8,
     errlen: *mut usize,
@@ -661,7 +733,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
             (&*rt, bytes)
         };
         // SAFETY: r is the calling coroutine's request; worker thread.
-        let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes, timeout_ms) }?;
+        let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes, timeout_ms, stream_window) }?;
         // SAFETY: checked non-NULL.
         unsafe { *psem = sem };
         Ok(task.handle())
@@ -780,6 +852,40 @@ pub extern "C" fn ngx_http_resty_ffi_telemetry(on: c_int) -> c_int {
             crate::telemetry::set_enabled(on != 0);
         }
         c_int::from(was)
+    })
+}
+
+/// Lua side: the next chunk of a stream call: 1 and the chunk (valid until the next call or
+/// the task's end); 0 nothing yet (wait on the semaphore: the next chunk or the end posts
+/// it); 2 the stream ended (read the answer with `ngx_http_resty_ffi_result`); -1 not a
+/// stream, or given up.
+///
+/// # Safety
+/// `task` from `ngx_http_resty_ffi_post` with a window; out-pointers valid.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_stream_next(
+    task: *mut c_void,
+    chunk: *mut *const c_char,
+    len: *mut usize,
+) -> c_int {
+    use crate::worker::StreamNext;
+    guard(-1, || {
+        let Some(task) = TaskPtr::from_handle(task) else {
+            return -1;
+        };
+        match worker::stream_next(task) {
+            Some(StreamNext::Chunk(p, n)) => {
+                // SAFETY: the caller's out-pointers.
+                unsafe {
+                    *chunk = p.cast();
+                    *len = n;
+                }
+                1
+            }
+            Some(StreamNext::Wait) => 0,
+            Some(StreamNext::End) => 2,
+            None => -1,
+        }
     })
 }
 

@@ -12,9 +12,18 @@ use crossbeam_queue::SegQueue;
 
 use crate::task::TaskPtr;
 
+/// What a runtime thread hands back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done {
+    /// The task's answer (its final one, for a stream).
+    Answer(TaskPtr),
+    /// A stream call got a chunk.
+    Chunk(TaskPtr),
+}
+
 pub struct DoneQueue {
     fd: RawFd,
-    tasks: SegQueue<TaskPtr>,
+    tasks: SegQueue<Done>,
     /// A wake-up is pending (written and not yet handled).
     armed: AtomicBool,
     /// Answers to tasks that were not waiting for one (answered twice, never taken).
@@ -59,7 +68,13 @@ impl DoneQueue {
 
     /// Any thread: hands a finished task to the worker.
     pub fn push(&self, task: TaskPtr) {
-        self.tasks.push(task);
+        self.tasks.push(Done::Answer(task));
+        self.notify();
+    }
+
+    /// Any thread: a stream call got a chunk.
+    pub fn push_chunk(&self, task: TaskPtr) {
+        self.tasks.push(Done::Chunk(task));
         self.notify();
     }
 
@@ -93,7 +108,7 @@ impl DoneQueue {
 
     /// Worker side: ends a hold taken by `try_hold_wakeups` without a system call:
     /// responders write the eventfd again, and what came meanwhile is popped.
-    pub fn release_hold(&self, mut each: impl FnMut(TaskPtr)) {
+    pub fn release_hold(&self, mut each: impl FnMut(Done)) {
         // A swap, not a store: it reads a responder's swap that saw the hold, so that
         // responder's push is visible to the pops below (its own wake-up was skipped).
         self.armed.swap(false, Ordering::AcqRel);
@@ -103,7 +118,7 @@ impl DoneQueue {
     }
 
     /// Worker side: pops every finished task, leaving the eventfd and the flag alone.
-    pub fn pop_each(&self, mut each: impl FnMut(TaskPtr)) {
+    pub fn pop_each(&self, mut each: impl FnMut(Done)) {
         while let Some(task) = self.tasks.pop() {
             each(task);
         }
@@ -113,7 +128,7 @@ impl DoneQueue {
     /// the eventfd back to zero, which a level-triggered event loop needs. Edge-triggered
     /// (nginx's epoll) needs no read: every write is a new edge, and the counter cannot fill
     /// up (one write per wake-up, 2^64 - 2 of them), so the wake-up costs one system call less.
-    pub fn drain(&self, reset_fd: bool, mut each: impl FnMut(TaskPtr)) {
+    pub fn drain(&self, reset_fd: bool, mut each: impl FnMut(Done)) {
         if reset_fd {
             let mut buf: u64 = 0;
             // SAFETY: reads into a live u64 from our non-blocking eventfd; one read resets it.

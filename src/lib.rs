@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod runtime_log;
 pub mod shdict;
 pub mod signal_mask;
+pub mod stream;
 pub mod spin;
 pub mod task;
 pub mod telemetry;

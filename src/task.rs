@@ -24,6 +24,8 @@ use std::sync::Mutex;
 use crate::handle_space::{self, INDEX_BITS};
 use crate::lua_sema::Sema;
 use crate::queue::RequestQueue;
+use crate::stream::Stream;
+use std::sync::Arc;
 
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("task handles need 64-bit pointers");
@@ -59,6 +61,12 @@ pub struct WaiterSide {
     pub owner: *mut crate::request_tasks::RequestTasks,
     pub prev: Option<TaskPtr>,
     pub next: Option<TaskPtr>,
+    /// The answer comes as a stream (the slot has a `Stream`).
+    pub is_stream: bool,
+    /// A stream's reader waits on `sem` for the next chunk (or the end).
+    pub reader_waiting: bool,
+    /// The chunk last handed to the stream's reader (valid until it asks for the next).
+    pub chunk: Vec<u8>,
 }
 
 /// One slot of the slab.
@@ -81,6 +89,8 @@ pub struct Slot {
     posted_ns: AtomicU64,
     taken_ns: AtomicU64,
     answered_ns: AtomicU64,
+    /// The chunks of a stream call's answer (None for a plain call).
+    stream: Mutex<Option<Arc<Stream>>>,
 }
 
 // SAFETY: the fields behind UnsafeCell have one owner at a time, handed over through the
@@ -103,6 +113,9 @@ impl Slot {
                 owner: ptr::null_mut(),
                 prev: None,
                 next: None,
+                is_stream: false,
+                reader_waiting: false,
+                chunk: Vec::new(),
             }),
             queue: AtomicPtr::new(ptr::null_mut()),
             cancelled: AtomicBool::new(false),
@@ -110,6 +123,7 @@ impl Slot {
             posted_ns: AtomicU64::new(0),
             taken_ns: AtomicU64::new(0),
             answered_ns: AtomicU64::new(0),
+            stream: Mutex::new(None),
         }
     }
 }
@@ -231,6 +245,9 @@ impl TaskPtr {
                 owner: ptr::null_mut(),
                 prev: None,
                 next: None,
+                is_stream: false,
+                reader_waiting: false,
+                chunk: Vec::new(),
             };
         }
         slot.queue
@@ -318,6 +335,26 @@ impl TaskPtr {
     /// Any thread: when the caller stops waiting (CLOCK_MONOTONIC ns), 0 for never.
     pub fn deadline_ns(self) -> u64 {
         self.slot().deadline_ns.load(Ordering::Relaxed)
+    }
+
+    /// Worker side, before the task is queued: its answer comes as a stream.
+    pub fn set_stream(self, stream: Arc<Stream>) {
+        *self.slot().stream.lock().unwrap_or_else(|e| e.into_inner()) = Some(stream);
+    }
+
+    /// Any thread: the task's stream, if it is a stream call.
+    pub fn stream(self) -> Option<Arc<Stream>> {
+        self.slot()
+            .stream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether the task still is the one this pointer was made for (not freed since).
+    pub fn is_current(self) -> bool {
+        let live = self.state();
+        (live >> STATE_BITS) as u32 == self.generation && live & STATE_MASK != FREE
     }
 
     /// Whether a runtime holds the task (taken, not answered).
@@ -417,6 +454,15 @@ impl TaskPtr {
         let req = &mut *slot.request.get();
         if req.capacity() > KEEP_REQUEST_CAPACITY {
             *req = Vec::new();
+        }
+        let side = &mut *slot.side.get();
+        if side.is_stream {
+            // A sender still waiting holds its own clone: it sees the cancel, not freed memory.
+            if let Some(stream) = slot.stream.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                stream.cancel();
+            }
+            side.chunk = Vec::new();
+            side.is_stream = false;
         }
         // Generations count modulo what a handle can carry (at least 4096 of them).
         let mask = handle_space::get().map_or(0, |s| s.generation_mask());

@@ -26,9 +26,11 @@ pub enum Waiter {
 /// What happens to a waiting call.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Event {
-    /// The runtime's answer came back (popped from the done-queue). `caller_spinning`: the
-    /// caller spins for it inside the call (`worker::wait_briefly`) and needs no post.
-    Answered { caller_spinning: bool },
+    /// The runtime's answer came back (popped from the done-queue). `caller_awake`: the
+    /// caller is not asleep on its semaphore (it spins for the answer inside the call,
+    /// `worker::wait_briefly`, or it reads a stream and is busy between two reads) and
+    /// needs no post: it looks for the answer itself.
+    Answered { caller_awake: bool },
     /// The coroutine reads the result (its semaphore was posted, or its spin saw the answer).
     Read,
     /// The coroutine read the answer and is done with it.
@@ -88,8 +90,8 @@ pub const fn step(state: Waiter, event: Event) -> Step {
     use Waiter::*;
     match (state, event) {
         // The answer comes back.
-        (Waiting, Answered { caller_spinning: true }) => to(Posted, &[], false),
-        (Waiting, Answered { caller_spinning: false }) => to(Posted, &[PostSema], false),
+        (Waiting, Answered { caller_awake: true }) => to(Posted, &[], false),
+        (Waiting, Answered { caller_awake: false }) => to(Posted, &[PostSema], false),
         // Nobody waits: the worker frees it now.
         (Gone, Answered { .. }) => to(Gone, &[Free], false),
         // The exit deadline posted the semaphore already; the coroutine reads the answer.
@@ -140,8 +142,8 @@ mod tests {
         );
     }
 
-    const ANSWER: Event = Answered { caller_spinning: false };
-    const ANSWER_SPUN: Event = Answered { caller_spinning: true };
+    const ANSWER: Event = Answered { caller_awake: false };
+    const ANSWER_SPUN: Event = Answered { caller_awake: true };
 
     // ARCHITECTURE.md, "Where a waiter can vanish, and who frees the task", row by row.
 

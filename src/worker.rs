@@ -26,7 +26,7 @@ use nginx_sys::{
 };
 use ngx::ngx_log_error;
 
-use crate::done_queue::{self, DoneQueue};
+use crate::done_queue::{self, Done, DoneQueue};
 use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::{PushError, RequestQueue};
 use crate::telemetry;
@@ -415,9 +415,15 @@ impl Worker {
     fn drain_done(&mut self) {
         let done = self.done;
         done.drain(self.eventfd_needs_read, |task| self.on_done(task));
+        self.drain_logs();
+    }
+
+    /// Runtime log lines and stray-answer counts. Their writers nudge the eventfd only when
+    /// no wake-up is pending, so whoever takes that duty back from a hold drains them too.
+    fn drain_logs(&mut self) {
         // SAFETY: worker thread; the cycle's log is live.
         unsafe { runtime_log::drain(cycle_log()) };
-        self.stray_unlogged += done.take_stray_responds();
+        self.stray_unlogged += self.done.take_stray_responds();
         self.log_stray_responds();
     }
 
@@ -450,8 +456,31 @@ impl Worker {
         self.stray_logged_at = Some(now);
     }
 
+    /// What a runtime thread handed back.
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Answer(task) => self.on_answer(task),
+            Done::Chunk(task) => self.on_chunk(task),
+        }
+    }
+
+    /// A stream call got a chunk: wake its reader if it waits for one.
+    fn on_chunk(&mut self, task: TaskPtr) {
+        // The task may have ended (and its slot serve another call) since the chunk came.
+        if !task.is_current() {
+            return;
+        }
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        if side.reader_waiting && side.waiter == Waiter::Waiting {
+            side.reader_waiting = false;
+            // SAFETY: the semaphore is ours and the reader's coroutine waits on it.
+            unsafe { self.lua.post(side.sem) };
+        }
+    }
+
     /// A finished task came back from a runtime.
-    fn on_done(&mut self, task: TaskPtr) {
+    fn on_answer(&mut self, task: TaskPtr) {
         if let Some(stats) = task.queue().map(|q| &q.stats) {
             let (posted, taken, answered) = task.times();
             // Not stamped (telemetry off) or never taken (answered "cancelled" by the queue).
@@ -460,8 +489,13 @@ impl Worker {
                 stats.service.record(answered.saturating_sub(taken));
             }
         }
-        let caller_spinning = self.brief_waiting == Some(task);
-        self.apply(task, Event::Answered { caller_spinning });
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        // A stream's reader that is busy between two reads finds the end by itself.
+        let busy_reader = side.is_stream && !side.reader_waiting;
+        side.reader_waiting = false;
+        let caller_awake = self.brief_waiting == Some(task) || busy_reader;
+        self.apply(task, Event::Answered { caller_awake });
     }
 
     /// Carries out one event of the task's waiter life cycle (`waiter::step`).
@@ -483,6 +517,11 @@ impl Worker {
                 // Always the last action: nothing touches the task after it.
                 Action::Free => self.free_task(task),
                 Action::Cancel => {
+                    if side.is_stream {
+                        if let Some(stream) = task.stream() {
+                            stream.cancel();
+                        }
+                    }
                     if task.cancel() {
                         if let Some(queue) = task.queue() {
                             queue.announce_cancelled(task);
@@ -512,6 +551,7 @@ pub unsafe fn post(
     queue: &Arc<RequestQueue>,
     req: &[u8],
     timeout_ms: u64,
+    stream_window: usize,
 ) -> Result<(TaskPtr, *mut Sema), String> {
     with(|w| {
         if w.exit_expired {
@@ -537,6 +577,11 @@ pub unsafe fn post(
                 return Err("too many calls in flight in this worker".to_string());
             }
         };
+        if stream_window > 0 {
+            task.set_stream(Arc::new(crate::stream::Stream::new(stream_window)));
+            // SAFETY: worker thread; not queued yet.
+            unsafe { task.side() }.is_stream = true;
+        }
         let taken_soon = match queue.push(task) {
             Ok(pushed) if pushed.wake => {
                 // Wake the runtime once, after everything this iteration posts.
@@ -569,7 +614,9 @@ pub unsafe fn post(
         // is waited for inside the call (`wait_briefly`), without a yield and a trip
         // through the event loop; with more in flight the event loop keeps serving them.
         w.brief_candidate = None;
-        if taken_soon && w.spin_until.is_none() && w.live_tasks == 1 {
+        if stream_window > 0 {
+            // A stream's reader waits for chunks on its semaphore (`stream_next`).
+        } else if taken_soon && w.spin_until.is_none() && w.live_tasks == 1 {
             w.brief_candidate = Some(task);
         } else if queue.has_spinning_poller() || w.spin_until.is_some() {
             w.spin_for_answers(task, false);
@@ -629,9 +676,50 @@ impl Worker {
         self.spin_policy.record(outcome, now);
         if held {
             done.release_hold(|t| self.on_done(t));
+            // Log lines written during the hold did not write the eventfd.
+            self.drain_logs();
         }
         matches!(outcome, Outcome::Hit(_))
     }
+}
+
+/// What `stream_next` found.
+pub enum StreamNext {
+    /// A chunk (valid until the next `stream_next` or the task's end).
+    Chunk(*const u8, usize),
+    /// Nothing yet: the reader waits on its semaphore, which the next chunk or the end posts.
+    Wait,
+    /// The stream ended: read the answer with `result` (the last bytes, or an error).
+    End,
+}
+
+/// Lua side: the next chunk of a stream call's answer, or what to do instead.
+pub fn stream_next(task: TaskPtr) -> Option<StreamNext> {
+    with(|_| {
+        let stream = task.stream()?;
+        // SAFETY: worker thread.
+        let side = unsafe { task.side() };
+        if let Some(chunk) = stream.pop() {
+            side.chunk = chunk;
+            return Some(StreamNext::Chunk(side.chunk.as_ptr(), side.chunk.len()));
+        }
+        side.chunk = Vec::new();
+        match side.waiter {
+            Waiter::Waiting => {
+                side.reader_waiting = true;
+                Some(StreamNext::Wait)
+            }
+            // Answered, or the worker's exit deadline passed (`result` says so).
+            Waiter::Posted | Waiter::Expired => {
+                // Every chunk a runtime sent before it answered is in the stream already
+                // (sends return before the answer): none is left behind.
+                Some(StreamNext::End)
+            }
+            Waiter::Gone => None,
+        }
+    })
+    .ok()
+    .flatten()
 }
 
 /// Lua side, after its semaphore was posted: the answer (rc, bytes, len), valid until
@@ -723,7 +811,9 @@ impl Worker {
         task::for_each_live(|task| {
             // SAFETY: worker thread; a Waiting task's semaphore is ours and live.
             let side = unsafe { task.side() };
+            // (A stream's reader between two reads is not on its semaphore: not a sign.)
             if side.waiter == Waiter::Waiting
+                && (!side.is_stream || side.reader_waiting)
                 && !side.sem.is_null()
                 && unsafe { self.lua.count(side.sem) } == 0
             {
@@ -839,9 +929,9 @@ extern "C" fn on_spin(_ev: *mut ngx_event_t) {
         let _ = with(|w| {
             let done = w.done;
             let mut answers = 0usize;
-            done.pop_each(|task| {
-                answers += 1;
-                w.on_done(task)
+            done.pop_each(|d| {
+                answers += usize::from(matches!(d, Done::Answer(_)));
+                w.on_done(d)
             });
             let now = Instant::now();
             let outcome = if w.spin_gaps.tick(now) {

@@ -50,8 +50,10 @@ int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
 void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
     ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
-    uint64_t timeout_ms, ngx_http_lua_sema_t **psem, unsigned char *err,
-    size_t *errlen);
+    uint64_t timeout_ms, size_t stream_window, ngx_http_lua_sema_t **psem,
+    unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_stream_next(ngx_http_resty_ffi_task_t *task,
+    const char **chunk, size_t *len);
 int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
 int ngx_http_resty_ffi_result(ngx_http_resty_ffi_task_t *task,
     const char **rsp, size_t *len, int *rc);
@@ -68,6 +70,7 @@ local resty_ffi_unload = C.ngx_http_resty_ffi_unload
 local resty_ffi_release = C.ngx_http_resty_ffi_release
 local resty_ffi_post = C.ngx_http_resty_ffi_post
 local resty_ffi_wait_briefly = C.ngx_http_resty_ffi_wait_briefly
+local resty_ffi_stream_next = C.ngx_http_resty_ffi_stream_next
 local resty_ffi_result = C.ngx_http_resty_ffi_result
 local resty_ffi_finish = C.ngx_http_resty_ffi_finish
 local resty_ffi_abandon = C.ngx_http_resty_ffi_abandon
@@ -201,57 +204,97 @@ local function timeout_ms_of(t)
 end
 
 
-local function call(self, req, opts)
+-- What every call and stream does first: argument checks (wrong types raise), then where
+-- the call may happen at all. Returns the runtime handle, the request and the wait in ms
+-- (sema_wait's; NO_TIMEOUT_MS: for ever); or nil and the message to return.
+local function prepare(self, req, opts, what)
     local st = type(self) == "table" and rawget(self, STATE)
     if not st then
-        error("bad self: call runtime methods with a colon, rt:anyname(req)", 2)
+        error("bad self: call runtime methods with a colon, rt:anyname(req)", 3)
     end
     if type(req) ~= "string" then
-        error("bad argument #1 to runtime call (string expected, got " .. type(req) .. ")", 2)
+        error("bad argument #1 to runtime " .. what .. " (string expected, got " .. type(req)
+              .. ")", 3)
     end
     local timeout_ms = st.timeout_ms or default_timeout_ms
+    local window
     if opts ~= nil then
         if type(opts) ~= "table" then
-            error("bad argument #2 to runtime call (table expected, got " .. type(opts) .. ")",
-                  2)
+            error("bad argument #2 to runtime " .. what .. " (table expected, got "
+                  .. type(opts) .. ")", 3)
         end
         if opts.timeout ~= nil then
             local t, err = timeout_ms_of(opts.timeout)
             if not t then
-                error("bad argument #2 to runtime call (" .. err .. ")", 2)
+                error("bad argument #2 to runtime " .. what .. " (" .. err .. ")", 3)
             end
             timeout_ms = t
+        end
+        window = opts.window
+        if window ~= nil and (type(window) ~= "number" or window < 1 or window ~= window
+                              or window == math.huge) then
+            error("bad argument #2 to runtime " .. what
+                  .. " (window: a number of bytes >= 1 expected, got " .. tostring(window) .. ")",
+                  3)
         end
     end
 
     local handle = st.handle
     if not handle then
-        return false, "runtime unloaded"
+        return nil, "runtime unloaded"
     end
 
     local r = get_request()
     if not r then
-        return false, "no request found (a runtime call needs a request, a timer or a"
-                      .. " light thread)"
+        return nil, "no request found (a runtime call needs a request, a timer or a"
+                    .. " light thread)"
     end
 
     local phase = get_phase()
     if not YIELDABLE[phase] then
-        return false, "API disabled in the context of " .. tostring(phase)
-                      .. " (it cannot yield)"
+        return nil, "API disabled in the context of " .. tostring(phase)
+                    .. " (it cannot yield)"
     end
 
     -- Inside a C function (a string.gsub or table.sort callback, a metamethod that a C
     -- function calls, a module's top level run by require) the coroutine cannot yield:
     -- refuse before anything is queued or a semaphore waiter is registered.
     if not co_isyieldable() then
-        return false, NOT_YIELDABLE
+        return nil, NOT_YIELDABLE
+    end
+    return handle, r, timeout_ms, window
+end
+
+
+-- Waits on the task's semaphore; true when it was posted, else false and the message.
+-- Not a tail call of the caller's, so the caller's frame stays while the coroutine sleeps.
+local function wait(r, sem, timeout_ms)
+    local err, errlen = errbuf()
+    local ret = sema_wait(r, sem, timeout_ms, err, errlen)
+    if ret == FFI_ERROR or ret == FFI_DECLINED then
+        return false, ret == FFI_ERROR and ffi_str(err, errlen[0]) or "timeout"
+    end
+    if ret ~= FFI_OK then
+        -- Parked: the eventfd handler posts the semaphore.
+        local ok, werr = co_yield()
+        if not ok then
+            return false, werr or "timeout"
+        end
+    end
+    return true
+end
+
+
+local function call(self, req, opts)
+    local handle, r, timeout_ms = prepare(self, req, opts, "call")
+    if not handle then
+        return false, r
     end
 
     local err, errlen = errbuf()
     -- The runtime's deadline: none when the call waits for ever.
     local task = resty_ffi_post(r, handle, req, #req,
-                                timeout_ms == NO_TIMEOUT_MS and 0 or timeout_ms,
+                                timeout_ms == NO_TIMEOUT_MS and 0 or timeout_ms, 0,
                                 psem, err, errlen)
     if task == nil then
         return false, ffi_str(err, errlen[0])
@@ -263,30 +306,110 @@ local function call(self, req, opts)
         return collect(task)
     end
 
-    err, errlen = errbuf()
-    local ret = sema_wait(r, psem[0], timeout_ms, err, errlen)
-
-    if ret == FFI_ERROR or ret == FFI_DECLINED then
-        local msg = ret == FFI_ERROR and ffi_str(err, errlen[0]) or "timeout"
+    local ok, msg = wait(r, psem[0], timeout_ms)
+    if not ok then
         if resty_ffi_abandon(task) == 1 then
             return collect(task)
         end
         return false, msg
     end
-
-    if ret ~= FFI_OK then
-        -- Parked: the eventfd handler posts the semaphore when the runtime answers.
-        -- Not a tail call, so this frame stays while the coroutine sleeps.
-        local ok, werr = co_yield()
-        if not ok then
-            if resty_ffi_abandon(task) == 1 then
-                return collect(task)
-            end
-            return false, werr or "timeout"
-        end
-    end
-
     return collect(task)
+end
+
+
+-- A stream call's reader: s:read(), s:chunks(), s:close().
+local Stream = {}
+Stream.__index = Stream
+local pchunk = ffi_new("const char *[1]")
+
+
+-- The next chunk; nil and why at the end: "eof" when the runtime answered rc 0 (its last
+-- bytes, if any, came as the last chunk), its rc and message if it answered an error, or
+-- "timeout", "closed", "worker exiting", ...
+function Stream:read()
+    local task = self.task
+    if not task then
+        return nil, self.err
+    end
+    while true do
+        local len = get_size_ptr()
+        local rc = resty_ffi_stream_next(task, pchunk, len)
+        if rc == 1 then
+            return ffi_str(pchunk[0], len[0])
+        end
+        if rc == 2 then
+            self.task = nil
+            local ok, res, rsp = collect(task)
+            if ok then
+                self.err = "eof"
+                if res and #res > 0 then
+                    return res
+                end
+                return nil, "eof"
+            end
+            self.err, self.rsp = res, rsp
+            return nil, res, rsp
+        end
+        if rc ~= 0 then
+            self.task = nil
+            self.err = "closed"
+            return nil, "closed"
+        end
+        local r = get_request()
+        if not r then
+            return nil, "no request found"
+        end
+        local ok, msg = wait(r, self.sem, self.timeout_ms)
+        if not ok and resty_ffi_abandon(task) ~= 1 then
+            -- The reader gave up (timeout): the stream ends, the runtime is told.
+            self.task = nil
+            self.err = msg
+            return nil, msg
+        end
+        -- (abandon 1: the end came in the same tick; read what is left, without waiting.)
+    end
+end
+
+
+-- for chunk in s:chunks() do ... end: every chunk; then s.err says why it ended ("eof").
+function Stream:chunks()
+    return function()
+        return (self:read())
+    end
+end
+
+
+-- Stops reading: the runtime is told (its send answers cancelled). True.
+function Stream:close()
+    local task = self.task
+    if not task then
+        return true
+    end
+    self.task = nil
+    self.err = "closed"
+    if resty_ffi_abandon(task) == 1 then
+        resty_ffi_finish(task)
+    end
+    return true
+end
+
+
+local DEFAULT_WINDOW = 256 * 1024
+
+-- rt:stream_anyname(req, opts): the answer in chunks (see Stream); opts.timeout is the wait
+-- for each chunk, opts.window the bytes in flight at most (default 256 KiB).
+local function stream(self, req, opts)
+    local handle, r, timeout_ms, window = prepare(self, req, opts, "stream")
+    if not handle then
+        return nil, r
+    end
+    local err, errlen = errbuf()
+    local task = resty_ffi_post(r, handle, req, #req, 0, window or DEFAULT_WINDOW, psem,
+                                err, errlen)
+    if task == nil then
+        return nil, ffi_str(err, errlen[0])
+    end
+    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms }, Stream)
 end
 
 
@@ -315,6 +438,10 @@ local mt = {
         if type(name) ~= "string" or find(name, "__", 1, true) == 1 then
             error("no runtime method " .. tostring(name)
                   .. " (names starting with __ are reserved; __unload is the only one)", 2)
+        end
+        if find(name, "stream_", 1, true) == 1 then
+            rawset(self, name, stream)
+            return stream
         end
         rawset(self, name, call)
         return call

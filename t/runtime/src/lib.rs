@@ -24,6 +24,12 @@
 //! | `dict_incr <dict> <key> <delta> [init]` | `value N`, `declined <why>`, `error <why>` |
 //! | `dict_ttl <dict> <key>` | ms left, 0 never expires, -1 not there |
 //! | `dict_incr_many <dict> <key> <n> <threads>` | threads each add 1 n times (on threads of their own); `done` |
+//! | `stream <n> <size>`     | (a stream call) n chunks `<i>:` + filler to size, then `end` |
+//! | `stream_fail <n>`       | n chunks, then rc 7 `went wrong` |
+//! | `stream_total <bytes> <chunk>` | bytes in chunks, then `waited=N` (sends that found the window full) |
+//! | `stream_until_cancel <size>` | chunks every ms until the caller is gone (counted) |
+//! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
+//! | `streams_cancelled`     | how many streams saw their caller go |
 //! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, wait_announce tasks cancel_poll announced |
 //!
 //! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
@@ -45,6 +51,9 @@ extern "C" {
     fn ngx_http_resty_ffi_task_cancelled(task: *mut c_void) -> c_int;
     fn ngx_http_resty_ffi_task_deadline(task: *mut c_void) -> i64;
     fn ngx_http_resty_ffi_cancel_poll(tq: *mut c_void, tasks: *mut *mut c_void, max: c_int) -> c_int;
+    fn ngx_http_resty_ffi_task_streaming(task: *mut c_void) -> c_int;
+    fn ngx_http_resty_ffi_task_send(task: *mut c_void, buf: *const c_char, len: usize) -> c_int;
+    fn ngx_http_resty_ffi_task_try_send(task: *mut c_void, buf: *const c_char, len: usize) -> c_int;
     fn ngx_http_resty_ffi_shdict(name: *const c_char, len: usize, err: *mut *const c_char) -> *mut c_void;
     fn ngx_http_resty_ffi_shdict_get(
         dict: *mut c_void,
@@ -299,6 +308,96 @@ fn monotonic_ns() -> i64 {
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
+/// Streams whose sender saw its caller give up (`stream_until_cancel`).
+static STREAMS_CANCELLED: AtomicUsize = AtomicUsize::new(0);
+
+fn send(task: Ptr, chunk: &[u8]) -> c_int {
+    // SAFETY: the task is ours until answered; the chunk is ours.
+    unsafe { ngx_http_resty_ffi_task_send(task.0, chunk.as_ptr().cast(), chunk.len()) }
+}
+
+/// The i-th chunk of `stream`: "<i>:" then filler bytes up to size.
+fn chunk_of(i: usize, size: usize) -> Vec<u8> {
+    let mut c = format!("{i}:").into_bytes();
+    while c.len() < size {
+        c.push(b'a' + (c.len() % 26) as u8);
+    }
+    c.truncate(size.max(1));
+    c
+}
+
+/// The stream commands, each on a thread of its own (a stream may wait for its reader).
+fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
+    // SAFETY: the task is ours until answered.
+    if unsafe { ngx_http_resty_ffi_task_streaming(task.0) } != 1 {
+        return respond(task, 22, b"not a stream call");
+    }
+    match cmd {
+        // `stream <n> <size>`: n chunks chunk_of(i, size), then the answer "end".
+        b"stream" => {
+            let (n, size) = split(rest);
+            for i in 0..num(n) {
+                if send(task, &chunk_of(i, num(size))) != 0 {
+                    return respond(task, 0, b"cancelled");
+                }
+            }
+            respond(task, 0, b"end");
+        }
+        // `stream_fail <n>`: n chunks, then rc 7 "went wrong".
+        b"stream_fail" => {
+            for i in 0..num(rest) {
+                send(task, &chunk_of(i, 8));
+            }
+            respond(task, 7, b"went wrong");
+        }
+        // `stream_total <bytes> <chunk>`: bytes in chunks; the answer "waited=N": how many
+        // sends found the window full (try_send said 1) and had to wait.
+        b"stream_total" => {
+            let (total, size) = split(rest);
+            let (total, size) = (num(total), num(size).max(1));
+            let chunk = vec![b'x'; size];
+            let (mut sent, mut waited) = (0usize, 0usize);
+            while sent < total {
+                let n = size.min(total - sent);
+                // SAFETY: as in send.
+                let rc = unsafe { ngx_http_resty_ffi_task_try_send(task.0, chunk.as_ptr().cast(), n) };
+                let rc = if rc == 1 {
+                    waited += 1;
+                    send(task, &chunk[..n])
+                } else {
+                    rc
+                };
+                if rc != 0 {
+                    return respond(task, 0, b"cancelled");
+                }
+                sent += n;
+            }
+            respond(task, 0, format!("waited={waited}").as_bytes());
+        }
+        // `stream_until_cancel <size>`: chunks until the caller is gone; counts that.
+        b"stream_until_cancel" => {
+            let chunk = chunk_of(0, num(rest));
+            loop {
+                if send(task, &chunk) != 0 {
+                    STREAMS_CANCELLED.fetch_add(1, Ordering::SeqCst);
+                    return respond(task, 0, b"cancelled");
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        // `stream_slow <ms>`: one chunk, then another after ms.
+        _ => {
+            send(task, b"first");
+            thread::sleep(Duration::from_millis(num(rest) as u64));
+            let rc = send(task, b"second");
+            if rc != 0 {
+                STREAMS_CANCELLED.fetch_add(1, Ordering::SeqCst);
+            }
+            respond(task, 0, b"");
+        }
+    }
+}
+
 /// `wait_announce` tasks not answered yet: whoever takes one out answers it (once).
 static AWAITING_ANNOUNCE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
@@ -438,6 +537,15 @@ fn handle(task: Ptr, held: &Held) {
             };
             respond(task, 0, left.as_bytes());
         }
+        b"stream" | b"stream_fail" | b"stream_total" | b"stream_until_cancel" | b"stream_slow" => {
+            let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
+            thread::spawn(move || stream_command(task, &cmd, &rest));
+        }
+        b"streams_cancelled" => respond(
+            task,
+            0,
+            STREAMS_CANCELLED.load(Ordering::SeqCst).to_string().as_bytes(),
+        ),
         b"dict_get" => respond(task, 0, &dict_get(rest)),
         b"dict_store" => respond(task, 0, &dict_store(rest)),
         b"dict_incr" => respond(task, 0, &dict_incr(rest)),
