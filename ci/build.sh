@@ -23,3 +23,9 @@ for s in "$REPO_ROOT"/ci/build.d/*.sh; do
     [ -f "$s" ] || continue
     bash "$s" || die "build step failed: $s"
 done
+
+# Each wing (runtimes/<lang>/, see runtimes/README.md) builds its runtimes with its build.sh.
+for s in "$REPO_ROOT"/runtimes/*/build.sh; do
+    [ -f "$s" ] || continue
+    bash "$s" || die "build step failed: ${s#"$REPO_ROOT"/}"
+done

@@ -10,8 +10,9 @@ APT_PACKAGES=(
     clang libclang-dev pkg-config curl python3
 )
 
-# Components add theirs in ci/packages.d/*.txt (one Debian package per line).
-for f in "$REPO_ROOT"/ci/packages.d/*.txt; do
+# Components add theirs in ci/packages.d/*.txt, each wing in runtimes/<lang>/packages.txt
+# (one Debian package per line).
+for f in "$REPO_ROOT"/ci/packages.d/*.txt "$REPO_ROOT"/runtimes/*/packages.txt; do
     [ -f "$f" ] || continue
     while read -r p _; do
         case "$p" in ""|"#"*) ;; *) APT_PACKAGES+=("$p") ;; esac

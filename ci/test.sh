@@ -35,8 +35,8 @@ export TEST_NGINX_LIB_DIR=$LIB_DIR
 export TEST_NGINX_MODULES_DIR=$NGINX_MODULES_DIR
 export LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-# Components start their test services and export their TEST_NGINX_* variables here.
-for s in "$REPO_ROOT"/ci/test.d/*.sh; do
+# Components and wings start their test services and export their TEST_NGINX_* variables.
+for s in "$REPO_ROOT"/ci/test.d/*.sh "$REPO_ROOT"/runtimes/*/test-env.sh; do
     [ -f "$s" ] || continue
     # shellcheck disable=SC1090
     . "$s"
@@ -72,6 +72,13 @@ run_part() {   # name, command...
 }
 
 run_part debian-nginx python3 "$REPO_ROOT/ci/tnginx.py" t/ ci/tnginx-selftest.t
+
+# Each wing's own unit tests (runtimes/<lang>/test.sh), a part named <lang>-unit.
+for s in "$REPO_ROOT"/runtimes/*/test.sh; do
+    [ -f "$s" ] || continue
+    name=$(basename "$(dirname "$s")")-unit
+    run_part "$name" bash "$s"
+done
 
 # More parts (another nginx build, package tests): ci/test-extra.d/*.sh, each printing its
 # own "N passed, N failed" line last.

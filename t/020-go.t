@@ -178,7 +178,7 @@ live: 0
 qr/\[error\] .*\[resty_ffi\] restyffi: goroutine panic: deliberate goroutine panic\b/,
 qr/goroutine \d+ \[running\]:/,
 qr/main\.commands\.Handle\.func1\(\)/,
-qr/created by github\.com\/resty-ffi\/resty-ffi\/sdk\/go\.Go in goroutine \d+/,
+qr/created by github\.com\/resty-ffi\/resty-ffi\/runtimes\/go\/sdk\.Go in goroutine \d+/,
 qr/\[error\] .*\[resty_ffi\] restyffi: goroutine panic: p20\b/,
 ]
 --- no_error_log

@@ -22,12 +22,12 @@ fi
 objs=$RESTY_FFI_BUILD/nginx-static/nginx/objs
 
 if [ -z "${TEST_NGINX_LIB_DIR:-}" ]; then
-    # Not under ci/test.sh: its environment, and the services of ci/test.d.
+    # Not under ci/test.sh: its environment, and the services of ci/test.d and the wings.
     export TEST_NGINX_LUA_DIR=$REPO_ROOT/lua
     export TEST_NGINX_LIB_DIR=$LIB_DIR
     export TEST_NGINX_MODULES_DIR=$NGINX_MODULES_DIR
     export LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    for s in "$REPO_ROOT"/ci/test.d/*.sh; do
+    for s in "$REPO_ROOT"/ci/test.d/*.sh "$REPO_ROOT"/runtimes/*/test-env.sh; do
         [ -f "$s" ] || continue
         # shellcheck disable=SC1090
         . "$s" >&2
