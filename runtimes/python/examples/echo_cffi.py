@@ -3,7 +3,7 @@ runtime ABI that nginx's resty_ffi module exports, from a thread of its own. Mod
 this way run unchanged under libresty_ffi_python.so (cffi comes from the venv).
 
     local rt = ngx.load_ffi("resty_ffi_python",
-                            "venv=/path/to/venv;/path/to/examples/python/echo_cffi,init",
+                            "venv=/path/to/venv;/path/to/resty-ffi/runtimes/python/examples/echo_cffi,init",
                             { is_global = true })
     rt:echo("hello")   --> true, "hello"
 """

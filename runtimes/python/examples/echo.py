@@ -1,7 +1,7 @@
 """Echo runtime on the built-in resty_ffi module (no cffi): each call answers its request,
 prefixed with the load's cfg if there is one.
 
-    local rt = ngx.load_ffi("resty_ffi_python", "/path/to/examples/python/echo,init,>> ",
+    local rt = ngx.load_ffi("resty_ffi_python", "/path/to/resty-ffi/runtimes/python/examples/echo,init,>> ",
                             { is_global = true })
     rt:echo("hello")   --> true, ">> hello"
 """

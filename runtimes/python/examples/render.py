@@ -6,7 +6,7 @@ A missing template or bad JSON answers false, -2 (resty_ffi.RC_PANICKED: the han
 "<ExceptionType>: <message>".
 
     local rt = ngx.load_ffi("resty_ffi_python",
-        "venv=/path/to/venv;/path/to/examples/python/render,init", { is_global = true })
+        "venv=/path/to/venv;/path/to/resty-ffi/runtimes/python/examples/render,init", { is_global = true })
     rt:render('{"template": "greeting.html", "vars": {"name": "Ada", "items": ["tea"]}}')
 """
 
