@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Java: the loader libffi_java.so and the Java API resty-ffi.jar (both into $LIB_DIR), the
-# examples (javac/jar; jnr-echo with Maven) and the test runtimes (into $RESTY_FFI_BUILD/java).
+# The Java wing's build step (run by ci/build.sh): the loader libffi_java.so (loader/) and
+# the Java API resty-ffi.jar (api/), both into $LIB_DIR, the examples (javac/jar; jnr-echo
+# with Maven) and the test runtimes (into $RESTY_FFI_BUILD/java).
 # Quiet and idempotent: each part is rebuilt only when its sources changed.
 #
 # JDK: $JAVA_HOME if it has javac, else Debian's OpenJDK 17. The loader remembers it as the
 # default JVM (a worker's JAVA_HOME, passed with `env JAVA_HOME;`, wins at run time).
 set -euo pipefail
-. "$(dirname "$0")/../env.sh"
+. "$(dirname "$0")/../../ci/env.sh"
+WING=$REPO_ROOT/runtimes/java
 
 pick_jdk() {
     if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/javac" ]; then
@@ -61,21 +63,21 @@ build_jar() {
 }
 
 # 1. The loader (RESTY_FFI_JAVA_HOME: the JDK it falls back to).
-RESTY_FFI_JAVA_HOME=$JDK cargo build --release --quiet --manifest-path "$REPO_ROOT/loaders/java/Cargo.toml"
+RESTY_FFI_JAVA_HOME=$JDK cargo build --release --quiet --manifest-path "$WING/loader/Cargo.toml"
 install -m 0755 "$CARGO_TARGET_DIR/release/libffi_java.so" "$LIB_DIR/libffi_java.so"
 
 # 2. The Java API, next to the loader (which puts it first on the JVM's class path).
-if stale "$API_JAR" "$REPO_ROOT/loaders/java/api"; then
-    compile_dir "$OUT/classes/resty-ffi" "" "$REPO_ROOT/loaders/java/api"
+if stale "$API_JAR" "$WING/api"; then
+    compile_dir "$OUT/classes/resty-ffi" "" "$WING/api"
     "$JAR" --create --file "$API_JAR.tmp" -C "$OUT/classes/resty-ffi" . && mv "$API_JAR.tmp" "$API_JAR"
 fi
 
 # 3. Examples on the Java API (javac + jar only).
-build_jar "$OUT/echo.jar" "$API_JAR" "$REPO_ROOT/examples/java/echo/src"
-build_jar "$OUT/http-client.jar" "$API_JAR" "$REPO_ROOT/examples/java/http-client/src"
+build_jar "$OUT/echo.jar" "$API_JAR" "$WING/examples/echo/src"
+build_jar "$OUT/http-client.jar" "$API_JAR" "$WING/examples/http-client/src"
 
 # 4. The example built with Maven (jnr-ffi from Maven Central; offline once it is cached).
-jnr_src=$REPO_ROOT/examples/java/jnr-echo
+jnr_src=$WING/examples/jnr-echo
 jnr_out=$OUT/jnr-echo
 if stale "$jnr_out/jnr-echo.jar" "$jnr_src/pom.xml" "$jnr_src/src"; then
     command -v mvn >/dev/null || die "mvn not found: install maven (ci/setup.sh)"
@@ -90,8 +92,8 @@ if stale "$jnr_out/jnr-echo.jar" "$jnr_src/pom.xml" "$jnr_src/src"; then
     touch "$jnr_out/jnr-echo.jar"
 fi
 
-# 5. Test runtimes (t/java): rtest.* and two versions of a package for the reload test.
-tsrc=$REPO_ROOT/t/java
+# 5. Test runtimes (test-runtimes/): rtest.* and two versions of a package for the reload test.
+tsrc=$WING/test-runtimes
 if stale "$OUT/t/.built" "$tsrc" "$API_JAR"; then
     compile_dir "$OUT/t/classes" "$API_JAR" "$tsrc/src"
     compile_dir "$OUT/t/reload-v1" "$API_JAR" "$tsrc/reload-v1"

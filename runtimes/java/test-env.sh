@@ -1,4 +1,5 @@
-# Sourced by ci/test.sh: what t/040-java.t needs from the Java build (ci/build.d/40-java.sh).
+# The Java wing's test environment, sourced by ci/test.sh: what t/040-java.t needs from the
+# Java build (build.sh).
 # CLASSPATH and JAVA_OPTS reach the nginx workers through `env CLASSPATH; env JAVA_OPTS;`.
 _java_out=$RESTY_FFI_BUILD/java
 export TEST_NGINX_JAVA_RELOAD_DIR=$_java_out/t/reload-live

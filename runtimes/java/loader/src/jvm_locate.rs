@@ -3,7 +3,7 @@
 //! 1. `JAVA_HOME` in the worker's environment (nginx passes it only with `env JAVA_HOME;`
 //!    or `env JAVA_HOME=/path;`). When it is set it must hold a JVM: no silent fallback.
 //! 2. The JDK the loader was built with (`RESTY_FFI_JAVA_HOME` at build time, set by
-//!    ci/build.d/40-java.sh).
+//!    runtimes/java/build.sh).
 //! 3. Debian's default JDK, then Debian's OpenJDK 17.
 
 use std::path::{Path, PathBuf};

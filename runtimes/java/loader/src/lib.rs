@@ -6,7 +6,7 @@
 //! cfg is `<class>[?],<method>,<cfg>` (the original lua-resty-ffi's contract): the class (dots
 //! as package separators) has `static int method(String cfg, long tq)`; 0 = serving. A trailing
 //! `?` loads the class's package afresh (code reload). The JVM is created once per worker from
-//! `CLASSPATH` and `JAVA_OPTS`; see docs/java.md.
+//! `CLASSPATH` and `JAVA_OPTS`; see runtimes/java/README.md.
 
 mod jvm_locate;
 mod jvm_options;
