@@ -1,7 +1,7 @@
 'use strict';
 // The smallest Node.js runtime: answers each request with the cfg prefix and the request.
 //
-//   local rt = ngx.load_ffi("ffi_nodejs", "/path/to/examples/nodejs/echo/echo.js,init,>> ")
+//   local rt = ngx.load_ffi("ffi_nodejs", "/path/to/resty-ffi/runtimes/nodejs/examples/echo/echo.js,init,>> ")
 //   local ok, res = rt:echo("hello")   -- true, ">> hello"
 
 exports.init = (cfg) => {

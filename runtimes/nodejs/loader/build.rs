@@ -2,7 +2,7 @@
 //!
 //! `RESTY_FFI_LIBNODE_PREFIX` is a prefix holding Node 18's headers (`include/node/node.h`)
 //! and `libnode.so` (`lib/<multiarch>/` or `lib/`): by default Debian's libnode-dev and
-//! libnode108 unpacked by ci/build.d/50-nodejs.sh into `$RESTY_FFI_BUILD/libnode/usr`, or
+//! libnode108 unpacked by runtimes/nodejs/build.sh into `$RESTY_FFI_BUILD/libnode/usr`, or
 //! `/usr` where libnode-dev is installed. The library gets an rpath to libnode's directory
 //! (after `$ORIGIN`, so a libnode.so.108 copied next to libffi_nodejs.so wins).
 
@@ -48,7 +48,7 @@ fn main() {
     let include = prefix.join("include/node");
     if !include.join("node.h").exists() {
         panic!(
-            "node.h not found in {}: run ci/build.d/50-nodejs.sh (it unpacks Debian's \
+            "node.h not found in {}: run runtimes/nodejs/build.sh (it unpacks Debian's \
              libnode-dev) or set RESTY_FFI_LIBNODE_PREFIX to a prefix with include/node/node.h",
             include.display()
         );

@@ -1,5 +1,5 @@
 'use strict';
-// The JS side of libffi_nodejs.so, one instance per nginx worker (see docs/nodejs.md):
+// The JS side of libffi_nodejs.so, one instance per nginx worker (see runtimes/nodejs/README.md):
 //   - console.*, process.stdout/stderr and uncaught errors go to nginx's error.log;
 //   - `require('resty_ffi')` (and globalThis.__resty_ffi) is the runtime API;
 //   - load(): ngx.load_ffi("ffi_nodejs", "<module>[?],<export>[,<cfg>]") lands here, loads

@@ -7,7 +7,7 @@
 //! cfg is `<module>[?],<export>[,<cfg>]`: the module (CommonJS or ES) is loaded in the
 //! worker's one Node instance, and `export(cfg, tq)` returns the handler, an (async)
 //! function of a Buffer that returns a Buffer or a string. Node runs on a thread of its own,
-//! started by the first load; see docs/nodejs.md.
+//! started by the first load; see runtimes/nodejs/README.md.
 
 mod binding;
 mod embed;
@@ -75,8 +75,8 @@ mod tests {
     #[test]
     fn node_starts_and_loads_modules() {
         node_thread::ensure_started().expect("Node.js starts");
-        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nodejs");
-        let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/../../t/nodejs");
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+        let tests = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-runtimes");
         let load = |cfg: String| loads::load(load_spec::parse(&cfg).expect("valid cfg"), 1);
 
         load(format!("{examples}/echo/echo.js,init,> ")).expect("CommonJS module loads");

@@ -1,6 +1,6 @@
 // The echo runtime as an ES module: loaded with import(), same contract.
 //
-//   local rt = ngx.load_ffi("ffi_nodejs", "/path/to/examples/nodejs/echo/echo.mjs,default")
+//   local rt = ngx.load_ffi("ffi_nodejs", "/path/to/resty-ffi/runtimes/nodejs/examples/echo/echo.mjs,default")
 
 export default function init(cfg) {
   const prefix = Buffer.from(cfg ?? '');

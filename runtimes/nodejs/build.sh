@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Node.js: the loader libffi_nodejs.so (loaders/nodejs) into $LIB_DIR.
+# The Node.js wing's build step (run by ci/build.sh): the loader libffi_nodejs.so (loader/)
+# into $LIB_DIR, and the test suite's N-API addon.
 #
 # It embeds Debian's libnode (Node 18). libnode108 and libnode-dev are not installed (on a
 # machine whose `nodejs` comes from elsewhere, installing them would replace it): they are
 # fetched with `apt-get download` and unpacked with `dpkg -x` into $RESTY_FFI_BUILD/libnode
 # (headers for the build, libnode.so.108 for run time; libffi_nodejs.so has an rpath to it).
-# Their library dependencies are in ci/packages.d/nodejs.txt. Set RESTY_FFI_LIBNODE_PREFIX
+# Their library dependencies are in packages.txt. Set RESTY_FFI_LIBNODE_PREFIX
 # to use another Node 18 prefix (e.g. /usr with libnode-dev installed) instead.
 # Quiet and fast when nothing changed: the unpacked packages carry a version stamp.
 set -euo pipefail
-. "$(dirname "$0")/../env.sh"
+. "$(dirname "$0")/../../ci/env.sh"
+WING=$REPO_ROOT/runtimes/nodejs
 
 LIBNODE_ROOT=$RESTY_FFI_BUILD/libnode
 LIBNODE_PACKAGES=(libnode108 libnode-dev)
@@ -60,13 +62,13 @@ if [ -z "${RESTY_FFI_LIBNODE_PREFIX:-}" ]; then
 fi
 [ -f "$RESTY_FFI_LIBNODE_PREFIX/include/node/node.h" ] || die "nodejs: no include/node/node.h under $RESTY_FFI_LIBNODE_PREFIX"
 
-cargo build --release --quiet --manifest-path "$REPO_ROOT/loaders/nodejs/Cargo.toml"
+cargo build --release --quiet --manifest-path "$WING/loader/Cargo.toml"
 mkdir -p "$LIB_DIR"
 so=$CARGO_TARGET_DIR/release/libffi_nodejs.so
 cmp -s "$so" "$LIB_DIR/libffi_nodejs.so" || install -m 0755 "$so" "$LIB_DIR/libffi_nodejs.so"
 
 # The test suite's native addon (t/050-nodejs.t): N-API, compiled against libnode's headers.
-addon_src=$REPO_ROOT/t/nodejs/addon/hello.c
+addon_src=$WING/test-runtimes/addon/hello.c
 addon=$RESTY_FFI_BUILD/nodejs/hello.node
 if [ ! -f "$addon" ] || [ "$addon_src" -nt "$addon" ]; then
     mkdir -p "$(dirname "$addon")"

@@ -1,5 +1,5 @@
 /* A minimal N-API native addon for t/050-nodejs.t: native addons must find Node's symbols
- * in libnode (built by ci/build.d/50-nodejs.sh into $RESTY_FFI_BUILD/nodejs/hello.node). */
+ * in libnode (built by runtimes/nodejs/build.sh into $RESTY_FFI_BUILD/nodejs/hello.node). */
 #include <node_api.h>
 
 static napi_value hello(napi_env env, napi_callback_info info) {

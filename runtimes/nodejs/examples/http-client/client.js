@@ -4,7 +4,7 @@
 // a JSON summary of what came back: status, size and SHA-256 of each body.
 //
 //   local rt = ngx.load_ffi("ffi_nodejs",
-//       "/path/to/examples/nodejs/http-client/client.js,init," ..
+//       "/path/to/resty-ffi/runtimes/nodejs/examples/http-client/client.js,init," ..
 //       '{"base": "http://127.0.0.1:8080", "timeout_ms": 2000}')
 //   local ok, res = rt:fetch('{"paths": ["/a", "/b"]}')
 //   -- true, '{"results":[{"path":"/a","status":200,"bytes":5,"sha256":"..."}, ...]}'
