@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Builds the module and the Rust runtimes into $RESTY_FFI_BUILD/lib.
+# Builds the module, the core test runtimes and every wing's runtimes into $RESTY_FFI_BUILD/lib.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 [ -f "$NGINX_BUILD_DIR/ngx_auto_config.h" ] || die "no configured nginx tree at $NGINX_BUILD_DIR (run ci/setup.sh)"
 
 cd "$REPO_ROOT"
+# One workspace: the module, the core test runtime (t/runtime) and the Rust wing's crates
+# (runtimes/rust/build.sh installs those).
 cargo build --release --workspace --quiet
 mkdir -p "$LIB_DIR"
 install -m 0755 "$CARGO_TARGET_DIR/release/libngx_http_resty_ffi_module.so" "$MODULE_SO"
-for lib in ffi_echo ffi_argon2 ffi_test ffi_sdk_test; do
-    install -m 0755 "$CARGO_TARGET_DIR/release/lib$lib.so" "$LIB_DIR/lib$lib.so"
-done
+install -m 0755 "$CARGO_TARGET_DIR/release/libffi_test.so" "$LIB_DIR/libffi_test.so"
 
 # A runtime in plain C, as a C user writes one (t/016-unpin.t).
 # It includes the ABI's one header, abi/resty_ffi.h, as C runtimes do.
