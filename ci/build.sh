@@ -17,14 +17,8 @@ install -m 0755 "$CARGO_TARGET_DIR/release/libffi_test.so" "$LIB_DIR/libffi_test
 # It includes the ABI's one header, abi/resty_ffi.h, as C runtimes do.
 cc -O2 -Wall -Werror -shared -fPIC -pthread -I abi -o "$LIB_DIR/libffi_c_test.so" t/runtimes/ffi_c_test/ffi_c_test.c
 
-# Components (loaders, Go examples, ...) build in ci/build.d/*.sh, in name order; each
-# installs what nginx loads into $LIB_DIR.
-for s in "$REPO_ROOT"/ci/build.d/*.sh; do
-    [ -f "$s" ] || continue
-    bash "$s" || die "build step failed: $s"
-done
-
-# Each wing (runtimes/<lang>/, see runtimes/README.md) builds its runtimes with its build.sh.
+# Each wing (runtimes/<lang>/, see runtimes/README.md) builds its runtimes with its build.sh,
+# in name order; each installs what nginx loads into $LIB_DIR.
 for s in "$REPO_ROOT"/runtimes/*/build.sh; do
     [ -f "$s" ] || continue
     bash "$s" || die "build step failed: ${s#"$REPO_ROOT"/}"

@@ -11,7 +11,7 @@
 # Environment: RESTY_FFI_STATIC_PORT (default 1986), RESTY_FFI_STATIC_SERVROOT (default
 # $RESTY_FFI_BUILD/servroot-static).
 set -euo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
 if ! bash "$here/build-static-nginx.sh" >&2; then
@@ -22,12 +22,12 @@ fi
 objs=$RESTY_FFI_BUILD/nginx-static/nginx/objs
 
 if [ -z "${TEST_NGINX_LIB_DIR:-}" ]; then
-    # Not under ci/test.sh: its environment, and the services of ci/test.d and the wings.
+    # Not under ci/test.sh: its environment, and the wings' services and variables.
     export TEST_NGINX_LUA_DIR=$REPO_ROOT/lua
     export TEST_NGINX_LIB_DIR=$LIB_DIR
     export TEST_NGINX_MODULES_DIR=$NGINX_MODULES_DIR
     export LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    for s in "$REPO_ROOT"/ci/test.d/*.sh "$REPO_ROOT"/runtimes/*/test-env.sh; do
+    for s in "$REPO_ROOT"/runtimes/*/test-env.sh; do
         [ -f "$s" ] || continue
         # shellcheck disable=SC1090
         . "$s" >&2

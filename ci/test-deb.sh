@@ -12,7 +12,7 @@
 #
 # Environment: RESTY_FFI_DEB_TEST_PORT (default 20200).
 set -uo pipefail
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 
 PACKAGE=libnginx-mod-http-resty-ffi
