@@ -49,13 +49,26 @@ fn callback(
     }
 }
 
+/// A Buffer's bytes as a slice. An empty Buffer may have a NULL data pointer, which a slice
+/// must never have (`Some` of such a slice would read as `None`).
+///
+/// # Safety
+/// `p` and `len` are a live Buffer's, from `buffer_bytes`, and the Buffer outlives `'a`.
+unsafe fn buffer_slice<'a>(p: *const u8, len: usize) -> &'a [u8] {
+    if p.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: per this function's contract.
+    unsafe { std::slice::from_raw_parts(p, len) }
+}
+
 unsafe extern "C" fn js_log(env: napi_env, info: napi_callback_info) -> napi_value {
     callback(env, info, |js, info| {
         let [level, msg] = js.args(info)?;
         let level = js.get_i32(level, "log(level, msg): level")?;
         match js.buffer_bytes(msg)? {
             // SAFETY: the Buffer's bytes, alive during this call.
-            Some((p, len)) => raw::log_bytes(level, unsafe { std::slice::from_raw_parts(p, len) }),
+            Some((p, len)) => raw::log_bytes(level, unsafe { buffer_slice(p, len) }),
             None => raw::log_line(level, &js.get_string(msg, "log(level, msg): msg")?),
         }
         js.undefined()
@@ -87,7 +100,7 @@ unsafe extern "C" fn js_respond(env: napi_env, info: napi_callback_info) -> napi
             tasks::respond_bytes(task, rc, None);
         } else if let Some((p, len)) = js.buffer_bytes(body)? {
             // SAFETY: the Buffer's bytes, alive during this call; copied by respond_bytes.
-            tasks::respond_bytes(task, rc, Some(unsafe { std::slice::from_raw_parts(p, len) }));
+            tasks::respond_bytes(task, rc, Some(unsafe { buffer_slice(p, len) }));
         } else if js.type_of(body)? == NAPI_STRING {
             let (rsp, len) = js.string_to_malloc(body)?;
             // SAFETY: `rsp` is malloc()ed with `len` bytes and a NUL; the module takes it.
