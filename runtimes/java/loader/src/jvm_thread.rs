@@ -10,14 +10,13 @@
 
 use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::thread;
 
 use jni::objects::{JString, JValue};
 use jni::sys::{jint, jlong};
 use jni::{jni_sig, jni_str, JavaVM};
-use resty_ffi_sdk::raw;
+use resty_ffi_loader_host::{HostThread, LoadFailure};
 
-use crate::load_failure::{LoadFailure, LoadOutcome};
+use crate::load_failure::{java_failure, LoadOutcome};
 use crate::{jvm_start, startup_abort};
 
 /// Java code may recurse deeply (class loading, reflection): a roomy stack for init methods.
@@ -31,24 +30,17 @@ struct LoadJob {
 
 struct JvmThread {
     jobs: mpsc::Sender<LoadJob>,
-    /// The process that started the thread: a forked child has no such thread.
-    pid: u32,
+    host: HostThread,
 }
 
 static JVM_THREAD: OnceLock<Result<JvmThread, String>> = OnceLock::new();
 
 fn spawn() -> Result<JvmThread, String> {
     let (jobs, inbox) = mpsc::channel::<LoadJob>();
-    let builder = thread::Builder::new()
-        .name("resty-ffi-jvm".to_string())
-        .stack_size(STACK_SIZE);
-    // The new thread inherits the blocked mask from its first instruction on.
-    raw::spawn_with_nginx_signals_blocked(builder, move || serve(inbox))
+    // The new thread has nginx's signals blocked from its first instruction on.
+    let host = HostThread::spawn("resty-ffi-jvm", STACK_SIZE, move || serve(inbox))
         .map_err(|e| format!("cannot start the JVM thread: {e}"))?;
-    Ok(JvmThread {
-        jobs,
-        pid: std::process::id(),
-    })
+    Ok(JvmThread { jobs, host })
 }
 
 fn serve(inbox: mpsc::Receiver<LoadJob>) {
@@ -61,10 +53,10 @@ fn serve(inbox: mpsc::Receiver<LoadJob>) {
             Ok(vm) => {
                 let run = std::panic::AssertUnwindSafe(|| run_loader(vm, &job.cfg, job.tq));
                 std::panic::catch_unwind(run)
-                    .unwrap_or_else(|_| Err(LoadFailure::new(1, "panic while loading a Java runtime")))
+                    .unwrap_or_else(|_| Err(java_failure(1, "panic while loading a Java runtime")))
             }
-            Err(e) if first => Err(LoadFailure::new(1, e.clone())),
-            Err(e) => Err(LoadFailure::new(
+            Err(e) if first => Err(java_failure(1, e.clone())),
+            Err(e) => Err(java_failure(
                 1,
                 format!("no JVM in this worker: it failed to start: {e}"),
             )),
@@ -108,9 +100,9 @@ fn run_loader(vm: &JavaVM, cfg: &str, tq: jlong) -> LoadOutcome {
     });
     match result {
         Ok((0, _)) => Ok(()),
-        Ok((rc, Some(msg))) => Err(LoadFailure { rc, message: msg }),
-        Ok((rc, None)) => Err(LoadFailure::new(rc, format!("{cfg}: init returned {rc}"))),
-        Err(e) => Err(LoadFailure::new(
+        Ok((rc, Some(msg))) => Err(LoadFailure::new(rc, msg)),
+        Ok((rc, None)) => Err(java_failure(rc, format!("{cfg}: init returned {rc}"))),
+        Err(e) => Err(java_failure(
             1,
             format!("resty.ffi.Loader.start(\"{cfg}\") failed: {e}"),
         )),
@@ -120,26 +112,21 @@ fn run_loader(vm: &JavaVM, cfg: &str, tq: jlong) -> LoadOutcome {
 /// Runs one load on the JVM thread (starting the thread and the JVM the first time).
 pub fn load(cfg: String, tq: jlong) -> LoadOutcome {
     if let Some(why) = startup_abort::failure() {
-        return Err(LoadFailure::new(1, why));
+        return Err(java_failure(1, why));
     }
     let jvm_thread = match JVM_THREAD.get_or_init(spawn) {
         Ok(t) => t,
-        Err(e) => return Err(LoadFailure::new(1, e.clone())),
+        Err(e) => return Err(java_failure(1, e.clone())),
     };
-    if jvm_thread.pid != std::process::id() {
-        return Err(LoadFailure::new(
-            1,
-            format!(
-                "the JVM belongs to process {} (this process was forked after it started)",
-                jvm_thread.pid
-            ),
-        ));
-    }
+    jvm_thread
+        .host
+        .check_owner("the JVM")
+        .map_err(|e| java_failure(1, e))?;
     let (done, answer) = mpsc::sync_channel(1);
     if jvm_thread.jobs.send(LoadJob { cfg, tq, done }).is_err() {
-        return Err(LoadFailure::new(1, "the JVM thread has exited"));
+        return Err(java_failure(1, "the JVM thread has exited"));
     }
     answer
         .recv()
-        .unwrap_or_else(|_| Err(LoadFailure::new(1, "the JVM thread exited during a load")))
+        .unwrap_or_else(|_| Err(java_failure(1, "the JVM thread exited during a load")))
 }

@@ -16,60 +16,33 @@ mod load_failure;
 mod natives;
 mod startup_abort;
 
-use std::ffi::{c_char, c_int, c_void, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{c_char, c_int, c_void};
 
-use resty_ffi_sdk::raw::{self, level};
+use resty_ffi_loader_host::{require_module, required_cfg, run_libffi_init};
+use resty_ffi_sdk::raw;
+
+use load_failure::{java_failure, LoadOutcome};
+
+/// What the cfg looks like, for the error of a load without one.
+const CFG_FORM: &str = "\"<class>[?],<method>,<cfg>\"";
 
 /// The module's task functions, or why this process has none.
 fn module_abi() -> Result<&'static raw::ModuleAbi, String> {
-    raw::module_abi().map_err(|e| {
-        format!(
-            "symbol {} not found: libffi_java.so must be loaded by ngx.load_ffi with the \
-             resty-ffi module loaded",
-            e.name()
-        )
-    })
+    require_module("libffi_java.so")
 }
 
-fn init(cfg: *mut c_char, tq: *mut c_void) -> c_int {
-    if let Err(e) = module_abi() {
-        raw::log_line(level::ERR, &format!("ffi_java: {e}"));
-        return 1;
-    }
-    if cfg.is_null() {
-        raw::log_line(
-            level::ERR,
-            "ffi_java: cfg is required: \"<class>[?],<method>,<cfg>\"",
-        );
-        return 1;
-    }
-    // SAFETY: the module passes a NUL-terminated string that lives until we return.
-    let cfg = match unsafe { CStr::from_ptr(cfg) }.to_str() {
-        Ok(s) => s.to_string(),
-        Err(_) => {
-            raw::log_line(level::ERR, "ffi_java: cfg is not valid UTF-8");
-            return 1;
-        }
-    };
-    match jvm_thread::load(cfg, tq as usize as i64) {
-        Ok(()) => 0,
-        Err(failure) => {
-            // Logged on the nginx worker thread: the module adds it to load_ffi's error.
-            raw::log_line(level::ERR, &failure.message);
-            failure.rc
-        }
-    }
+fn start(cfg: Option<&[u8]>, tq: *mut c_void) -> LoadOutcome {
+    module_abi().map_err(|e| java_failure(1, e))?;
+    let cfg = required_cfg(cfg, CFG_FORM).map_err(|e| java_failure(1, e))?;
+    jvm_thread::load(cfg.to_string(), tq as usize as i64)
 }
 
 /// # Safety
 /// Called by the module with a C string (or NULL) and the runtime's task queue.
 #[no_mangle]
 pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int {
-    catch_unwind(AssertUnwindSafe(|| init(cfg, tq))).unwrap_or_else(|_| {
-        raw::log_line(level::ERR, "ffi_java: panic in libffi_init");
-        1
-    })
+    // SAFETY: per this function's contract.
+    unsafe { run_libffi_init(cfg, "ffi_java: panic in libffi_init", |cfg| start(cfg, tq)) }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Mutex, OnceLock};
 
-use crate::load_failure::{LoadFailure, LoadOutcome};
+use crate::load_failure::{java_failure, LoadOutcome};
 
 static STARTING: AtomicBool = AtomicBool::new(false);
 /// The answer channel of the libffi_init waiting for the start.
@@ -51,7 +51,7 @@ pub extern "C" fn abort_hook() {
     let _ = FAILED.set(ABORTED.to_string());
     let waiter = WAITER.lock().ok().and_then(|mut w| w.take());
     if let Some(waiter) = waiter {
-        let _ = waiter.send(Err(LoadFailure::new(1, ABORTED)));
+        let _ = waiter.send(Err(java_failure(1, ABORTED)));
     }
     // Never return: returning lets HotSpot exit() the nginx worker.
     loop {

@@ -20,21 +20,13 @@ mod pin;
 mod task_pump;
 mod tasks;
 
-use std::ffi::{c_char, c_int, c_void, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{c_char, c_int, c_void};
 
-use resty_ffi_sdk::raw::{self, level};
+use resty_ffi_loader_host::{required_cfg, run_libffi_init, LoadFailure};
 
-fn init(cfg: *mut c_char, tq: *mut c_void) -> Result<(), String> {
+fn start(cfg: Option<&[u8]>, tq: *mut c_void) -> Result<(), String> {
     tasks::module_abi()?;
-    if cfg.is_null() {
-        return Err(format!("cfg is required: {}", load_spec::FORM));
-    }
-    // SAFETY: the module passes a NUL-terminated string that lives until we return.
-    let text = unsafe { CStr::from_ptr(cfg) }
-        .to_str()
-        .map_err(|_| "cfg is not valid UTF-8".to_string())?;
-    let spec = load_spec::parse(text)?;
+    let spec = load_spec::parse(required_cfg(cfg, load_spec::FORM)?)?;
     pin::pin_once();
     node_thread::ensure_started()?;
     loads::load(spec, tq as usize as u64)
@@ -44,15 +36,12 @@ fn init(cfg: *mut c_char, tq: *mut c_void) -> Result<(), String> {
 /// Called by the module with a C string (or NULL) and the runtime's task queue.
 #[no_mangle]
 pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int {
-    let outcome = catch_unwind(AssertUnwindSafe(|| init(cfg, tq)))
-        .unwrap_or_else(|_| Err("panic in libffi_init".to_string()));
-    match outcome {
-        Ok(()) => 0,
-        Err(e) => {
-            // Logged on this thread, during libffi_init: load_ffi's error carries it.
-            raw::log_line(level::ERR, &format!("ffi_nodejs: {e}"));
-            1
-        }
+    // SAFETY: per this function's contract. A failure is logged on this thread, during
+    // libffi_init: load_ffi's error carries it.
+    unsafe {
+        run_libffi_init(cfg, "ffi_nodejs: panic in libffi_init", |cfg| {
+            start(cfg, tq).map_err(|e| LoadFailure::new(1, format!("ffi_nodejs: {e}")))
+        })
     }
 }
 

@@ -6,9 +6,9 @@
 
 use std::ffi::{c_char, c_int};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::thread;
 use std::time::{Duration, Instant};
 
+use resty_ffi_loader_host::HostThread;
 use resty_ffi_sdk::raw;
 
 use crate::{binding, embed, loads};
@@ -32,8 +32,8 @@ enum Phase {
 struct NodeState {
     phase: Mutex<Phase>,
     changed: Condvar,
-    /// The process that started Node: a forked child has no Node thread.
-    pid: Mutex<u32>,
+    /// Node's thread, once started: it belongs to the process that started it.
+    host: Mutex<Option<HostThread>>,
     /// The last error the C++ part reported (the reason Node did not start).
     last_error: Mutex<Option<String>>,
 }
@@ -41,7 +41,7 @@ struct NodeState {
 static STATE: NodeState = NodeState {
     phase: Mutex::new(Phase::NotStarted),
     changed: Condvar::new(),
-    pid: Mutex::new(0),
+    host: Mutex::new(None),
     last_error: Mutex::new(None),
 };
 
@@ -96,25 +96,20 @@ fn run_node() {
 
 /// Starts Node in this process if needed and waits until it is ready for loads.
 pub fn ensure_started() -> Result<(), String> {
-    let me = std::process::id();
     let mut phase = lock(&STATE.phase);
     if let Phase::NotStarted = *phase {
-        *lock(&STATE.pid) = me;
-        let builder = thread::Builder::new()
-            .name("resty-ffi-node".to_string())
-            .stack_size(STACK_SIZE);
         // Node's thread, and every thread Node starts (V8's platform workers, libuv's pool,
         // worker_threads), is born with nginx's signals blocked: they stay nginx's.
-        *phase = match raw::spawn_with_nginx_signals_blocked(builder, run_node) {
-            Ok(_) => Phase::Starting,
+        *phase = match HostThread::spawn("resty-ffi-node", STACK_SIZE, run_node) {
+            Ok(host) => {
+                *lock(&STATE.host) = Some(host);
+                Phase::Starting
+            }
             Err(e) => Phase::Failed(format!("cannot start the Node.js thread: {e}")),
         };
     }
-    let owner = *lock(&STATE.pid);
-    if owner != me {
-        return Err(format!(
-            "Node.js belongs to process {owner}: this process was forked after it started"
-        ));
+    if let Some(host) = &*lock(&STATE.host) {
+        host.check_owner("Node.js")?;
     }
     let deadline = Instant::now() + START_TIMEOUT;
     loop {

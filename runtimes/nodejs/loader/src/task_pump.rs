@@ -12,6 +12,7 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::thread;
 
+use resty_ffi_loader_host::spawn_with_nginx_signals_blocked;
 use resty_ffi_sdk::raw::{self, level};
 
 use crate::js_value::{Js, JsResult};
@@ -61,7 +62,7 @@ pub fn serve(js: Js, tq: u64, server: napi_value) -> JsResult<()> {
         .name("resty-ffi-node-poll".to_string())
         .stack_size(POLL_STACK_SIZE);
     // The poll thread is born with nginx's signals blocked.
-    match raw::spawn_with_nginx_signals_blocked(builder, move || pump(tq, task_fn)) {
+    match spawn_with_nginx_signals_blocked(builder, move || pump(tq, task_fn)) {
         Ok(_) => Ok(()),
         Err(e) => {
             // SAFETY: the function was never handed to a thread: release our only reference.

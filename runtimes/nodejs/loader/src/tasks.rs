@@ -2,6 +2,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
+use resty_ffi_loader_host::require_module;
 use resty_ffi_sdk::raw;
 
 /// Up to this many tasks are taken from the queue in one poll.
@@ -13,13 +14,7 @@ fn handle(task: u64) -> *mut c_void {
 
 /// The module's task functions, or why this process has none.
 pub fn module_abi() -> Result<&'static raw::ModuleAbi, String> {
-    raw::module_abi().map_err(|e| {
-        format!(
-            "symbol {} not found: libffi_nodejs.so must be loaded by ngx.load_ffi in an nginx \
-             with the resty-ffi module",
-            e.name()
-        )
-    })
+    require_module("libffi_nodejs.so")
 }
 
 /// The request bytes of a task not answered yet; None for a handle the module refuses.
@@ -56,16 +51,14 @@ pub unsafe fn respond_malloced(task: u64, rc: c_int, rsp: *mut c_char, len: usiz
 /// Answers with a copy of `bytes` (None: no response body). Without memory for the copy, the
 /// answer has no body and rc 0 becomes `RC_NO_MEMORY`.
 pub fn respond_bytes(task: u64, rc: c_int, bytes: Option<&[u8]>) {
-    let (rc, rsp, len) = match bytes {
-        None => (rc, std::ptr::null_mut(), 0),
-        Some(b) => match raw::malloc_copy(b) {
-            Some(p) => (rc, p, b.len()),
-            None if rc == 0 => (resty_ffi_sdk::RC_NO_MEMORY, std::ptr::null_mut(), 0),
-            None => (rc, std::ptr::null_mut(), 0),
-        },
-    };
-    // SAFETY: `rsp` is NULL or our own malloc()ed copy with a trailing NUL.
-    unsafe { respond_malloced(task, rc, rsp, len) };
+    let Ok(abi) = raw::module_abi() else { return };
+    let len = bytes.map_or(0, <[u8]>::len);
+    if c_int::try_from(len).is_err() {
+        let why = format!("response of {len} bytes is over the 2 GiB limit");
+        return respond_bytes(task, resty_ffi_sdk::RC_ERROR, Some(why.as_bytes()));
+    }
+    // SAFETY: a task not answered yet, answered here once; the module frees the copy.
+    unsafe { abi.respond(handle(task), rc, bytes, resty_ffi_sdk::RC_NO_MEMORY) };
 }
 
 /// Answers a failure of the loader's own: `rc` is one of the reserved `RC_*` codes.

@@ -18,8 +18,9 @@ use std::sync::OnceLock;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use resty_ffi_loader_host::log_info;
+
 use crate::library_pins;
-use crate::nginx_log;
 use crate::py_module::{self, resty_ffi_module};
 
 /// The Python executable the build linked against (see build.rs).
@@ -106,7 +107,7 @@ fn start() -> Result<(), String> {
         Ok((sys.getattr("version")?.extract()?, sys.getattr("prefix")?.extract()?))
     })
     .unwrap_or_default();
-    nginx_log::info(&format!(
+    log_info(&format!(
         "python: interpreter {} started (prefix {prefix}, logs to {})",
         version.split_whitespace().next().unwrap_or("?"),
         if resty_ffi_sdk::raw::logs_to_nginx() { "error.log" } else { "stderr" }

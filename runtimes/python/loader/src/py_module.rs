@@ -7,9 +7,9 @@ use std::ffi::c_int;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use resty_ffi_loader_host::log_text;
 use resty_ffi_sdk::raw::{self, level};
 
-use crate::nginx_log;
 use crate::py_task::{Task, TaskQueue};
 
 const HELPERS: &str = include_str!("python/resty_ffi.py");
@@ -19,10 +19,10 @@ const HELPERS: &str = include_str!("python/resty_ffi.py");
 #[pyfunction]
 fn log(level: c_int, msg: &Bound<'_, PyAny>) -> PyResult<()> {
     if let Ok(b) = msg.cast::<PyBytes>() {
-        nginx_log::write(level, b.as_bytes());
+        log_text(level, b.as_bytes());
     } else {
         let s = msg.str()?;
-        nginx_log::write(level, s.to_str()?.as_bytes());
+        log_text(level, s.to_str()?.as_bytes());
     }
     Ok(())
 }

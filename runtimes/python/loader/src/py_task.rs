@@ -15,19 +15,12 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use resty_ffi_loader_host::{log_text, require_module};
 use resty_ffi_sdk::raw::{self, level, ModuleAbi};
-
-use crate::nginx_log;
 
 /// The module's task functions, or why this process has none.
 fn abi() -> PyResult<&'static ModuleAbi> {
-    raw::module_abi().map_err(|e| {
-        PyRuntimeError::new_err(format!(
-            "{} not found: libresty_ffi_python.so must run inside nginx with \
-             ngx_http_resty_ffi_module loaded",
-            e.name()
-        ))
-    })
+    require_module("libresty_ffi_python.so").map_err(PyRuntimeError::new_err)
 }
 
 /// A runtime's task queue. Several threads may poll the same queue.
@@ -158,7 +151,7 @@ impl Drop for Task {
             return;
         }
         if let Ok(abi) = raw::module_abi() {
-            nginx_log::write(level::WARN, b"python: a task was dropped without an answer");
+            log_text(level::WARN, b"python: a task was dropped without an answer");
             // SAFETY: the task is live and was never answered.
             unsafe {
                 abi.respond(

@@ -8,24 +8,13 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use resty_ffi_loader_host::{log_error, log_info, LoadFailure};
+
 use crate::interpreter;
-use crate::nginx_log;
 use crate::py_module;
 use crate::spec::{self, Spec};
 
 const LOADER: &str = include_str!("python/runtime_loader.py");
-
-/// Why a runtime did not start: the rc for libffi_init and a one-line reason.
-pub struct Failure {
-    pub rc: c_int,
-    pub message: String,
-}
-
-impl Failure {
-    fn new(message: impl Into<String>) -> Failure {
-        Failure { rc: 1, message: message.into() }
-    }
-}
 
 /// The private module holding `runtime_loader.py`, made once.
 fn loader_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
@@ -68,23 +57,23 @@ fn run_loader(py: Python<'_>, spec: &Spec, tq: usize) -> PyResult<Outcome> {
 }
 
 /// Starts the runtime that `cfg` names on the task queue `tq`.
-pub fn start(cfg: Option<&[u8]>, tq: *mut c_void) -> Result<(), Failure> {
+pub fn start(cfg: Option<&[u8]>, tq: *mut c_void) -> Result<(), LoadFailure> {
     let Some(cfg) = cfg else {
-        return Err(Failure::new("python: no cfg: expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]"));
+        return Err(LoadFailure::new(1, "python: no cfg: expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]"));
     };
-    let spec = spec::parse(cfg).map_err(|e| Failure::new(format!("python: {e}")))?;
-    interpreter::ensure_started().map_err(|e| Failure::new(format!("python: {e}")))?;
+    let spec = spec::parse(cfg).map_err(|e| LoadFailure::new(1, format!("python: {e}")))?;
+    interpreter::ensure_started().map_err(|e| LoadFailure::new(1, format!("python: {e}")))?;
 
     let outcome = Python::attach(|py| run_loader(py, &spec, tq as usize));
-    let (rc, message, traceback) = outcome.map_err(|e| Failure::new(format!("python: loader failed: {e}")))?;
+    let (rc, message, traceback) = outcome.map_err(|e| LoadFailure::new(1, format!("python: loader failed: {e}")))?;
     if let Some(tb) = traceback {
-        nginx_log::error(&format!("python: {}", tb.trim_end()));
+        log_error(&format!("python: {}", tb.trim_end()));
     }
     if rc != 0 {
         let message = message.unwrap_or_else(|| format!("{}.{}() failed", spec.module, spec.func));
-        return Err(Failure { rc, message: format!("python: {message}") });
+        return Err(LoadFailure::new(rc, format!("python: {message}")));
     }
-    nginx_log::info(&format!(
+    log_info(&format!(
         "python: started {}.{}(){}",
         spec.module,
         spec.func,
@@ -106,7 +95,7 @@ mod tests {
     }
 
     fn start_str(cfg: &str) -> Result<(), String> {
-        start(Some(cfg.as_bytes()), std::ptr::null_mut()).map_err(|f| format!("rc={} {}", f.rc, f.message))
+        start(Some(cfg.as_bytes()), std::ptr::null_mut()).map_err(|f| format!("rc={} {}", f.rc(), f.message()))
     }
 
     #[test]
@@ -156,7 +145,7 @@ mod tests {
     #[test]
     fn bad_cfg_and_missing_module() {
         assert_eq!(
-            start(None, std::ptr::null_mut()).err().map(|f| f.message),
+            start(None, std::ptr::null_mut()).err().map(|f| f.message().to_string()),
             Some("python: no cfg: expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]".into())
         );
         let e = start_str("rt_surely_missing,init").err().unwrap_or_default();

@@ -24,8 +24,8 @@
 //!   by the `error_log` level.
 //! - Feature `tokio`: [`Init::serve_async`] runs an `async fn(Vec<u8>) -> Reply` with many
 //!   calls in flight. Feature `json` (default): [`Init::cfg_json`].
-//! - [`raw`]: the module's ABI itself, logging and nginx's signals, for loaders that host
-//!   another language (no feature needed).
+//! - [`raw`]: the module's ABI itself and logging, for runtimes that drive the ABI by hand
+//!   and for the loaders that host another language (no feature needed).
 
 mod logger;
 pub mod raw;

@@ -6,17 +6,13 @@
 //!   time, so a library links and its unit tests run without nginx.
 //! - [`log_line`] / [`log_bytes`]: one line into nginx's error.log (stderr outside nginx),
 //!   at a [`level`].
-//! - [`with_nginx_signals_blocked`], [`spawn_with_nginx_signals_blocked`],
-//!   [`block_nginx_signals`]: keep nginx's signals off the threads a runtime starts.
+//!
+//! Threads a runtime starts in `libffi_init` inherit the mask the module sets meanwhile, which
+//! keeps nginx's signals on nginx's thread. What only the language loaders need (their
+//! `libffi_init` glue, host threads) is their own crate, runtimes/rust/loader-host.
 
 mod module_abi;
 mod nginx_log;
-mod nginx_signals;
 
-pub use module_abi::{
-    malloc_copy, module_abi, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskPollBatchFn, TaskPollFn,
-};
+pub use module_abi::{module_abi, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskPollBatchFn, TaskPollFn};
 pub use nginx_log::{level, log_bytes, log_line, logs_to_nginx, LogFn};
-pub use nginx_signals::{
-    block_nginx_signals, spawn_with_nginx_signals_blocked, with_nginx_signals_blocked, NGINX_SIGNALS,
-};

@@ -90,8 +90,8 @@ pub fn module_abi() -> Result<&'static ModuleAbi, MissingSymbol> {
 }
 
 /// A `malloc()`ed copy of `bytes` followed by a NUL byte (so an empty copy reads as "", not
-/// as NULL); None when out of memory. Hand it to [`ModuleAbi::respond_malloced`] or `free` it.
-pub fn malloc_copy(bytes: &[u8]) -> Option<*mut c_char> {
+/// as NULL); None when out of memory. Handed to [`ModuleAbi::respond_malloced`].
+fn malloc_copy(bytes: &[u8]) -> Option<*mut c_char> {
     let size = bytes.len().checked_add(1)?;
     // SAFETY: plain allocation, checked for NULL below.
     let p = unsafe { libc::malloc(size) }.cast::<u8>();

@@ -1,5 +1,6 @@
-//! Log lines of the loader and of Python code, shortened to what nginx keeps of a line, then
-//! written by `resty_ffi_sdk::raw::log_bytes`: into nginx's error.log (the line reads
+//! Log lines of the loaders and of the code they host (a Python traceback, a Java stack
+//! trace), shortened to what nginx keeps of a line, then written by
+//! `resty_ffi_sdk::raw::log_bytes`: into nginx's error.log (the line reads
 //! `[resty_ffi] <msg>`), or to stderr in the same shape outside nginx. Any thread, never
 //! blocks.
 
@@ -37,16 +38,18 @@ fn shorten(msg: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// Logs `msg` (shortened) at an nginx level (clamped to 1 emerg .. 8 debug).
-pub fn write(level: c_int, msg: &[u8]) {
+pub fn log_text(level: c_int, msg: &[u8]) {
     raw::log_bytes(level, &shorten(msg));
 }
 
-pub fn error(msg: &str) {
-    write(level::ERR, msg.as_bytes());
+/// Logs `msg` (shortened) at error level.
+pub fn log_error(msg: &str) {
+    log_text(level::ERR, msg.as_bytes());
 }
 
-pub fn info(msg: &str) {
-    write(level::INFO, msg.as_bytes());
+/// Logs `msg` (shortened) at info level.
+pub fn log_info(msg: &str) {
+    log_text(level::INFO, msg.as_bytes());
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::io;
 use std::thread;
 
 /// The asynchronous signals nginx handles in its processes.
-pub const NGINX_SIGNALS: [c_int; 10] = [
+const NGINX_SIGNALS: [c_int; 10] = [
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -51,11 +51,6 @@ fn change_mask(how: c_int, set: &libc::sigset_t) -> io::Result<libc::sigset_t> {
     }
 }
 
-/// Blocks nginx's signals on this thread for good (threads it starts from now on inherit it).
-pub fn block_nginx_signals() -> io::Result<()> {
-    change_mask(libc::SIG_BLOCK, &nginx_signal_set()).map(|_| ())
-}
-
 /// Puts the saved mask back when dropped, also when the closure unwinds.
 struct RestoreMask(libc::sigset_t);
 
@@ -68,7 +63,7 @@ impl Drop for RestoreMask {
 
 /// Runs `f` with nginx's signals blocked on this thread, then restores the mask: every thread
 /// `f` starts keeps them blocked.
-pub fn with_nginx_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
+fn with_nginx_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
     let _restore = change_mask(libc::SIG_BLOCK, &nginx_signal_set())
         .ok()
         .map(RestoreMask);
@@ -111,8 +106,6 @@ mod tests {
                 .expect("thread starts");
             assert!(child.join().expect("no panic").iter().all(|&b| b));
             assert!(blocked_here().iter().all(|b| !b));
-            block_nginx_signals().expect("mask set");
-            assert!(blocked_here().iter().all(|&b| b));
         })
         .join()
         .expect("no panic");
