@@ -46,7 +46,7 @@ CONFIGURE_FLAGS=(
     --with-http_ssl_module --with-http_v2_module --with-http_realip_module
     --with-http_stub_status_module --with-http_auth_request_module
 )
-# Build dependencies beyond ci/setup.sh's: ci/packages.d/static-nginx.txt.
+# Build dependencies: ci/packages.txt (installed by ci/setup.sh).
 
 source_of() {   # binary package -> "source=version" of its installed version
     dpkg-query -W -f='${source:Package}=${source:Version}' "$1" 2>/dev/null ||

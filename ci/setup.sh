@@ -4,14 +4,10 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
-APT_PACKAGES=(
-    nginx nginx-dev libnginx-mod-http-lua libnginx-mod-http-ndk
-    lua-resty-core lua-resty-lrucache libluajit2-5.1-dev
-    clang libclang-dev pkg-config curl python3
-)
-
-# Components add theirs in ci/packages.d/*.txt (one Debian package per line).
-for f in "$REPO_ROOT"/ci/packages.d/*.txt; do
+# The core's Debian packages (ci/packages.txt) and each wing's (runtimes/<lang>/packages.txt),
+# one package per line.
+APT_PACKAGES=()
+for f in "$REPO_ROOT"/ci/packages.txt "$REPO_ROOT"/runtimes/*/packages.txt; do
     [ -f "$f" ] || continue
     while read -r p _; do
         case "$p" in ""|"#"*) ;; *) APT_PACKAGES+=("$p") ;; esac

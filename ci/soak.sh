@@ -41,7 +41,7 @@ MAX_GROWTH_PCT=5
 [[ $CALLS =~ ^[0-9]+$ ]] && [ "$CALLS" -ge $((2 * FIRST)) ] ||
     die "SOAK_CALLS must be an integer >= $((2 * FIRST))"
 [[ $MAX_SECONDS =~ ^[1-9][0-9]*$ ]] || die "SOAK_MAX_SECONDS must be a positive integer"
-command -v wrk >/dev/null || die "wrk not found (ci/packages.d/memcheck.txt lists it: run ci/setup.sh)"
+command -v wrk >/dev/null || die "wrk not found (ci/packages.txt lists it: run ci/setup.sh)"
 command -v curl >/dev/null || die "curl not found"
 [ -f "$MODULE_SO" ] && [ -f "$LIB_DIR/libffi_echo.so" ] ||
     die "module or libffi_echo.so missing in $LIB_DIR (run ci/build.sh)"

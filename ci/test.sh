@@ -5,6 +5,8 @@
 set -euo pipefail
 here=$(dirname "$0")
 # RESTY_FFI_QUICK=1 skips setup, build and cargo test (to rerun some .t files).
+# RESTY_FFI_SKIP_DEB=1 skips the package part (ci/test-deb.sh installs the .deb system-wide,
+# as root; skip it on a machine shared with other builds). Default: run it.
 if [ -z "${RESTY_FFI_QUICK:-}" ]; then
     bash "$here/setup.sh"
     bash "$here/build.sh"
@@ -35,8 +37,8 @@ export TEST_NGINX_LIB_DIR=$LIB_DIR
 export TEST_NGINX_MODULES_DIR=$NGINX_MODULES_DIR
 export LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
-# Components start their test services and export their TEST_NGINX_* variables here.
-for s in "$REPO_ROOT"/ci/test.d/*.sh; do
+# The wings start their test services and export their TEST_NGINX_* variables.
+for s in "$REPO_ROOT"/runtimes/*/test-env.sh; do
     [ -f "$s" ] || continue
     # shellcheck disable=SC1090
     . "$s"
@@ -74,13 +76,21 @@ run_part() {   # name, command...
 run_part debian-nginx python3 "$REPO_ROOT/tools/tnginx/tnginx.py" t/ tools/tnginx/t/
 run_part tnginx-unit python3 "$REPO_ROOT/tools/tnginx/tests/run.py"
 
-# More parts (another nginx build, package tests): ci/test-extra.d/*.sh, each printing its
-# own "N passed, N failed" line last.
-for s in "$REPO_ROOT"/ci/test-extra.d/*.sh; do
+# Each wing's own unit tests (runtimes/<lang>/test.sh), a part named <lang>-unit.
+for s in "$REPO_ROOT"/runtimes/*/test.sh; do
     [ -f "$s" ] || continue
-    name=$(basename "$s" .sh)
+    name=$(basename "$(dirname "$s")")-unit
     run_part "$name" bash "$s"
 done
+
+# The Debian package, end to end (installs it: needs root).
+if [ -z "${RESTY_FFI_SKIP_DEB:-}" ]; then
+    run_part deb bash "$REPO_ROOT/ci/test-deb.sh"
+else
+    log "deb: skipped (RESTY_FFI_SKIP_DEB)"
+fi
+# The whole t/ suite again, against an OpenResty-style nginx built with this module.
+run_part static-lua bash "$REPO_ROOT/ci/test-static-lua.sh"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

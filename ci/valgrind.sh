@@ -25,7 +25,7 @@ fi
 . "$here/env.sh"
 cd "$REPO_ROOT"
 command -v valgrind >/dev/null ||
-    die "valgrind not found (ci/packages.d/memcheck.txt lists it: run ci/setup.sh)"
+    die "valgrind not found (ci/packages.txt lists it: run ci/setup.sh)"
 
 # Left out by default, and why (docs/memcheck.md has the numbers):
 #  013-reload-quit-load  the nginx under test is an inner nginx the block starts itself,

@@ -986,7 +986,7 @@ mod contract_tests {
     #[test]
     fn the_test_runtimes_declare_what_the_header_does() {
         let header_functions = declared_functions(HEADER);
-        let rust = include_str!("../t/runtime/src/lib.rs");
+        let rust = include_str!("../t/runtimes/ffi_test/src/lib.rs");
         let block = rust.split("extern \"C\" {").nth(1).expect("an extern block");
         let block = &block[..block.find('}').expect("its end")];
         for decl in block.split(';').filter(|d| d.contains("fn ")) {

@@ -1,5 +1,5 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
-# Runtimes on the Rust SDK (sdk/rust): echo, typed cfg, panics, dropped tasks, tokio.
+# Runtimes on the Rust SDK (runtimes/rust/sdk): echo, typed cfg, panics, dropped tasks, tokio.
 
 use lib '.';
 use t::TestFFI 'no_plan';

@@ -1,5 +1,5 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
-# examples/rust/argon2: CPU-heavy work on the runtime's threads while nginx keeps serving.
+# runtimes/rust/examples/argon2: CPU-heavy work on the runtime's threads while nginx keeps serving.
 
 use lib '.';
 use t::TestFFI 'no_plan';

@@ -1,8 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
-# Go runtimes on the Go SDK (sdk/go): echo, errors, panics, logging, unload, and go-redis
-# against a real redis-server (ci/test.d/20-redis.sh starts it on $TEST_NGINX_REDIS_PORT).
-# libffi_go_echo.so: examples/go/echo; libffi_go_redis.so: examples/go/redis;
-# libffi_go_test.so: t/goruntime (commands: echo, error, plain, panic, goexit, log, closes).
+# Go runtimes on the Go SDK (runtimes/go/sdk): echo, errors, panics, logging, unload, and go-redis
+# against a real redis-server (runtimes/go/test-env.sh starts it on $TEST_NGINX_REDIS_PORT).
+# libffi_go_echo.so: runtimes/go/examples/echo; libffi_go_redis.so: runtimes/go/examples/redis;
+# libffi_go_test.so: runtimes/go/test-runtimes/sdk (commands: echo, error, plain, panic, goexit, log, closes).
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -160,7 +160,7 @@ live: 0
 qr/\[error\] .*\[resty_ffi\] restyffi: goroutine panic: deliberate goroutine panic\b/,
 qr/goroutine \d+ \[running\]:/,
 qr/main\.commands\.Handle\.func1\(\)/,
-qr/created by github\.com\/resty-ffi\/resty-ffi\/sdk\/go\.Go in goroutine \d+/,
+qr/created by github\.com\/resty-ffi\/resty-ffi\/runtimes\/go\/sdk\.Go in goroutine \d+/,
 qr/\[error\] .*\[resty_ffi\] restyffi: goroutine panic: p20\b/,
 ]
 --- no_error_log

@@ -5,10 +5,10 @@
 # pointer found on stack"): a worker's first tasks must not have such handles. An inner
 # nginx (t/lib/inner_nginx.lua, one worker) is reloaded again and again, so each round
 # calls a worker that has served nothing yet:
-#   TEST 1: libffi_go_raw.so (t/goruntime-raw), raw cgo as lua-resty-ffi's Go examples
+#   TEST 1: libffi_go_raw.so (runtimes/go/test-runtimes/raw), raw cgo as lua-resty-ffi's Go examples
 #           are written: the handle lives on a goroutine stack that a deep recursion grows;
 #           50 fresh workers, each with its first call, then 100 at once.
-#   TEST 2: libffi_go_test.so (t/goruntime, on the Go SDK): 50 fresh workers, each with a
+#   TEST 2: libffi_go_test.so (runtimes/go/test-runtimes/sdk, on the Go SDK): 50 fresh workers, each with a
 #           burst of 3000 calls at once as its first work ("deep 100": each handler grows
 #           its goroutine's stack). The SDK keeps the handle in a heap object, not on a
 #           goroutine stack, so small handles did not crash it: this block guards the

@@ -1,8 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # The Python loader (libresty_ffi_python.so): both module styles, the resty_ffi module,
 # venvs, reload with '?', failing inits and handlers, asyncio concurrency, unload, logging.
-# Python modules: t/python/ ($TEST_NGINX_PY_TESTS) and examples/python/; the venv is the
-# build's ($TEST_NGINX_PY_VENV, see ci/build.d/30-python.sh).
+# Python modules: runtimes/python/test-runtimes/ ($TEST_NGINX_PY_TESTS) and runtimes/python/examples/; the venv is the
+# build's ($TEST_NGINX_PY_VENV, see runtimes/python/build.sh).
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -30,7 +30,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: echo in the new style (examples/python/echo.py): cfg prefix, str and binary answers
+=== TEST 1: echo in the new style (runtimes/python/examples/echo.py): cfg prefix, str and binary answers
 --- config
     location = /t {
         content_by_lua_block {
@@ -56,7 +56,7 @@ live: 0
 
 
 
-=== TEST 2: the original cffi style (examples/python/echo_cffi.py) runs as is, cffi from the venv
+=== TEST 2: the original cffi style (runtimes/python/examples/echo_cffi.py) runs as is, cffi from the venv
 --- config
     location = /t {
         content_by_lua_block {
@@ -81,7 +81,7 @@ live: 0
 
 
 
-=== TEST 3: a PyPI package from the venv does real work: jinja2 templates (examples/python/render.py)
+=== TEST 3: a PyPI package from the venv does real work: jinja2 templates (runtimes/python/examples/render.py)
 --- config
     location = /t {
         content_by_lua_block {

@@ -2,7 +2,7 @@
 # Java runtimes: libffi_java.so (one JVM per worker), the resty.ffi Java API, the original's
 # jnr-ffi way, code reload with "?", failures, logging, JVM options and JAVA_HOME.
 #
-# ci/test.d/40-java.sh exports CLASSPATH (test runtimes t/java, the examples) and JAVA_OPTS;
+# runtimes/java/test-env.sh exports CLASSPATH (test runtimes runtimes/java/test-runtimes, the examples) and JAVA_OPTS;
 # workers see them through `env CLASSPATH; env JAVA_OPTS;`.
 
 use lib '.';

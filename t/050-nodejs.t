@@ -3,7 +3,7 @@
 # in flight on Node's event loop, failing handlers and loads, unload and fresh reloads,
 # console into error.log, a runtime that polls its queue itself, Node's http client against
 # an upstream, nginx's signals, reload and quit with Node loaded.
-# JS: t/nodejs/ ($TEST_NGINX_NODE_TESTS) and examples/nodejs/ ($TEST_NGINX_NODE_EXAMPLES).
+# JS: runtimes/nodejs/test-runtimes/ ($TEST_NGINX_NODE_TESTS) and runtimes/nodejs/examples/ ($TEST_NGINX_NODE_EXAMPLES).
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -377,7 +377,7 @@ self-poll worker: queue unloaded, leaving
 
 
 
-=== TEST 10: examples/nodejs/http-client: Node's http client fans out to an upstream (a location of this nginx)
+=== TEST 10: runtimes/nodejs/examples/http-client: Node's http client fans out to an upstream (a location of this nginx)
 --- config
     location ~ ^/upstream/(\w+)$ {
         content_by_lua_block {

@@ -3,7 +3,7 @@
 -- after its response was sent, while a client keeps pinging the same worker.
 --
 -- GET /storm?n=N&delay_ms=D
---   1. loads ffi_test (t/runtime) with max_queue > N;
+--   1. loads ffi_test (t/runtimes/ffi_test) with max_queue > N;
 --   2. spawns N light threads, each calling rt:x("hold y"): the runtime keeps every task
 --      unanswered until it is unloaded, so all N coroutines wait on their semaphores;
 --   3. kills the N threads (their tasks stay linked to the request, waiters still "waiting");

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# The Debian package, end to end: build it (ci/deb.sh), `apt-get install ./<deb>`, run
+# Debian's /usr/sbin/nginx with a config whose only module lines are
+# `include /etc/nginx/modules-enabled/*.conf;` (no lua_package_path: resty_ffi must be on the
+# default path), call the Rust echo runtime, stop nginx, then `apt-get remove` and
+# `apt-get purge` and check that nothing of the package is left.
+#
+# One line per check (`ok N - ...` / `not ok N - ...`), then `N passed, N failed`.
+# Leaves the system as it found it: the package is purged at the end, also on failure. If
+# it was installed before, it is reinstalled from the freshly built .deb at the end (noted
+# on stderr). Needs root (apt-get, dpkg).
+#
+# Environment: RESTY_FFI_DEB_TEST_PORT (default 20200).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+
+PACKAGE=libnginx-mod-http-resty-ffi
+PORT=${RESTY_FFI_DEB_TEST_PORT:-20200}
+PREFIX=$RESTY_FFI_BUILD/deb-test
+ENABLED_LINK=/etc/nginx/modules-enabled/60-mod-http-resty-ffi.conf
+AVAILABLE_CONF=/usr/share/nginx/modules-available/mod-http-resty-ffi.conf
+DEBIAN_NGINX=/usr/sbin/nginx
+APT=(apt-get -y -qq -o DPkg::Lock::Timeout=300)
+export DEBIAN_FRONTEND=noninteractive
+
+passed=0 failed=0 n=0
+check() {   # description, command...
+    local what=$1
+    shift
+    n=$((n + 1))
+    if "$@" >>"$PREFIX/checks.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok $n - $what"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $what (see $PREFIX/checks.log)"
+    fi
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit
+}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "not ok 1 - needs root to install the package"
+    failed=1
+    finish
+fi
+
+# System-wide state: one run at a time on this machine.
+exec 9>/run/lock/resty-ffi-deb-test.lock
+flock -w 900 9 || { echo "not ok 1 - another deb test holds /run/lock/resty-ffi-deb-test.lock"; failed=1; finish; }
+
+rm -rf "$PREFIX"
+mkdir -p "$PREFIX/conf" "$PREFIX/logs" "$PREFIX/tmp"
+: >"$PREFIX/checks.log"
+
+installed_before=$(dpkg-query -W -f='${Status} ${Version}' "$PACKAGE" 2>/dev/null | sed -n 's/^install ok installed //p')
+[ -n "$installed_before" ] &&
+    log "note: $PACKAGE $installed_before was installed before this test; it is replaced by the built package, and reinstalled from it at the end"
+
+nginx_pid() { cat "$PREFIX/logs/nginx.pid" 2>/dev/null; }
+stop_nginx() {
+    local pid i
+    pid=$(nginx_pid) || return 0
+    kill -QUIT "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    return 1
+}
+package_status() { dpkg-query -W -f='${db:Status-Status}' "$PACKAGE" 2>/dev/null; }
+package_gone() { local s; s=$(package_status); [ -z "$s" ] || [ "$s" = not-installed ]; }
+cleanup() {
+    stop_nginx
+    if ! package_gone; then "${APT[@]}" purge "$PACKAGE" >>"$PREFIX/checks.log" 2>&1; fi
+    if [ -n "$installed_before" ] && [ -n "${deb:-}" ]; then
+        "${APT[@]}" install "$deb" >>"$PREFIX/checks.log" 2>&1 ||
+            log "warning: could not reinstall $PACKAGE (it was installed before the test)"
+    fi
+}
+trap cleanup EXIT
+
+# What the checks look at.
+deb_has_depends() {   # deb, package...: each package is an item of Depends
+    local depends=", $(dpkg-deb -f "$1" Depends),"
+    shift
+    for p in "$@"; do
+        [ -n "$p" ] && [[ $depends == *", $p,"* ]] || { echo "no $p in Depends"; return 1; }
+    done
+}
+installed_files_present() {
+    test -f /usr/lib/nginx/modules/ngx_http_resty_ffi_module.so &&
+        test -f /usr/share/lua/5.1/resty_ffi.lua &&
+        test -f /usr/share/lua/5.1/resty/ffi.lua &&
+        test -f /usr/include/resty_ffi.h &&
+        grep -qx 'load_module modules/ngx_http_resty_ffi_module.so;' "$AVAILABLE_CONF"
+}
+enabled_after_lua() {
+    [ "$(readlink "$ENABLED_LINK")" = "$AVAILABLE_CONF" ] || return 1
+    # nginx includes modules-enabled/*.conf in name order: lua's load_module line first.
+    local order
+    order=$(cd /etc/nginx/modules-enabled && ls | grep -e '-mod-http-lua\.conf$' -e '-mod-http-resty-ffi\.conf$' | tr '\n' ' ')
+    [ "$order" = "50-mod-http-lua.conf 60-mod-http-resty-ffi.conf " ] || { echo "order: $order"; return 1; }
+}
+none_left() {   # path...: none exists (not even as a dangling symlink)
+    local f
+    for f in "$@"; do
+        if [ -e "$f" ] || [ -L "$f" ]; then
+            echo "left behind: $f"
+            return 1
+        fi
+    done
+}
+no_errors_logged() { ! grep -E '\[(error|crit|alert|emerg)\]' "$PREFIX/logs/error.log"; }
+
+# 1. Build.
+deb=$(bash "$here/deb.sh" 2>>"$PREFIX/checks.log")
+arch=$(dpkg --print-architecture)
+check "ci/deb.sh builds ${PACKAGE}_<version>_$arch.deb" \
+    bash -c '[[ -f $1 && $(basename "$1") == '"${PACKAGE}_*_$arch.deb"' ]]' _ "$deb"
+[ -f "${deb:-}" ] || finish
+abi=$(sed -n 's/^nginx:abi=//p' "$DEBIAN_NGINX_SRC/debian/libnginx-mod.abisubstvars")
+check "Depends: libnginx-mod-http-lua, ${abi:-<no nginx:abi in nginx-dev>}" \
+    deb_has_depends "$deb" libnginx-mod-http-lua "$abi"
+
+# 2. Install.
+check "apt-get install ./$(basename "$deb")" "${APT[@]}" install --no-install-recommends "$deb"
+check "dpkg: $PACKAGE installed" test "$(package_status)" = installed
+check "module, its load_module line, resty_ffi.lua and resty/ffi.lua installed" installed_files_present
+check "postinst: $ENABLED_LINK -> $AVAILABLE_CONF, after 50-mod-http-lua.conf" enabled_after_lua
+
+# 3. Debian's nginx with the enabled modules only. No -p: `load_module modules/...` in
+#    modules-enabled resolves against Debian's compiled-in prefix, as in production; every
+#    file nginx writes is under $PREFIX. Workers run as Debian's stock user (www-data), and
+#    the runtime is installed where a user would put one (world-readable, under /usr/local).
+RUNTIME_DIR=/usr/local/lib/resty-ffi-deb-test
+install -D -m 0644 "$LIB_DIR/libffi_echo.so" "$RUNTIME_DIR/libffi_echo.so"
+cat >"$PREFIX/conf/nginx.conf" <<END
+include /etc/nginx/modules-enabled/*.conf;
+user www-data;
+worker_processes 1;
+pid $PREFIX/logs/nginx.pid;
+error_log $PREFIX/logs/error.log info;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $PREFIX/tmp/body;
+    proxy_temp_path $PREFIX/tmp/proxy;
+    fastcgi_temp_path $PREFIX/tmp/fastcgi;
+    uwsgi_temp_path $PREFIX/tmp/uwsgi;
+    scgi_temp_path $PREFIX/tmp/scgi;
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        require("resty.ffi").set_library_path("$RUNTIME_DIR")
+    }
+    server {
+        listen 127.0.0.1:$PORT;
+        location = /echo {
+            content_by_lua_block {
+                local rt, err = ngx.load_ffi("ffi_echo", "echo: ")
+                if not rt then
+                    ngx.say("load_ffi failed: ", err)
+                    return
+                end
+                local ok, res = rt:echo(ngx.var.arg_msg)
+                ngx.say(ok, " ", res, " live=", require("resty_ffi").live_tasks())
+            }
+        }
+    }
+}
+END
+nginx_args=(-c "$PREFIX/conf/nginx.conf" -e "$PREFIX/logs/error.log")
+check "nginx -t" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
+check "Debian's nginx starts on 127.0.0.1:$PORT" "$DEBIAN_NGINX" "${nginx_args[@]}"
+answer=$(curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/echo?msg=hello")
+check "echo runtime answers through the packaged module (got: ${answer:-nothing})" \
+    test "$answer" = "true echo: hello live=0"
+workers_not_root() {
+    local pid users
+    pid=$(nginx_pid) || return 1
+    users=$(ps -o user= --ppid "$pid" | sort -u | tr -d ' ')
+    [ "$users" = www-data ]
+}
+check "workers run as www-data, not root" workers_not_root
+check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
+check "nginx stops (quit)" stop_nginx
+rm -rf "$RUNTIME_DIR"
+
+# 4. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
+mapfile -t files < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print substr($6, 2) }')
+check "apt-get remove" "${APT[@]}" remove "$PACKAGE"
+symlink_set_aside() { [ -L "$ENABLED_LINK.removed" ] && none_left "$ENABLED_LINK"; }
+check "after remove: its files gone" none_left "${files[@]}"
+check "after remove: the symlink moved to $(basename "$ENABLED_LINK").removed (prerm)" symlink_set_aside
+check "apt-get purge" "${APT[@]}" purge "$PACKAGE"
+check "after purge: unknown to dpkg" package_gone
+check "after purge: none of its ${#files[@]} files, no symlink, no doc dir left" \
+    none_left "${files[@]}" "$ENABLED_LINK" "$ENABLED_LINK.removed" "/usr/share/doc/$PACKAGE"
+finish

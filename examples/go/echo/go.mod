@@ -1,7 +1,0 @@
-module github.com/resty-ffi/resty-ffi/examples/go/echo
-
-go 1.19
-
-require github.com/resty-ffi/resty-ffi/sdk/go v0.0.0
-
-replace github.com/resty-ffi/resty-ffi/sdk/go => ../../../sdk/go

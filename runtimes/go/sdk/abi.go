@@ -1,0 +1,143 @@
+package restyffi
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../../abi
+#cgo LDFLAGS: -ldl
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include "resty_ffi.h"
+
+// The runtime ABI exported by ngx_http_resty_ffi_module. The functions are looked up at
+// run time (dlsym), so the library links without the module and works with a module
+// that lacks the optional log function.
+typedef void *(*rf_task_poll_fn)(void *tq);
+typedef char *(*rf_get_req_fn)(void *task, int *len);
+typedef void (*rf_respond_fn)(void *task, int rc, char *rsp, int rsp_len);
+typedef void (*rf_log_fn)(int level, const char *msg, int len);
+
+static void *rf_lookup(const char *name) {
+	return dlsym(RTLD_DEFAULT, name);
+}
+
+static void *rf_task_poll(void *fn, void *tq) {
+	return ((rf_task_poll_fn)fn)(tq);
+}
+
+static char *rf_get_req(void *fn, void *task, int *len) {
+	return ((rf_get_req_fn)fn)(task, len);
+}
+
+// Answers with a malloc()ed copy of data (the module frees it). An empty answer is sent
+// as "" (a NUL-terminated string), not NULL, so Lua reads an empty string, not nil.
+// Without memory the answer is rc (or RESTY_FFI_RC_NO_MEMORY where rc was 0) and no body:
+// never a crash.
+static void rf_respond(void *fn, void *task, int rc, const char *data, int len) {
+	size_t size = len > 0 ? (size_t)len : 1;
+	char *rsp = malloc(size);
+	if (rsp == NULL) {
+		((rf_respond_fn)fn)(task, rc != 0 ? rc : RESTY_FFI_RC_NO_MEMORY, NULL, 0);
+		return;
+	}
+	if (len > 0) {
+		memcpy(rsp, data, (size_t)len);
+	} else {
+		rsp[0] = '\0';
+		len = 0;
+	}
+	((rf_respond_fn)fn)(task, rc, rsp, len);
+}
+
+static void rf_log(void *fn, int level, const char *msg, int len) {
+	((rf_log_fn)fn)(level, msg, len);
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// The module's functions, found once per process.
+var abi struct {
+	once    sync.Once
+	err     error
+	poll    unsafe.Pointer
+	getReq  unsafe.Pointer
+	respond unsafe.Pointer
+}
+
+var logFunc struct {
+	once sync.Once
+	fn   unsafe.Pointer // nil: no ngx_http_resty_ffi_log in this process
+}
+
+func lookup(name string) unsafe.Pointer {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return C.rf_lookup(cname)
+}
+
+// bindABI finds the task functions of ngx_http_resty_ffi_module in the process.
+func bindABI() error {
+	abi.once.Do(func() {
+		abi.poll = lookup("ngx_http_lua_ffi_task_poll")
+		abi.getReq = lookup("ngx_http_lua_ffi_get_req")
+		abi.respond = lookup("ngx_http_lua_ffi_respond")
+		if abi.poll == nil || abi.getReq == nil || abi.respond == nil {
+			abi.err = fmt.Errorf("the runtime ABI (ngx_http_lua_ffi_task_poll, _get_req, _respond) " +
+				"is not in this process: load the library from nginx with ngx_http_resty_ffi_module")
+		}
+	})
+	return abi.err
+}
+
+// cPoll blocks until the next task of tq; nil once the runtime is unloaded.
+func cPoll(tq unsafe.Pointer) unsafe.Pointer {
+	return C.rf_task_poll(abi.poll, tq)
+}
+
+// cRequest copies the request bytes of a task the caller has not answered yet.
+func cRequest(task unsafe.Pointer) []byte {
+	var n C.int
+	p := C.rf_get_req(abi.getReq, task, &n)
+	if p == nil || n <= 0 {
+		return []byte{}
+	}
+	return C.GoBytes(unsafe.Pointer(p), n)
+}
+
+// cRespond answers a task with a C copy of rsp; len(rsp) must fit in a C int.
+func cRespond(task unsafe.Pointer, rc int, rsp []byte) {
+	var data *C.char
+	if len(rsp) > 0 {
+		data = (*C.char)(unsafe.Pointer(&rsp[0]))
+	}
+	C.rf_respond(abi.respond, task, C.int(rc), data, C.int(len(rsp)))
+}
+
+// cLog hands msg to ngx_http_resty_ffi_log; false if the module has no such function.
+func cLog(level Level, msg []byte) bool {
+	logFunc.once.Do(func() {
+		logFunc.fn = lookup("ngx_http_resty_ffi_log")
+	})
+	if logFunc.fn == nil {
+		return false
+	}
+	if len(msg) == 0 {
+		return true
+	}
+	C.rf_log(logFunc.fn, C.int(level), (*C.char)(unsafe.Pointer(&msg[0])), C.int(len(msg)))
+	return true
+}
+
+// cString copies a C string that may be NULL; ok is false for NULL.
+func cString(p unsafe.Pointer) (b []byte, ok bool) {
+	if p == nil {
+		return nil, false
+	}
+	return C.GoBytes(p, C.int(C.strlen((*C.char)(p)))), true
+}

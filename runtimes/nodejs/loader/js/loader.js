@@ -1,0 +1,326 @@
+'use strict';
+// The JS side of libffi_nodejs.so, one instance per nginx worker (see runtimes/nodejs/README.md):
+//   - console.*, process.stdout/stderr and uncaught errors go to nginx's error.log;
+//   - `require('resty_ffi')` (and globalThis.__resty_ffi) is the runtime API;
+//   - load(): ngx.load_ffi("ffi_nodejs", "<module>[?],<export>[,<cfg>]") lands here, loads
+//     the module, calls export(cfg, tq) and serves tq with the handler it returns.
+const binding = process._linkedBinding('resty_ffi');
+const Module = require('module');
+const path = require('path');
+const util = require('util');
+const { Writable } = require('stream');
+const { Console } = require('console');
+const { pathToFileURL } = require('url');
+
+const LEVELS = Object.freeze({
+  EMERG: 1, ALERT: 2, CRIT: 3, ERR: 4, WARN: 5, NOTICE: 6, INFO: 7, DEBUG: 8,
+});
+
+// Answer codes (abi/resty_ffi.h), the same in every language: rc 0 is success, positive rcs
+// are the runtime's own, -1..-99 are what the SDKs and loaders answer on their own.
+const RCS = Object.freeze({
+  RC_ERROR: -1, // an error that carries no code of its own (resty.error(0, msg), a bad answer)
+  RC_PANICKED: -2, // the handler threw or rejected (with no rc of its own)
+  RC_DROPPED: -3, // the task was dropped without an answer
+  RC_NO_MEMORY: -4, // no memory for the request or the answer
+  RC_CANCELLED: -5, // reserved: the call was cancelled
+});
+
+// An export returns this instead of a handler when its own code polls tq (worker threads).
+const POLLS_ITSELF = Symbol('resty_ffi.POLLS_ITSELF');
+
+function log(level, ...args) {
+  binding.log(level, 'node: ' + util.format(...args));
+}
+
+// ---- error.log instead of stdio ---------------------------------------------------------
+
+function logStream(level) {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk, _encoding, done) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      binding.log(level, 'node: ' + text.replace(/\n$/, ''));
+      done();
+    },
+  });
+}
+
+const toInfo = logStream(LEVELS.INFO);
+const toErr = logStream(LEVELS.ERR);
+const mainConsole = new Console({ stdout: toInfo, stderr: toErr, colorMode: false });
+for (const key of Object.keys(mainConsole)) {
+  if (typeof mainConsole[key] === 'function') console[key] = mainConsole[key];
+}
+console.debug = new Console({ stdout: logStream(LEVELS.DEBUG), colorMode: false }).log;
+console.warn = new Console({ stdout: toInfo, stderr: logStream(LEVELS.WARN), colorMode: false }).warn;
+// Worker threads' stdio is piped into these, so their console output lands here too.
+for (const [name, stream] of [['stdout', toInfo], ['stderr', toErr]]) {
+  Object.defineProperty(process, name, { configurable: true, enumerable: true, get: () => stream });
+}
+
+// What is said of a thrown value whose getters or traps throw (a poisoned Proxy, say).
+const UNDESCRIBABLE = 'a thrown value that cannot be described';
+
+// Never throws: JS code may throw anything, and getters that throw.
+function stackText(e) {
+  try {
+    return (e && typeof e.stack === 'string') ? e.stack : util.inspect(e);
+  } catch (_) {
+    return UNDESCRIBABLE;
+  }
+}
+
+// A listener that throws here makes Node abort the whole nginx worker: never throw.
+process.on('uncaughtException', (err, origin) => {
+  try {
+    const what = origin === 'unhandledRejection' ? 'unhandled promise rejection' : 'uncaught exception';
+    binding.log(LEVELS.ERR, `node: ${what}: ${stackText(err)}`);
+  } catch (_) { /* nothing left to log with */ }
+});
+
+// Node's own warnings (deprecations, experimental features) at nginx's warn level.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  let text = UNDESCRIBABLE;
+  try {
+    text = w && w.name ? `${w.name}: ${w.message}` : util.inspect(w);
+  } catch (_) { /* an emitted warning object whose getters throw */ }
+  binding.log(LEVELS.WARN, `node: ${text}`);
+});
+
+// The process is the nginx worker: a runtime must not end it.
+process.exit = function exit(code) {
+  throw new Error(`process.exit(${code === undefined ? '' : code}) in a resty-ffi runtime: ` +
+                  'the nginx worker is not the runtime\'s to end');
+};
+
+// ---- values into answers ----------------------------------------------------------------
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (typeof v === 'object') {
+    let name;
+    try {
+      name = v.constructor && v.constructor.name;
+    } catch (_) {
+      return 'an object'; // a constructor getter (or Proxy trap) that throws
+    }
+    return `an object (${(typeof name === 'string' && name) || 'Object'})`;
+  }
+  return typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`;
+}
+
+function isError(e) {
+  return e instanceof Error || util.types.isNativeError(e);
+}
+
+// "Name: message" (a syntax error with its file:line), without Node's "Require stack".
+function errorText(e) {
+  if (!isError(e)) return typeof e === 'string' ? e : util.inspect(e);
+  const message = String(e.message).split('\nRequire stack:')[0];
+  const text = `${e.name || 'Error'}: ${message}`;
+  if (e.name === 'SyntaxError' && typeof e.stack === 'string') {
+    const where = e.stack.split('\n', 1)[0];
+    if (/:\d+$/.test(where) && !where.startsWith(text)) return `${where}: ${text}`;
+  }
+  return text;
+}
+
+function isRc(rc) {
+  return Number.isInteger(rc) && rc !== 0 && rc >= -0x80000000 && rc <= 0x7fffffff;
+}
+
+// A thrown value's `rc` (a non-zero int32) is the call's rc; an `rc` that is not one (0, say)
+// gives RC_ERROR; a value without an rc, RC_PANICKED.
+function errorRc(e) {
+  const rc = e !== null && typeof e === 'object' ? e.rc : undefined;
+  if (rc === undefined) return RCS.RC_PANICKED;
+  return isRc(rc) ? rc : RCS.RC_ERROR;
+}
+
+// What an answer says of a thrown value: an Error's message (no "Name: " before it), else
+// the value as util.inspect shows it (a string as it is).
+function answerText(e) {
+  if (!isError(e)) return typeof e === 'string' ? e : util.inspect(e);
+  return String(e.message);
+}
+
+// errorText(e), or `fallback` when e's getters or traps throw.
+function thrownText(e, fallback) {
+  try {
+    return errorText(e);
+  } catch (_) {
+    return fallback;
+  }
+}
+
+// Answers with what the handler threw or rejected with: any value, an Error or not.
+function fail(task, e) {
+  let rc = RCS.RC_PANICKED;
+  try {
+    rc = errorRc(e);
+  } catch (_) { /* an rc getter that throws */ }
+  let text = 'node: the handler threw a value that cannot be described';
+  try {
+    text = answerText(e);
+  } catch (_) { /* a message getter or Proxy trap that throws */ }
+  binding.respond(task, rc, text);
+}
+
+function answer(task, v) {
+  if (v === undefined || v === null || typeof v === 'string' || Buffer.isBuffer(v)) {
+    binding.respond(task, 0, v);
+  } else if (ArrayBuffer.isView(v)) {
+    binding.respond(task, 0, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  } else if (util.types.isAnyArrayBuffer(v)) {
+    binding.respond(task, 0, Buffer.from(v));
+  } else {
+    binding.respond(task, RCS.RC_ERROR, `node: the handler returned ${describe(v)}: ` +
+                             'a Buffer, a typed array, a string, null or undefined expected');
+  }
+}
+
+// The handler's optional `onUnload()` runs once the runtime is unloaded, after its last task.
+function unloaded(handler) {
+  if (typeof handler.onUnload !== 'function') return;
+  Promise.resolve()
+    .then(() => handler.onUnload())
+    .catch((e) => binding.log(LEVELS.ERR, `node: onUnload failed: ${stackText(e)}`));
+}
+
+// What the poll thread calls for each task, on this loop: every call is answered once.
+// (null, null) after the last one: the runtime was unloaded.
+function makeServer(handler) {
+  return function serveTask(task, req) {
+    if (task === null) {
+      unloaded(handler);
+      return;
+    }
+    let out;
+    try {
+      out = handler(req);
+      if (!isThenable(out)) {
+        answer(task, out);
+        return;
+      }
+    } catch (e) {
+      // the handler threw, or a getter of what it returned did (`then`, `constructor`)
+      fail(task, e);
+      return;
+    }
+    // A native promise adopts any thenable, even one whose then() returns nothing; a then()
+    // that throws rejects it. Nothing here throws synchronously.
+    new Promise((resolve) => resolve(out))
+      .then((v) => answer(task, v))
+      .catch((e) => fail(task, e));
+  };
+}
+
+function isThenable(v) {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+}
+
+// ---- loading ----------------------------------------------------------------------------
+
+let freshLoads = 0;
+
+// A path (absolute, or relative to the working directory) or a package name, resolved as
+// require() resolves it from the working directory. CommonJS is required, ES modules are
+// imported; `fresh` evaluates the module again.
+async function importModule(spec, fresh) {
+  const req = Module.createRequire(path.join(process.cwd(), '[resty_ffi]'));
+  let file;
+  try {
+    file = req.resolve(spec);
+  } catch (e) {
+    // An ES-only package (no "require" condition in its "exports"): import() resolves it.
+    if (e && e.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return import(spec);
+    throw e;
+  }
+  if (!path.isAbsolute(file)) return req(file); // a built-in module
+  const url = () => pathToFileURL(file).href + (fresh ? `?resty_ffi_load=${++freshLoads}` : '');
+  if (file.endsWith('.mjs')) return import(url());
+  if (fresh) delete Module._cache[file];
+  try {
+    return req(file);
+  } catch (e) {
+    if (e && e.code === 'ERR_REQUIRE_ESM') return import(url());
+    throw e;
+  }
+}
+
+function pickExport(ns, name, spec) {
+  let owner = ns;
+  let fn = ns == null ? undefined : ns[name];
+  // import() of a CommonJS module: its exports object is the namespace's default.
+  if (fn === undefined && ns != null && ns.default !== null && typeof ns.default === 'object') {
+    owner = ns.default;
+    fn = owner[name];
+  }
+  // `module.exports = function` loaded as "<module>,default".
+  if (fn === undefined && name === 'default' && typeof ns === 'function') {
+    owner = undefined;
+    fn = ns;
+  }
+  if (typeof fn !== 'function') {
+    throw new TypeError(`${spec} has no function export "${name}" (it is ${describe(fn)})`);
+  }
+  return (cfg, tq) => fn.call(owner, cfg, tq);
+}
+
+async function load(id, spec, exportName, cfg, tq, fresh) {
+  let error = null;
+  try {
+    const make = pickExport(await importModule(spec, fresh), exportName, spec);
+    const handler = await make(cfg, tq);
+    if (typeof handler === 'function') {
+      binding.serve(tq, makeServer(handler));
+    } else if (handler !== POLLS_ITSELF) {
+      throw new TypeError(`${exportName}() returned ${describe(handler)}: a handler function ` +
+                          '(or require(\'resty_ffi\').POLLS_ITSELF) expected');
+    }
+  } catch (e) {
+    // loadDone must come whatever was thrown: libffi_init waits for it
+    error = `${spec}: ${thrownText(e, UNDESCRIBABLE)}`;
+    try {
+      if (isError(e)) binding.log(LEVELS.INFO, `node: ${spec}: ${stackText(e)}`);
+    } catch (_) { /* a Proxy whose traps throw */ }
+  }
+  binding.loadDone(id, error);
+}
+
+// ---- the runtime API: require('resty_ffi') ----------------------------------------------
+
+// An Error to throw (or reject with) that answers `false, rc, message`; an rc that is not a
+// non-zero int32 (0, undefined) gives RC_ERROR.
+function error(rc, message) {
+  const e = new Error(message);
+  e.rc = isRc(rc) ? rc : RCS.RC_ERROR;
+  return e;
+}
+
+const api = Object.freeze({
+  ...LEVELS,
+  LEVELS,
+  ...RCS,
+  log,
+  error,
+  POLLS_ITSELF,
+  // The raw task API, as the original lua-resty-ffi exposed it (handles are BigInts).
+  // poll and pollBatch block: call them from worker threads only.
+  poll: binding.poll,
+  pollBatch: binding.pollBatch,
+  getReq: binding.getReq,
+  respond: binding.respond,
+});
+
+Object.defineProperty(globalThis, '__resty_ffi', { value: api, configurable: false, enumerable: false });
+
+const originalLoad = Module._load;
+Module._load = function _load(request, parent, isMain) {
+  if (request === 'resty_ffi') return api;
+  return originalLoad.call(this, request, parent, isMain);
+};
+
+binding.attachLoader(load);

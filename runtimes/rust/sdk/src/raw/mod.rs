@@ -1,0 +1,18 @@
+//! The module's runtime ABI itself, without [`Task`](crate::Task) and
+//! [`TaskQueue`](crate::TaskQueue): for loaders (runtime libraries that host another
+//! language) and runtimes that drive the ABI by hand. Needs no optional feature.
+//!
+//! - [`module_abi`]: the task functions (poll, batch poll, request, respond), looked up at run
+//!   time, so a library links and its unit tests run without nginx.
+//! - [`log_line`] / [`log_bytes`]: one line into nginx's error.log (stderr outside nginx),
+//!   at a [`level`].
+//!
+//! Threads a runtime starts in `libffi_init` inherit the mask the module sets meanwhile, which
+//! keeps nginx's signals on nginx's thread. What only the language loaders need (their
+//! `libffi_init` glue, host threads) is their own crate, runtimes/rust/loader-host.
+
+mod module_abi;
+mod nginx_log;
+
+pub use module_abi::{module_abi, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskPollBatchFn, TaskPollFn};
+pub use nginx_log::{level, log_bytes, log_line, logs_to_nginx, LogFn};

@@ -1,3 +1,0 @@
-module github.com/resty-ffi/resty-ffi/t/goruntime-raw
-
-go 1.19
