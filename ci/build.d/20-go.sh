@@ -2,6 +2,7 @@
 # Builds the Go runtimes with cgo (-buildmode=c-shared) into $LIB_DIR:
 #   examples/go/echo  -> libffi_go_echo.so
 #   examples/go/redis -> libffi_go_redis.so
+#   examples/go/fetch -> libffi_go_fetch.so   (net/http with the call's context)
 #   t/goruntime       -> libffi_go_test.so   (the t/ suite's Go runtime)
 #   t/goruntime-raw   -> libffi_go_raw.so    (raw cgo, no SDK, as lua-resty-ffi's Go examples)
 # Needs Go >= 1.19 (Debian 12's golang-go). Go modules come from the module proxy, pinned
@@ -82,5 +83,6 @@ build_runtime() {
 
 build_runtime examples/go/echo ffi_go_echo
 build_runtime examples/go/redis ffi_go_redis
+build_runtime examples/go/fetch ffi_go_fetch
 build_runtime t/goruntime ffi_go_test
 build_runtime t/goruntime-raw ffi_go_raw

@@ -10,7 +10,7 @@ if ! command -v go >/dev/null; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-for dir in sdk/go examples/go/echo examples/go/redis t/goruntime t/goruntime-raw; do
+for dir in sdk/go examples/go/echo examples/go/redis examples/go/fetch t/goruntime t/goruntime-raw; do
     out=$RESTY_FFI_BUILD/go-test-$(echo "$dir" | tr / -).log
     if (cd "$REPO_ROOT/$dir" && export GOFLAGS="-buildvcs=false -mod=readonly" GOTOOLCHAIN=local &&
         go vet ./... && go test ./...) >"$out" 2>&1; then
