@@ -46,13 +46,6 @@ var taskCancels struct {
 	m  map[uintptr]context.CancelFunc
 }
 
-// The queues that have a cancel listener (one per queue: the module hands each
-// announcement to one listener).
-var listeners struct {
-	mu sync.Mutex
-	on map[unsafe.Pointer]bool
-}
-
 func registerCancel(task unsafe.Pointer, cancel context.CancelFunc) {
 	taskCancels.mu.Lock()
 	defer taskCancels.mu.Unlock()
@@ -78,24 +71,17 @@ func cancelByHandle(task uintptr) {
 	}
 }
 
-// startCancelListener starts, once per queue, the goroutine that hears of cancelled tasks
-// (ngx_http_resty_ffi_cancel_poll) and cancels their contexts. It exits when the runtime is
-// unloaded. Without the module's cancellation functions it starts nothing.
-func startCancelListener(tq unsafe.Pointer) {
-	bindCancelABI()
-	if cancelABI.poll == nil {
-		return
-	}
-	listeners.mu.Lock()
-	defer listeners.mu.Unlock()
-	if listeners.on == nil {
-		listeners.on = make(map[unsafe.Pointer]bool)
-	}
-	if listeners.on[tq] {
-		return
-	}
-	listeners.on[tq] = true
-	go listenForCancels(tq)
+// startCancelListener starts, once per TaskQueue, the goroutine that hears of cancelled
+// tasks (ngx_http_resty_ffi_cancel_poll) and cancels their contexts. It exits when the
+// runtime is unloaded. Without the module's cancellation functions it starts nothing. (Once
+// per TaskQueue, not per tq address: a queue's address may be reused by a later load.)
+func (q *TaskQueue) startCancelListener() {
+	q.listen.Do(func() {
+		bindCancelABI()
+		if cancelABI.poll != nil {
+			go listenForCancels(q.tq)
+		}
+	})
 }
 
 func listenForCancels(tq unsafe.Pointer) {
@@ -143,7 +129,7 @@ func taskDeadline(task unsafe.Pointer) (time.Time, bool) {
 // newTaskContext makes the context of a task the runtime holds: with the call's deadline,
 // cancelled when the module announces the task cancelled. The caller must call the cancel
 // function when the task is answered (before, so a reused handle is never mistaken).
-func newTaskContext(tq, task unsafe.Pointer) (context.Context, context.CancelFunc) {
+func newTaskContext(q *TaskQueue, task unsafe.Pointer) (context.Context, context.CancelFunc) {
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if deadline, ok := taskDeadline(task); ok {
@@ -151,8 +137,8 @@ func newTaskContext(tq, task unsafe.Pointer) (context.Context, context.CancelFun
 	} else {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
-	if tq != nil {
-		startCancelListener(tq)
+	if q != nil {
+		q.startCancelListener()
 	}
 	registerCancel(task, cancel)
 	// Cancelled before it was registered: the announcement found no context to cancel.
@@ -183,7 +169,7 @@ func (t *Task) Context() context.Context {
 		if t.isAnswered() {
 			t.ctx = doneContext()
 		} else {
-			t.ctx, t.cancel = newTaskContext(t.tq, t.task)
+			t.ctx, t.cancel = newTaskContext(t.q, t.task)
 		}
 	}
 	return t.ctx

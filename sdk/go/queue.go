@@ -14,7 +14,8 @@ var ErrAnswered = errors.New("restyffi: task already answered")
 
 // TaskQueue is a runtime's task queue: the tq argument of libffi_init.
 type TaskQueue struct {
-	tq unsafe.Pointer
+	tq     unsafe.Pointer
+	listen sync.Once // starts the cancel listener (see Task.Context)
 }
 
 // QueueFromPointer wraps the tq argument of libffi_init. It fails when the process has
@@ -39,13 +40,13 @@ func (q *TaskQueue) Poll() *Task {
 	if p == nil {
 		return nil
 	}
-	return &Task{task: p, tq: q.tq}
+	return &Task{task: p, q: q}
 }
 
 // Task is one call from Lua, owned by the runtime until it is answered.
 type Task struct {
 	task     unsafe.Pointer
-	tq       unsafe.Pointer
+	q        *TaskQueue
 	answered uint32
 
 	mu     sync.Mutex         // guards ctx and cancel

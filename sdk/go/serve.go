@@ -33,7 +33,7 @@ func (f HandlerFunc) Handle(req []byte) ([]byte, error) { return f(req) }
 // the other tasks are served as before.
 func Serve(q *TaskQueue, h Handler) {
 	if _, ok := h.(ContextHandler); ok {
-		startCancelListener(q.tq)
+		q.startCancelListener()
 	}
 	serve(q, h)
 }

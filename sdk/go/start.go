@@ -55,7 +55,7 @@ func Start(cfg, tq unsafe.Pointer, setup SetupFunc) (rc int) {
 	}
 	if _, ok := h.(ContextHandler); ok {
 		// Now, so that it listens before the first task is taken.
-		startCancelListener(q.tq)
+		q.startCancelListener()
 	}
 	go run(q, h)
 	return initOK
