@@ -1,8 +1,37 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
-# Runtimes on the Rust SDK (runtimes/rust/sdk): echo, typed cfg, panics, dropped tasks, tokio.
+# Runtimes on the Rust SDK (runtimes/rust/sdk): echo, typed cfg, panics, dropped tasks, tokio;
+# deadlines and cancellation (CallInfo::deadline / is_cancelled, tokio futures dropped).
 
 use lib '.';
 use t::TestFFI 'no_plan';
+
+our $CancelConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        -- Waits until the SDK test runtime says `want` to "cancels"; returns its last say.
+        function wait_for_cancels(rt, want)
+            local got
+            for _ = 1, 400 do
+                local _
+                _, got = rt:call("cancels")
+                if got == want then
+                    return got
+                end
+                ngx.sleep(0.005)
+            end
+            return got
+        end
+        -- A request to this server that the caller closes after ms: a client abort.
+        function abort_after(uri, ms)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            ngx.sleep(ms / 1000)
+            sock:close()
+        end
+    }
+_EOC_
 
 no_long_string();
 run_tests();
@@ -193,3 +222,176 @@ GET /t
 truelate but answered
 falseruntime unloaded
 live: 0
+
+
+
+=== TEST 8: CallInfo::deadline is the call's timeout, in the thread pool and on tokio; none without one
+--- http_config eval: $::CancelConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            for _, mode in ipairs({ "pool", "async" }) do
+                local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"' .. mode .. '"}')
+                local _, left = rt:call("deadline", { timeout = 5000 })
+                left = tonumber(left)
+                ngx.say(mode, ": deadline in 4..5 s: ", left > 4000 and left <= 5000)
+                resty_ffi.set_default_timeout(0)
+                ngx.say(mode, ": no timeout: ", select(2, rt:call("deadline")))
+                resty_ffi.set_default_timeout(60000)
+                ngx.say(mode, ": ", select(2, rt:call("wait_cancel 10", { timeout = 5000 })))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+pool: deadline in 4..5 s: true
+pool: no timeout: none
+pool: not cancelled
+async: deadline in 4..5 s: true
+async: no timeout: none
+async: not cancelled
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 9: a timeout: a pool handler sees is_cancelled(), a tokio handler's future is dropped
+--- http_config eval: $::CancelConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local pool = ngx.load_ffi("ffi_sdk_test", '{"mode":"pool"}')
+            local async = ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}')
+            ngx.update_time()
+            local t0 = ngx.now()
+            ngx.say(pool:call("wait_cancel 5000", { timeout = 50 }))
+            ngx.say(wait_for_cancels(pool, "noticed=1 dropped=0"))
+            ngx.say(async:call("wait_cancel 5000", { timeout = 50 }))
+            ngx.say(wait_for_cancels(async, "noticed=1 dropped=1"))
+            ngx.update_time()
+            ngx.say("well before the handlers' own 5 s: ", ngx.now() - t0 < 2)
+            -- Both keep serving.
+            ngx.say(select(2, pool:call("echo pool")), " ", select(2, async:call("echo async")))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+falsetimeout
+noticed=1 dropped=0
+falsetimeout
+noticed=1 dropped=1
+well before the handlers' own 5 s: true
+pool async
+live: 0
+--- error_log eval
+qr/\[resty_ffi\] ffi_sdk_test: wait_cancel future dropped \d+ us (after|before) the deadline/
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 10: tokio futures are dropped on a client abort, ngx.exit and a killed light thread; the pool sees a killed thread
+--- http_config eval: $::CancelConfig
+--- config
+    location = /wait {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}'):call("wait_cancel 5000")
+        }
+    }
+    location = /exit {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}')
+            ngx.thread.spawn(function() rt:call("wait_cancel 5000") end)
+            ngx.sleep(0.02)
+            ngx.exit(200)
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local async = ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}')
+            local pool = ngx.load_ffi("ffi_sdk_test", '{"mode":"pool","threads":2}')
+            abort_after("/wait", 50)
+            ngx.say("client abort: ", wait_for_cancels(async, "noticed=0 dropped=1"))
+            ngx.say("status ", ngx.location.capture("/exit").status)
+            ngx.say("ngx.exit: ", wait_for_cancels(async, "noticed=0 dropped=2"))
+            local th = ngx.thread.spawn(function() return async:call("wait_cancel 5000") end)
+            ngx.sleep(0.02)
+            ngx.thread.kill(th)
+            ngx.say("killed thread: ", wait_for_cancels(async, "noticed=0 dropped=3"))
+            th = ngx.thread.spawn(function() return pool:call("wait_cancel 5000") end)
+            ngx.sleep(0.02)
+            ngx.thread.kill(th)
+            ngx.say("killed thread, pool: ", wait_for_cancels(pool, "noticed=1 dropped=3"))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+client abort: noticed=0 dropped=1
+status 200
+ngx.exit: noticed=0 dropped=2
+killed thread: noticed=0 dropped=3
+killed thread, pool: noticed=1 dropped=3
+live: 0
+--- error_log
+client prematurely closed connection
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 11: tokio: 200 calls in flight, half given up on: only those futures are dropped; unload, load again
+--- http_config eval: $::CancelConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}')
+            local threads = {}
+            for i = 1, 200 do
+                local timeout = i % 2 == 0 and 30 or 5000
+                threads[i] = ngx.thread.spawn(function()
+                    return rt:call("wait_cancel 300", { timeout = timeout })
+                end)
+            end
+            local timeouts, waited = 0, 0
+            for i = 1, 200 do
+                local _, ok, res = ngx.thread.wait(threads[i])
+                if i % 2 == 0 and not ok and res == "timeout" then timeouts = timeouts + 1 end
+                if i % 2 == 1 and ok and res == "not cancelled" then waited = waited + 1 end
+            end
+            ngx.say("timed out: ", timeouts, ", waited their 300 ms: ", waited)
+            ngx.say(wait_for_cancels(rt, "noticed=0 dropped=100"))
+            ngx.say("unload: ", rt:__unload())
+            rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}')
+            ngx.say(rt:call("wait_cancel 5000", { timeout = 30 }))
+            ngx.say(wait_for_cancels(rt, "noticed=0 dropped=101"))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+timed out: 100, waited their 300 ms: 100
+noticed=0 dropped=100
+unload: true
+falsetimeout
+noticed=0 dropped=101
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]

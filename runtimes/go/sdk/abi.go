@@ -7,6 +7,7 @@ package restyffi
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "resty_ffi.h"
 
 // The runtime ABI exported by ngx_http_resty_ffi_module. The functions are looked up at
@@ -16,6 +17,9 @@ typedef void *(*rf_task_poll_fn)(void *tq);
 typedef char *(*rf_get_req_fn)(void *task, int *len);
 typedef void (*rf_respond_fn)(void *task, int rc, char *rsp, int rsp_len);
 typedef void (*rf_log_fn)(int level, const char *msg, int len);
+typedef int (*rf_task_cancelled_fn)(void *task);
+typedef int64_t (*rf_task_deadline_fn)(void *task);
+typedef int (*rf_cancel_poll_fn)(void *tq, void **tasks, int max);
 
 static void *rf_lookup(const char *name) {
 	return dlsym(RTLD_DEFAULT, name);
@@ -52,6 +56,28 @@ static void rf_respond(void *fn, void *task, int rc, const char *data, int len) 
 static void rf_log(void *fn, int level, const char *msg, int len) {
 	((rf_log_fn)fn)(level, msg, len);
 }
+
+static int rf_task_cancelled(void *fn, void *task) {
+	return ((rf_task_cancelled_fn)fn)(task);
+}
+
+static int64_t rf_task_deadline(void *fn, void *task) {
+	return ((rf_task_deadline_fn)fn)(task);
+}
+
+// tasks is C memory (room for max handles): the handles never sit in Go memory.
+static int rf_cancel_poll(void *fn, void *tq, void **tasks, int max) {
+	return ((rf_cancel_poll_fn)fn)(tq, tasks, max);
+}
+
+// CLOCK_MONOTONIC in nanoseconds: the clock of ngx_http_resty_ffi_task_deadline.
+static int64_t rf_monotonic_ns(void) {
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+		return 0;
+	}
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 */
 import "C"
 
@@ -68,6 +94,15 @@ var abi struct {
 	poll    unsafe.Pointer
 	getReq  unsafe.Pointer
 	respond unsafe.Pointer
+}
+
+// The cancellation functions, absent in modules older than issue 16 (and in the original
+// lua-resty-ffi): then no task is ever seen cancelled and none has a deadline.
+var cancelABI struct {
+	once      sync.Once
+	cancelled unsafe.Pointer
+	deadline  unsafe.Pointer
+	poll      unsafe.Pointer
 }
 
 var logFunc struct {
@@ -133,6 +168,53 @@ func cLog(level Level, msg []byte) bool {
 	C.rf_log(logFunc.fn, C.int(level), (*C.char)(unsafe.Pointer(&msg[0])), C.int(len(msg)))
 	return true
 }
+
+func bindCancelABI() {
+	cancelABI.once.Do(func() {
+		cancelABI.cancelled = lookup("ngx_http_resty_ffi_task_cancelled")
+		cancelABI.deadline = lookup("ngx_http_resty_ffi_task_deadline")
+		cancelABI.poll = lookup("ngx_http_resty_ffi_cancel_poll")
+	})
+}
+
+// cCancelled reports whether the caller gave up on task (false without the function).
+func cCancelled(task unsafe.Pointer) bool {
+	bindCancelABI()
+	if cancelABI.cancelled == nil {
+		return false
+	}
+	return C.rf_task_cancelled(cancelABI.cancelled, task) == 1
+}
+
+// cDeadline is the task's deadline in CLOCK_MONOTONIC ns and now on the same clock;
+// deadline 0: the call has no timeout (or the module cannot tell).
+func cDeadline(task unsafe.Pointer) (deadline, now int64) {
+	bindCancelABI()
+	if cancelABI.deadline == nil {
+		return 0, 0
+	}
+	deadline = int64(C.rf_task_deadline(cancelABI.deadline, task))
+	if deadline == 0 {
+		return 0, 0
+	}
+	return deadline, int64(C.rf_monotonic_ns())
+}
+
+// cCancelPoll blocks until tasks of tq that the runtime holds are cancelled and stores
+// up to max of them at buf (C memory); it returns how many, 0 once unloaded, -1 where it
+// cannot be used (no such function, nginx's thread).
+func cCancelPoll(tq, buf unsafe.Pointer, max int) int {
+	bindCancelABI()
+	if cancelABI.poll == nil {
+		return -1
+	}
+	return int(C.rf_cancel_poll(cancelABI.poll, tq, (*unsafe.Pointer)(buf), C.int(max)))
+}
+
+// cMalloc allocates n bytes of C memory (nil when out of memory); free it with cFree.
+func cMalloc(n int) unsafe.Pointer { return C.malloc(C.size_t(n)) }
+
+func cFree(p unsafe.Pointer) { C.free(p) }
 
 // cString copies a C string that may be NULL; ok is false for NULL.
 func cString(p unsafe.Pointer) (b []byte, ok bool) {

@@ -7,6 +7,7 @@ package restyffi
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -26,6 +27,11 @@ const (
 	// CodeNoMemory (-4) is the rc of an answer that could not be sent for lack of memory
 	// (no memory for the copy the module frees; a response of 2 GiB or more).
 	CodeNoMemory = C.RESTY_FFI_RC_NO_MEMORY
+	// CodeCancelled (-5) is the rc of a call that was cancelled: the module answers it
+	// for a call whose caller gave up before the runtime took it, and the SDK for a
+	// handler that returned an error from its cancelled context (context.Canceled or
+	// context.DeadlineExceeded in the error's chain, no *Error before them).
+	CodeCancelled = C.RESTY_FFI_RC_CANCELLED
 )
 
 // Error is an error with the rc that Lua receives: ok, rc, msg = rt:call(req) gives
@@ -60,7 +66,9 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // CodeOf returns the rc Lua receives for err: 0 for nil, the Code of the first *Error in
-// err's chain (CodeError if that is 0), else CodeError.
+// err's chain (CodeError if that is 0), CodeCancelled for an error that wraps
+// context.Canceled or context.DeadlineExceeded (a handler that gave up with its
+// cancelled context), else CodeError.
 func CodeOf(err error) int {
 	if err == nil {
 		return 0
@@ -68,6 +76,9 @@ func CodeOf(err error) int {
 	var e *Error
 	if errors.As(err, &e) && e.Code != 0 {
 		return e.Code
+	}
+	if e == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return CodeCancelled
 	}
 	return CodeError
 }

@@ -1,6 +1,7 @@
 package restyffi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,10 @@ func TestCodeOf(t *testing.T) {
 		{Errorf(0, "zero is not success"), CodeError},
 		{fmt.Errorf("wrapped: %w", Errorf(404, "not found")), 404},
 		{WithCode(502, base), 502},
+		{context.Canceled, CodeCancelled},
+		{fmt.Errorf("Get \"http://x/\": %w", context.DeadlineExceeded), CodeCancelled},
+		{WithCode(504, context.DeadlineExceeded), 504},
+		{Errorf(0, "%w", context.Canceled), CodeError},
 	}
 	for _, c := range cases {
 		if got := CodeOf(c.err); got != c.want {
@@ -68,6 +73,7 @@ func TestCodesMatchABIHeader(t *testing.T) {
 		{"RESTY_FFI_RC_PANICKED", CodePanic, -2},
 		{"RESTY_FFI_RC_DROPPED", CodeDropped, -3},
 		{"RESTY_FFI_RC_NO_MEMORY", CodeNoMemory, -4},
+		{"RESTY_FFI_RC_CANCELLED", CodeCancelled, -5},
 	} {
 		got, ok := defined[c.name]
 		if !ok {

@@ -1,8 +1,10 @@
 package restyffi
 
 import (
+	"context"
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -12,7 +14,8 @@ var ErrAnswered = errors.New("restyffi: task already answered")
 
 // TaskQueue is a runtime's task queue: the tq argument of libffi_init.
 type TaskQueue struct {
-	tq unsafe.Pointer
+	tq     unsafe.Pointer
+	listen sync.Once // starts the cancel listener (see Task.Context)
 }
 
 // QueueFromPointer wraps the tq argument of libffi_init. It fails when the process has
@@ -37,18 +40,25 @@ func (q *TaskQueue) Poll() *Task {
 	if p == nil {
 		return nil
 	}
-	return &Task{task: p}
+	return &Task{task: p, q: q}
 }
 
 // Task is one call from Lua, owned by the runtime until it is answered.
 type Task struct {
 	task     unsafe.Pointer
+	q        *TaskQueue
 	answered uint32
+
+	mu     sync.Mutex         // guards ctx and cancel
+	ctx    context.Context    // made by the first Context call
+	cancel context.CancelFunc // nil once answered
 }
+
+func (t *Task) isAnswered() bool { return atomic.LoadUint32(&t.answered) != 0 }
 
 // Request returns a copy of the request bytes. Call it before Respond.
 func (t *Task) Request() []byte {
-	if atomic.LoadUint32(&t.answered) != 0 {
+	if t.isAnswered() {
 		return nil
 	}
 	return cRequest(t.task)
@@ -68,6 +78,8 @@ func (t *Task) Respond(rc int, rsp []byte) error {
 	if rc < math.MinInt32 || rc > math.MaxInt32 {
 		rc = CodeError
 	}
+	// Before the answer: after it, the handle is stale.
+	t.releaseContext()
 	cRespond(t.task, rc, rsp)
 	return nil
 }
@@ -81,5 +93,7 @@ func (q *TaskQueue) nextTask() pendingTask {
 }
 
 func (t *Task) request() []byte { return t.Request() }
+
+func (t *Task) context() context.Context { return t.Context() }
 
 func (t *Task) answer(rc int, rsp []byte) { _ = t.Respond(rc, rsp) }

@@ -1,6 +1,7 @@
 package restyffi
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -24,17 +25,24 @@ type HandlerFunc func(req []byte) ([]byte, error)
 func (f HandlerFunc) Handle(req []byte) ([]byte, error) { return f(req) }
 
 // Serve hands every task of q to h, each on a goroutine of its own, until the runtime is
-// unloaded; then it waits for the handlers still running and returns.
+// unloaded; then it waits for the handlers still running and returns. A ContextHandler
+// gets each call's context (see Task.Context): Serve starts the queue's cancel listener
+// first.
 //
 // A panic in h becomes an error answer (rc CodePanic, "panic: <value>") and a log line;
 // the other tasks are served as before.
 func Serve(q *TaskQueue, h Handler) {
+	if _, ok := h.(ContextHandler); ok {
+		q.startCancelListener()
+	}
 	serve(q, h)
 }
 
 // pendingTask is what serve needs from a task.
 type pendingTask interface {
 	request() []byte
+	// context is the task's context (for a ContextHandler); answer cancels it.
+	context() context.Context
 	answer(rc int, rsp []byte)
 }
 
@@ -87,7 +95,13 @@ func handle(t pendingTask, h Handler) {
 		t.answer(CodePanic, []byte(msg))
 	}()
 
-	rsp, err := h.Handle(t.request())
+	var rsp []byte
+	var err error
+	if ch, ok := h.(ContextHandler); ok {
+		rsp, err = ch.HandleContext(t.context(), t.request())
+	} else {
+		rsp, err = h.Handle(t.request())
+	}
 	answered = true
 	if err != nil {
 		t.answer(CodeOf(err), []byte(err.Error()))

@@ -1,7 +1,9 @@
 package restyffi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strconv"
@@ -18,15 +20,29 @@ type fakeTask struct {
 	answers int
 	rc      int
 	rsp     []byte
+	ctx     context.Context // made by context(); cancel is called at the answer
+	cancel  context.CancelFunc
 }
 
 func (t *fakeTask) request() []byte { return t.req }
+
+func (t *fakeTask) context() context.Context {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx == nil {
+		t.ctx, t.cancel = context.WithCancel(context.Background())
+	}
+	return t.ctx
+}
 
 func (t *fakeTask) answer(rc int, rsp []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.answers++
 	t.rc, t.rsp = rc, append([]byte{}, rsp...)
+	if t.cancel != nil {
+		t.cancel()
+	}
 }
 
 // fakeQueue hands out its tasks, then nil (the unload).
@@ -163,5 +179,95 @@ func TestStartWithoutModuleFails(t *testing.T) {
 	}
 	if _, err := QueueFromPointer(nil); err == nil {
 		t.Fatal("QueueFromPointer outside nginx must fail")
+	}
+}
+
+// A ContextHandler gets each task's context; an error from its cancelled context answers
+// CodeCancelled; the context is cancelled once the task is answered.
+func TestServeGivesContextHandlersTheTaskContext(t *testing.T) {
+	q := newFakeQueue("wait", "echo", "plain")
+	started := make(chan struct{})
+	var waitCtx context.Context
+	var mu sync.Mutex
+	go func() {
+		<-started
+		// The module announced the "wait" task cancelled.
+		mu.Lock()
+		q.tasks[0].cancel()
+		mu.Unlock()
+	}()
+	serve(q, ContextHandlerFunc(func(ctx context.Context, req []byte) ([]byte, error) {
+		switch string(req) {
+		case "wait":
+			mu.Lock()
+			waitCtx = ctx
+			mu.Unlock()
+			close(started)
+			<-ctx.Done()
+			return nil, fmt.Errorf("gave up: %w", ctx.Err())
+		case "plain":
+			return nil, errors.New("not about the context")
+		}
+		return req, ctx.Err()
+	}))
+	q.check(t, 0, CodeCancelled, "gave up: context canceled")
+	q.check(t, 1, 0, "echo")
+	q.check(t, 2, CodeError, "not about the context")
+	if waitCtx.Err() != context.Canceled {
+		t.Fatalf("the wait context: %v", waitCtx.Err())
+	}
+	for i, ft := range q.tasks {
+		if ft.ctx == nil || ft.ctx.Err() == nil {
+			t.Errorf("task %d: context not cancelled at the answer", i)
+		}
+	}
+}
+
+// A plain Handler never asks for a context (no registry entry, no timer per call).
+func TestServePlainHandlerMakesNoContext(t *testing.T) {
+	q := newFakeQueue("a", "b")
+	serve(q, HandlerFunc(testHandler))
+	for i, ft := range q.tasks {
+		if ft.ctx != nil {
+			t.Errorf("task %d got a context", i)
+		}
+	}
+	// ContextHandlerFunc is a Handler too, with a background context.
+	rsp, err := ContextHandlerFunc(func(ctx context.Context, req []byte) ([]byte, error) {
+		return req, ctx.Err()
+	}).Handle([]byte("x"))
+	if string(rsp) != "x" || err != nil {
+		t.Fatalf("Handle: %q %v", rsp, err)
+	}
+}
+
+// Outside nginx (no cancellation functions in the process) a Task's context has no
+// deadline, is cancelled by an announcement of its handle and at the answer, and is
+// removed from the registry then.
+func TestTaskContextRegistry(t *testing.T) {
+	var slot [2]byte // any address stands for a handle here; never dereferenced
+	tk := &Task{task: unsafe.Pointer(&slot[0])}
+	ctx := tk.Context()
+	if _, ok := ctx.Deadline(); ok || ctx.Err() != nil || tk.Context() != ctx {
+		t.Fatalf("fresh context: deadline set or done (%v), or not the same twice", ctx.Err())
+	}
+	if _, ok := tk.Deadline(); ok || tk.Cancelled() {
+		t.Fatal("no module: no deadline, never cancelled")
+	}
+	cancelByHandle(uintptr(unsafe.Pointer(&slot[0])))
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("announced: %v", ctx.Err())
+	}
+	tk.releaseContext()
+	taskCancels.mu.Lock()
+	_, still := taskCancels.m[uintptr(unsafe.Pointer(&slot[0]))]
+	taskCancels.mu.Unlock()
+	if still {
+		t.Fatal("registry entry left after the answer")
+	}
+	// Asked for after the answer: already done.
+	late := &Task{task: unsafe.Pointer(&slot[1]), answered: 1}
+	if late.Context().Err() == nil || !late.Cancelled() {
+		t.Fatal("an answered task's context must be done")
 	}
 }

@@ -53,6 +53,10 @@ func Start(cfg, tq unsafe.Pointer, setup SetupFunc) (rc int) {
 		Logf(LevelError, "restyffi: runtime init failed: %v", err)
 		return initSetupErr
 	}
+	if _, ok := h.(ContextHandler); ok {
+		// Now, so that it listens before the first task is taken.
+		q.startCancelListener()
+	}
 	go run(q, h)
 	return initOK
 }

@@ -11,22 +11,38 @@
 //	                     the handler's goroutine stack grows)
 //	log <level> <text>   logs the text at that nginx level (1..8), answers "logged"
 //	closes               how many times a Handler of this library was closed
+//	wait_ctx <ms>        waits up to ms for the call's context to be done; then answers
+//	                     ctx.Err() (rc -5, restyffi.CodeCancelled, freed: the caller has
+//	                     gone), else "not cancelled"; logs how long after the deadline
+//	                     the context was done
+//	ctx_deadline         ms left until the context's deadline, or "none"
+//	ctx_cancels          "done=N canceled=M": wait_ctx calls whose context was done, and
+//	                     how many of them by the module's announcement (context.Canceled)
+//	                     rather than by the deadline's own timer
+//
+// The commands are a restyffi.ContextHandler: every call has its context.
 //
 // cfg: "fail" makes setup fail, "panic" makes it panic; anything else is ignored.
 package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	restyffi "github.com/resty-ffi/resty-ffi/runtimes/go/sdk"
 	"github.com/resty-ffi/resty-ffi/runtimes/go/sdk/entry"
 )
 
 var closes int64
+
+// wait_ctx calls whose context was done, and those done by cancellation (not deadline).
+var ctxDone, ctxCanceled int64
 
 func init() {
 	entry.Register(setup)
@@ -43,6 +59,46 @@ func setup(cfg restyffi.Config) (restyffi.Handler, error) {
 }
 
 type commands struct{}
+
+// HandleContext serves the commands that use the call's context; Handle the others.
+func (c commands) HandleContext(ctx context.Context, req []byte) ([]byte, error) {
+	cmd, arg := split(req)
+	switch string(cmd) {
+	case "wait_ctx":
+		ms, err := strconv.Atoi(string(arg))
+		if err != nil {
+			return nil, restyffi.Errorf(22, "bad ms %q", arg)
+		}
+		timer := time.NewTimer(time.Duration(ms) * time.Millisecond)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+			return []byte("not cancelled"), nil
+		}
+		atomic.AddInt64(&ctxDone, 1)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			atomic.AddInt64(&ctxCanceled, 1)
+		}
+		if deadline, ok := ctx.Deadline(); ok {
+			restyffi.Logf(restyffi.LevelInfo, "wait_ctx: context done (%v) %d us after the deadline",
+				ctx.Err(), time.Since(deadline).Microseconds())
+		} else {
+			restyffi.Logf(restyffi.LevelInfo, "wait_ctx: context done (%v), no deadline", ctx.Err())
+		}
+		return nil, fmt.Errorf("wait_ctx: %w", ctx.Err())
+	case "ctx_deadline":
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			return []byte("none"), nil
+		}
+		return []byte(strconv.FormatInt(time.Until(deadline).Milliseconds(), 10)), nil
+	case "ctx_cancels":
+		return []byte(fmt.Sprintf("done=%d canceled=%d",
+			atomic.LoadInt64(&ctxDone), atomic.LoadInt64(&ctxCanceled))), nil
+	}
+	return c.Handle(req)
+}
 
 func (commands) Handle(req []byte) ([]byte, error) {
 	cmd, arg := split(req)

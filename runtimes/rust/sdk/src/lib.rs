@@ -24,6 +24,10 @@
 //!   by the `error_log` level.
 //! - Feature `tokio`: [`Init::serve_async`] runs an `async fn(Vec<u8>) -> Reply` with many
 //!   calls in flight. Feature `json` (default): [`Init::cfg_json`].
+//! - Deadlines and cancellation: when a Lua caller gives up (timeout, client abort,
+//!   ngx.exit, ...) the async server drops the call's future and answers [`RC_CANCELLED`];
+//!   [`Init::serve_with`] / [`Init::serve_async_with`] hand handlers a [`CallInfo`] with the
+//!   call's `deadline()` and `is_cancelled()`; [`Task`] has both too.
 //! - [`raw`]: the module's ABI itself and logging, for runtimes that drive the ABI by hand
 //!   and for the loaders that host another language (no feature needed).
 
@@ -38,10 +42,10 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::fmt::Display;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use serve::serve;
+pub use serve::{serve, serve_with};
 #[cfg(feature = "tokio")]
-pub use serve_tokio::serve_async;
-pub use task::{Reply, Task, TaskQueue};
+pub use serve_tokio::{serve_async, serve_async_with};
+pub use task::{CallInfo, Reply, Task, TaskId, TaskQueue};
 
 /// A generic error (an `Err((0, ..))` reply becomes this).
 pub const RC_ERROR: i32 = -1;
@@ -51,6 +55,9 @@ pub const RC_PANICKED: i32 = -2;
 pub const RC_DROPPED: i32 = -3;
 /// No memory for the answer.
 pub const RC_NO_MEMORY: i32 = -4;
+/// The call was cancelled: its caller gave up (the module answers so for a call given up on
+/// before a runtime took it; the async server for a handler future it dropped).
+pub const RC_CANCELLED: i32 = -5;
 
 /// What `libffi_init` received: the cfg string and the task queue.
 pub struct Init {
@@ -84,6 +91,15 @@ impl Init {
         serve::serve(self.queue, threads, handler)
     }
 
+    /// Serves with a blocking handler that also gets its call's [`CallInfo`] (deadline,
+    /// cancellation); see [`serve_with`].
+    pub fn serve_with<H>(self, threads: usize, handler: H) -> std::io::Result<()>
+    where
+        H: Fn(&[u8], &CallInfo) -> Reply + Send + Sync + 'static,
+    {
+        serve::serve_with(self.queue, threads, handler)
+    }
+
     /// Serves with an async handler on tokio; see [`serve_async`].
     #[cfg(feature = "tokio")]
     pub fn serve_async<H, F>(self, worker_threads: usize, handler: H) -> std::io::Result<()>
@@ -92,6 +108,17 @@ impl Init {
         F: std::future::Future<Output = Reply> + Send + 'static,
     {
         serve_tokio::serve_async(self.queue, worker_threads, handler)
+    }
+
+    /// Serves with an async handler that also gets its call's [`CallInfo`]; see
+    /// [`serve_async_with`].
+    #[cfg(feature = "tokio")]
+    pub fn serve_async_with<H, F>(self, worker_threads: usize, handler: H) -> std::io::Result<()>
+    where
+        H: Fn(Vec<u8>, CallInfo) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = Reply> + Send + 'static,
+    {
+        serve_tokio::serve_async_with(self.queue, worker_threads, handler)
     }
 }
 
@@ -143,6 +170,26 @@ pub unsafe fn __private_init<E: Display>(
         Err(p) => {
             log::error!("init panicked: {}", serve::panic_message(&*p));
             2
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The reserved codes are the header's, the same in every language.
+    #[test]
+    fn codes_match_the_abi_header() {
+        let header = include_str!("../../../abi/resty_ffi.h");
+        let normalized = header.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (name, code) in [
+            ("RESTY_FFI_RC_ERROR", super::RC_ERROR),
+            ("RESTY_FFI_RC_PANICKED", super::RC_PANICKED),
+            ("RESTY_FFI_RC_DROPPED", super::RC_DROPPED),
+            ("RESTY_FFI_RC_NO_MEMORY", super::RC_NO_MEMORY),
+            ("RESTY_FFI_RC_CANCELLED", super::RC_CANCELLED),
+        ] {
+            let define = format!("#define {name} ({code})");
+            assert!(normalized.contains(&define), "not in abi/resty_ffi.h: {define}");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 
-use crate::task::{Reply, TaskQueue};
+use crate::task::{CallInfo, Reply, TaskQueue};
 
 /// The text a panic carried.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -39,6 +39,17 @@ pub fn serve<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()>
 where
     H: Fn(&[u8]) -> Reply + Send + Sync + 'static,
 {
+    serve_with(tq, threads, move |req, _: &CallInfo| handler(req))
+}
+
+/// [`serve`] with a handler that also gets its call's [`CallInfo`]: the deadline (the Lua
+/// call's timeout) and [`CallInfo::is_cancelled`], to check now and then in long work and
+/// stop once the caller gave up (the answer is then freed unread; return any error, e.g.
+/// `Err((RC_CANCELLED, ..))`).
+pub fn serve_with<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()>
+where
+    H: Fn(&[u8], &CallInfo) -> Reply + Send + Sync + 'static,
+{
     let handler = Arc::new(handler);
     for i in 0..threads.max(1) {
         let handler = handler.clone();
@@ -46,7 +57,8 @@ where
             .name(format!("resty-ffi-{i}"))
             .spawn(move || {
                 while let Some(task) = tq.poll() {
-                    let reply = guarded(|| handler(task.request()));
+                    let info = task.call_info();
+                    let reply = guarded(|| handler(task.request(), &info));
                     task.respond(reply);
                 }
             })?;

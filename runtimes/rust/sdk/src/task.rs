@@ -1,6 +1,7 @@
 //! Tasks and the task queue, safe.
 
 use std::ffi::{c_int, c_void};
+use std::time::{Duration, Instant};
 
 use crate::raw;
 
@@ -46,6 +47,90 @@ impl TaskQueue {
     }
 }
 
+impl TaskQueue {
+    /// Blocks until calls this runtime holds (polled, not answered) are given up on by
+    /// their callers, then returns the ids of up to `max` of them (compare with
+    /// [`Task::id`]); empty once the runtime is unloaded (then stop), and at once with a
+    /// module that does not announce cancellations. Call it from one thread of your own,
+    /// started in `libffi_init`: the module keeps announcements only from the first call on.
+    /// The async server does this itself.
+    pub fn poll_cancelled(&self, max: usize) -> Vec<TaskId> {
+        let Ok(abi) = raw::module_abi() else {
+            return Vec::new();
+        };
+        let mut tasks = vec![std::ptr::null_mut(); max.max(1)];
+        // SAFETY: tq is the module's queue (see from_raw).
+        let n = unsafe { abi.cancel_poll(self.0, &mut tasks) };
+        tasks.truncate(n);
+        tasks.into_iter().map(|t| TaskId(t as usize)).collect()
+    }
+}
+
+/// Identifies a call while it is in flight: equal ids are the same call. The module never
+/// gives two calls in flight the same id (and rarely reuses one at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskId(usize);
+
+/// What a handler may know of its call besides the request: when its caller stops waiting
+/// and whether it already gave up. Cheap to clone; valid while the call is in flight (once
+/// it is answered, [`is_cancelled`](CallInfo::is_cancelled) says true).
+#[derive(Clone, Debug)]
+pub struct CallInfo {
+    id: TaskId,
+    deadline: Option<Instant>,
+}
+
+impl CallInfo {
+    /// The call's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// When the caller stops waiting (the Lua call's timeout); None without one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether the caller gave up on the call (timeout, client abort, ngx.exit, the end of
+    /// a timer, a killed light thread, the worker exiting): stop working for nobody. One
+    /// atomic load; always false with a module older than cancellation.
+    pub fn is_cancelled(&self) -> bool {
+        task_cancelled(self.id.0 as *mut c_void)
+    }
+}
+
+fn task_cancelled(task: *mut c_void) -> bool {
+    let Ok(abi) = raw::module_abi() else {
+        return false;
+    };
+    // SAFETY: a handle from a poll; the module checks it (a stale one reads as cancelled).
+    unsafe { abi.task_cancelled(task) }
+}
+
+/// CLOCK_MONOTONIC now, in nanoseconds (what `Instant` reads on Linux, and the module's
+/// deadlines are in).
+fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec.saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec)
+}
+
+/// The `Instant` of a CLOCK_MONOTONIC time in ns, by its distance from now.
+pub(crate) fn instant_of_monotonic(at_ns: i64, now_ns: i64, now: Instant) -> Instant {
+    let ahead = at_ns.saturating_sub(now_ns);
+    let by = Duration::from_nanos(ahead.unsigned_abs());
+    let at = if ahead >= 0 {
+        now.checked_add(by)
+    } else {
+        now.checked_sub(by)
+    };
+    at.unwrap_or(now)
+}
+
 /// One call from Lua. Answer it with [`Task::respond`]; a task dropped unanswered answers
 /// by itself with [`crate::RC_DROPPED`], so no coroutine waits forever.
 #[derive(Debug)]
@@ -73,6 +158,33 @@ impl Task {
         };
         // SAFETY: the task is polled and unanswered while self exists.
         unsafe { abi.request(self.raw) }.unwrap_or_default()
+    }
+
+    /// The call's id (see [`TaskQueue::poll_cancelled`]).
+    pub fn id(&self) -> TaskId {
+        TaskId(self.raw as usize)
+    }
+
+    /// Whether the caller gave up on this call: see [`CallInfo::is_cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        task_cancelled(self.raw)
+    }
+
+    /// When the caller stops waiting (the Lua call's timeout) as an `Instant`; None for a
+    /// call without a timeout (or a module older than deadlines).
+    pub fn deadline(&self) -> Option<Instant> {
+        let abi = raw::module_abi().ok()?;
+        // SAFETY: the task is polled and unanswered while self exists.
+        let at = unsafe { abi.task_deadline_ns(self.raw) }?;
+        Some(instant_of_monotonic(at, monotonic_ns(), Instant::now()))
+    }
+
+    /// The call's id, deadline and cancellation, to hand to a handler.
+    pub fn call_info(&self) -> CallInfo {
+        CallInfo {
+            id: self.id(),
+            deadline: self.deadline(),
+        }
     }
 
     /// Answers the task: `Ok(bytes)` or `Err((rc, bytes))`.
@@ -104,5 +216,40 @@ impl Drop for Task {
             log::warn!("task dropped without an answer");
             self.answer(crate::RC_DROPPED, b"task dropped without an answer");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic_ns_is_the_clock_of_instant() {
+        let (a, ns, b) = (Instant::now(), monotonic_ns(), Instant::now());
+        let at = instant_of_monotonic(ns + 2_000_000_000, ns, a);
+        let d = at.duration_since(b);
+        assert!(
+            d > Duration::from_millis(1990) && d <= Duration::from_secs(2),
+            "{d:?}"
+        );
+        let past = instant_of_monotonic(ns - 1_000_000, ns, a);
+        assert_eq!(a.duration_since(past), Duration::from_millis(1));
+        assert_eq!(
+            instant_of_monotonic(i64::MAX, 0, a),
+            a.checked_add(Duration::from_nanos(i64::MAX as u64)).unwrap_or(a)
+        );
+    }
+
+    #[test]
+    fn outside_nginx_nothing_is_cancelled_and_nothing_announced() {
+        // SAFETY: never polled outside nginx (module_abi fails first).
+        let q = unsafe { TaskQueue::from_raw(std::ptr::null_mut()) };
+        assert!(q.poll_cancelled(8).is_empty());
+        let info = CallInfo {
+            id: TaskId(0x1000),
+            deadline: None,
+        };
+        assert!(!info.is_cancelled());
+        assert_eq!(info.deadline(), None);
     }
 }

@@ -2,8 +2,9 @@
 //! [`TaskQueue`](crate::TaskQueue): for loaders (runtime libraries that host another
 //! language) and runtimes that drive the ABI by hand. Needs no optional feature.
 //!
-//! - [`module_abi`]: the task functions (poll, batch poll, request, respond), looked up at run
-//!   time, so a library links and its unit tests run without nginx.
+//! - [`module_abi`]: the task functions (poll, batch poll, request, respond, and the
+//!   cancellation ones: cancelled, deadline, cancel poll), looked up at run time, so a
+//!   library links and its unit tests run without nginx.
 //! - [`log_line`] / [`log_bytes`]: one line into nginx's error.log (stderr outside nginx),
 //!   at a [`level`].
 //!
@@ -14,5 +15,8 @@
 mod module_abi;
 mod nginx_log;
 
-pub use module_abi::{module_abi, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskPollBatchFn, TaskPollFn};
+pub use module_abi::{
+    module_abi, CancelPollFn, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskCancelledFn,
+    TaskDeadlineFn, TaskPollBatchFn, TaskPollFn,
+};
 pub use nginx_log::{level, log_bytes, log_line, logs_to_nginx, LogFn};

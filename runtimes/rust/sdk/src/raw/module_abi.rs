@@ -19,6 +19,13 @@ pub type GetReqFn = unsafe extern "C" fn(task: *mut c_void, len: *mut c_int) -> 
 /// `void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len)`
 pub type RespondFn = unsafe extern "C" fn(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int);
 
+/// `int ngx_http_resty_ffi_task_cancelled(void *task)`
+pub type TaskCancelledFn = unsafe extern "C" fn(task: *mut c_void) -> c_int;
+/// `int64_t ngx_http_resty_ffi_task_deadline(void *task)`
+pub type TaskDeadlineFn = unsafe extern "C" fn(task: *mut c_void) -> i64;
+/// `int ngx_http_resty_ffi_cancel_poll(void *tq, void **tasks, int max)`
+pub type CancelPollFn = unsafe extern "C" fn(tq: *mut c_void, tasks: *mut *mut c_void, max: c_int) -> c_int;
+
 /// A required export of the module that this process does not have: the library runs
 /// outside nginx, or in an nginx without the resty-ffi module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +58,11 @@ pub struct ModuleAbi {
     task_poll_batch: Option<TaskPollBatchFn>,
     get_req: GetReqFn,
     respond: RespondFn,
+    /// The cancellation functions, absent in modules older than them: then no task is
+    /// ever cancelled and none has a deadline.
+    task_cancelled: Option<TaskCancelledFn>,
+    task_deadline: Option<TaskDeadlineFn>,
+    cancel_poll: Option<CancelPollFn>,
 }
 
 /// The address of `name` in the process's global scope, if it is there.
@@ -72,6 +84,9 @@ fn resolve() -> Result<ModuleAbi, MissingSymbol> {
     let get_req = required(c"ngx_http_lua_ffi_get_req")?;
     let respond = required(c"ngx_http_lua_ffi_respond")?;
     let poll_batch = lookup(c"ngx_http_resty_ffi_task_poll_batch");
+    let cancelled = lookup(c"ngx_http_resty_ffi_task_cancelled");
+    let deadline = lookup(c"ngx_http_resty_ffi_task_deadline");
+    let cancel_poll = lookup(c"ngx_http_resty_ffi_cancel_poll");
     // SAFETY: the module exports these names with exactly these signatures (runtime ABI).
     unsafe {
         Ok(ModuleAbi {
@@ -79,6 +94,9 @@ fn resolve() -> Result<ModuleAbi, MissingSymbol> {
             task_poll_batch: poll_batch.map(|p| std::mem::transmute::<*mut c_void, TaskPollBatchFn>(p)),
             get_req: std::mem::transmute::<*mut c_void, GetReqFn>(get_req),
             respond: std::mem::transmute::<*mut c_void, RespondFn>(respond),
+            task_cancelled: cancelled.map(|p| std::mem::transmute::<*mut c_void, TaskCancelledFn>(p)),
+            task_deadline: deadline.map(|p| std::mem::transmute::<*mut c_void, TaskDeadlineFn>(p)),
+            cancel_poll: cancel_poll.map(|p| std::mem::transmute::<*mut c_void, CancelPollFn>(p)),
         })
     }
 }
@@ -141,6 +159,57 @@ impl ModuleAbi {
         let max = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
         // SAFETY: per this function's contract; `out` has room for `max` pointers.
         let n = unsafe { poll_batch(tq, out.as_mut_ptr(), max) };
+        usize::try_from(n).unwrap_or(0).min(out.len())
+    }
+
+    /// Whether the caller gave up on a task (its timeout passed, its request ended, the
+    /// worker is exiting), or the handle is no longer current. Always false with a module
+    /// older than cancellation. One atomic load in the module.
+    ///
+    /// # Safety
+    /// `task` came from a poll (the module checks the handle; a stale one answers true).
+    pub unsafe fn task_cancelled(&self, task: *mut c_void) -> bool {
+        match self.task_cancelled {
+            // SAFETY: per this function's contract.
+            Some(f) => (unsafe { f(task) }) == 1,
+            None => false,
+        }
+    }
+
+    /// When the caller of a task stops waiting: CLOCK_MONOTONIC in nanoseconds; None when
+    /// the call has no timeout (or the module cannot tell).
+    ///
+    /// # Safety
+    /// As for [`task_cancelled`](Self::task_cancelled).
+    pub unsafe fn task_deadline_ns(&self, task: *mut c_void) -> Option<i64> {
+        // SAFETY: per this function's contract.
+        let ns = unsafe { (self.task_deadline?)(task) };
+        (ns > 0).then_some(ns)
+    }
+
+    /// Whether the module announces cancelled tasks ([`cancel_poll`](Self::cancel_poll)).
+    pub fn announces_cancellations(&self) -> bool {
+        self.cancel_poll.is_some()
+    }
+
+    /// Blocks until tasks the runtime holds (taken, not answered) are cancelled, then stores
+    /// up to `out.len()` of them in `out` and returns how many. 0 once the runtime is
+    /// unloaded (then stop), on nginx's thread, or with a module that does not announce
+    /// cancellations. Announcements are kept only from the first call on: make it from a
+    /// thread of your own started in `libffi_init`.
+    ///
+    /// # Safety
+    /// `tq` is the queue handed to `libffi_init`, and no cancel poll of it returned 0 yet.
+    pub unsafe fn cancel_poll(&self, tq: *mut c_void, out: &mut [*mut c_void]) -> usize {
+        let Some(cancel_poll) = self.cancel_poll else {
+            return 0;
+        };
+        if out.is_empty() {
+            return 0;
+        }
+        let max = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
+        // SAFETY: per this function's contract; `out` has room for `max` pointers.
+        let n = unsafe { cancel_poll(tq, out.as_mut_ptr(), max) };
         usize::try_from(n).unwrap_or(0).min(out.len())
     }
 

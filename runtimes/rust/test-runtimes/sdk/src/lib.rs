@@ -5,10 +5,18 @@
 //! Requests: `echo <bytes>`, `error <rc> <bytes>`, `panic <text>`, `drop`,
 //! `sleep <ms> <bytes>`, `log <level> <text>` (level: error|warn|info|debug|trace),
 //! `flood <n>` (n warn lines at once).
+//!
+//! Deadlines and cancellation: `wait_cancel <ms>` waits up to ms (pool: checking
+//! `CallInfo::is_cancelled` every ms; async: sleeping, until the SDK drops the future when
+//! the caller gives up), then answers `not cancelled`; `deadline` answers the ms left until
+//! the call's deadline (`CallInfo::deadline`) or `none`; `cancels` answers
+//! `noticed=N dropped=M`: pool handlers that saw their call cancelled, async handler futures
+//! dropped unfinished.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use resty_ffi_sdk::{Init, Reply};
+use resty_ffi_sdk::{CallInfo, Init, Reply, RC_CANCELLED};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -42,7 +50,77 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Everything but sleeping, which each mode does its own way.
+/// Pool handlers that saw their call cancelled; async futures dropped before they finished.
+static NOTICED: AtomicUsize = AtomicUsize::new(0);
+static DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a `wait_cancel` future dropped before it finished, and logs when, against the
+/// call's deadline.
+struct DropGuard {
+    finished: bool,
+    deadline: Option<Instant>,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        DROPPED.fetch_add(1, Ordering::SeqCst);
+        let now = Instant::now();
+        match self.deadline {
+            Some(at) if now >= at => log::info!(
+                "wait_cancel future dropped {} us after the deadline",
+                (now - at).as_micros()
+            ),
+            Some(at) => log::info!(
+                "wait_cancel future dropped {} us before the deadline",
+                (at - now).as_micros()
+            ),
+            None => log::info!("wait_cancel future dropped (no deadline)"),
+        }
+    }
+}
+
+fn ms_of(rest: &[u8]) -> Duration {
+    Duration::from_millis(text(rest).parse().unwrap_or(0))
+}
+
+/// Blocking `wait_cancel`: looks at the flag every ms.
+fn wait_cancel_blocking(rest: &[u8], call: &CallInfo) -> Reply {
+    let until = Instant::now() + ms_of(rest);
+    while Instant::now() < until {
+        if call.is_cancelled() {
+            NOTICED.fetch_add(1, Ordering::SeqCst);
+            return Err((RC_CANCELLED, b"cancelled".to_vec()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(b"not cancelled".to_vec())
+}
+
+/// Everything but sleeping and waiting, which each mode does its own way.
+fn handle_call(req: &[u8], call: &CallInfo) -> Reply {
+    let (cmd, _) = split(req);
+    match cmd {
+        b"deadline" => Ok(match call.deadline() {
+            Some(at) => at
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .to_string(),
+            None => "none".to_string(),
+        }
+        .into_bytes()),
+        b"cancels" => Ok(format!(
+            "noticed={} dropped={}",
+            NOTICED.load(Ordering::SeqCst),
+            DROPPED.load(Ordering::SeqCst)
+        )
+        .into_bytes()),
+        _ => handle(req),
+    }
+}
+
 fn handle(req: &[u8]) -> Reply {
     let (cmd, rest) = split(req);
     match cmd {
@@ -87,14 +165,23 @@ fn start(init: Init) -> Result<(), String> {
     let cfg: Config = init.cfg_json()?;
     if cfg.mode == Mode::Async {
         return init
-            .serve_async(2, |req: Vec<u8>| async move {
+            .serve_async_with(2, |req: Vec<u8>, call: CallInfo| async move {
                 let (cmd, rest) = split(&req);
                 if cmd == b"sleep" {
                     let (d, payload) = sleep_args(rest);
                     tokio::time::sleep(d).await;
                     return Ok(payload);
                 }
-                handle(&req)
+                if cmd == b"wait_cancel" {
+                    let mut guard = DropGuard {
+                        finished: false,
+                        deadline: call.deadline(),
+                    };
+                    tokio::time::sleep(ms_of(rest)).await;
+                    guard.finished = true;
+                    return Ok(b"not cancelled".to_vec());
+                }
+                handle_call(&req, &call)
             })
             .map_err(|e| e.to_string());
     }
@@ -113,14 +200,17 @@ fn start(init: Init) -> Result<(), String> {
         });
         return Ok(());
     }
-    init.serve(cfg.threads, |req| {
+    init.serve_with(cfg.threads, |req, call| {
         let (cmd, rest) = split(req);
         if cmd == b"sleep" {
             let (d, payload) = sleep_args(rest);
             std::thread::sleep(d);
             return Ok(payload);
         }
-        handle(req)
+        if cmd == b"wait_cancel" {
+            return wait_cancel_blocking(rest, call);
+        }
+        handle_call(req, call)
     })
     .map_err(|e| e.to_string())
 }
