@@ -788,13 +788,16 @@ loop.time(): same
             local t0 = ngx.now()
             for _, mode in ipairs({ "sync", "async" }) do
                 local rt = assert(py_load(T .. "/pyt_cancel,init," .. mode))
-                ngx.say(mode, ": ", rt:call("wait 5", { timeout = 50 }))
+                -- Served once first: the runtime's threads poll before the timed call is made
+                -- (a call that times out while still queued never reaches the runtime).
+                rt:call("seen")
+                ngx.say(mode, ": ", rt:call("wait 5", { timeout = 100 }))
                 ngx.say(mode, ": ", wait_for_seen(rt, 1))
                 ngx.say(mode, " then: ", rt:call("wait 0.01"))
             end
             -- A handler that catches the CancelledError and answers anyway.
             local rt = assert(py_load(T .. "/pyt_cancel,init,async"))
-            ngx.say("keep: ", rt:call("keep 5", { timeout = 50 }))
+            ngx.say("keep: ", rt:call("keep 5", { timeout = 100 }))
             ngx.say("keep: ", wait_for_seen(rt, 2))
             ngx.update_time()
             ngx.say("well before the handlers' own 5 s: ", ngx.now() - t0 < 3)
@@ -837,7 +840,8 @@ dropped
             local T = "$TEST_NGINX_PY_TESTS"
             for _, mode in ipairs({ "sync", "async" }) do
                 local rt = assert(py_load(T .. "/pyt_cancel,init," .. mode))
-                abort_after("/wait?mode=" .. mode, 50)
+                rt:call("seen")
+                abort_after("/wait?mode=" .. mode, 100)
                 ngx.say(mode, ": ", wait_for_seen(rt, 1))
             end
             ngx.sleep(0.05)
