@@ -16,6 +16,27 @@ our $HttpConfig = <<'_EOC_';
         function py_load(cfg)
             return ngx.load_ffi("resty_ffi_python", cfg, { is_global = true })
         end
+        -- Waits until t/python/pyt_cancel.py's handlers saw n cancellations (all flagged).
+        function wait_for_seen(rt, n)
+            local want = "cancelled=" .. n .. " flagged=" .. n
+            local got
+            for _ = 1, 400 do
+                got = select(2, rt:call("seen"))
+                if got == want then
+                    return got
+                end
+                ngx.sleep(0.005)
+            end
+            return got
+        end
+        -- A request to this server that the caller closes after ms: a client abort.
+        function abort_after(uri, ms)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            ngx.sleep(ms / 1000)
+            sock:close()
+        end
         -- Writes a file under the server root (for modules that tests change).
         function write_file(path, text)
             local f = assert(io.open(path, "w"))
@@ -519,12 +540,12 @@ pyt_lowlevel: answered False -> True
 --- request
 GET /t
 --- response_body
-gone-loop gone-poll monitor-loop monitor-poll
+gone-cancel gone-loop gone-poll monitor-cancel monitor-loop monitor-poll
 true
 answered: 50
 falseruntime unloaded
 stopped: True
-threads: monitor-loop monitor-poll
+threads: monitor-cancel monitor-loop monitor-poll
 live: 0
 
 
@@ -591,7 +612,7 @@ live: 0
 
 
 
-=== TEST 15: SystemExit, KeyboardInterrupt, GeneratorExit, CancelledError, custom BaseExceptions, unprintable exceptions and a bad Error rc in serve and serve_async: each answers false, -2 (RC_PANICKED; a bad Error rc: -1, RC_ERROR), msg and the runtime keeps serving
+=== TEST 15: SystemExit, KeyboardInterrupt, GeneratorExit, CancelledError (of a call not cancelled), custom BaseExceptions, unprintable exceptions and a bad Error rc in serve and serve_async: each answers false, -2 (RC_PANICKED; a bad Error rc: -1, RC_ERROR), msg and the runtime keeps serving
 --- config
     location = /t {
         content_by_lua_block {
@@ -663,3 +684,115 @@ never retrieved
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 16: deadlines: task.deadline is on time.monotonic()'s clock (asyncio's too); none without a timeout
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local T = "$TEST_NGINX_PY_TESTS"
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(py_load(T .. "/pyt_cancel,init," .. mode))
+                local left = tonumber(select(2, rt:call("deadline", { timeout = 5000 })))
+                ngx.say(mode, " 5 s timeout: deadline in 4..5 s: ", left > 4000 and left <= 5000)
+                resty_ffi.set_default_timeout(0)
+                ngx.say(mode, " no timeout: ", select(2, rt:call("deadline")))
+                resty_ffi.set_default_timeout(60000)
+            end
+            local rt = assert(py_load(T .. "/pyt_cancel,init,async"))
+            ngx.say("loop.time(): ", select(2, rt:call("clock")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync 5 s timeout: deadline in 4..5 s: true
+sync no timeout: none
+async 5 s timeout: deadline in 4..5 s: true
+async no timeout: none
+loop.time(): same
+
+
+
+=== TEST 17: a timeout: serve_async cancels the handler's asyncio task (CancelledError, answered RC_CANCELLED without a traceback); a blocking handler sees task.cancelled()
+--- config
+    location = /t {
+        content_by_lua_block {
+            local T = "$TEST_NGINX_PY_TESTS"
+            local t0 = ngx.now()
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(py_load(T .. "/pyt_cancel,init," .. mode))
+                -- Served once first: the runtime's threads poll before the timed call is made
+                -- (a call that times out while still queued never reaches the runtime).
+                rt:call("seen")
+                ngx.say(mode, ": ", rt:call("wait 5", { timeout = 100 }))
+                ngx.say(mode, ": ", wait_for_seen(rt, 1))
+                ngx.say(mode, " then: ", rt:call("wait 0.01"))
+            end
+            -- A handler that catches the CancelledError and answers anyway.
+            local rt = assert(py_load(T .. "/pyt_cancel,init,async"))
+            ngx.say("keep: ", rt:call("keep 5", { timeout = 100 }))
+            ngx.say("keep: ", wait_for_seen(rt, 2))
+            ngx.update_time()
+            ngx.say("well before the handlers' own 5 s: ", ngx.now() - t0 < 3)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync: falsetimeout
+sync: cancelled=1 flagged=1
+sync then: truenot cancelled
+async: falsetimeout
+async: cancelled=1 flagged=1
+async then: truenot cancelled
+keep: falsetimeout
+keep: cancelled=2 flagged=2
+well before the handlers' own 5 s: true
+live: 0
+--- no_error_log
+raised
+dropped
+[alert]
+[crit]
+
+
+
+=== TEST 18: a client abort (lua_check_client_abort on) cancels the call: the asyncio task and the blocking handler both see it
+--- config
+    location = /wait {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            py_load("$TEST_NGINX_PY_TESTS/pyt_cancel,init," .. ngx.var.arg_mode):call("wait 5")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local T = "$TEST_NGINX_PY_TESTS"
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(py_load(T .. "/pyt_cancel,init," .. mode))
+                rt:call("seen")
+                abort_after("/wait?mode=" .. mode, 100)
+                ngx.say(mode, ": ", wait_for_seen(rt, 1))
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync: cancelled=1 flagged=1
+async: cancelled=1 flagged=1
+live: 0
+--- error_log
+client prematurely closed connection
+--- no_error_log
+raised
+dropped
+[alert]
+[crit]

@@ -12,7 +12,30 @@ use t::TestFFI 'no_plan';
 our $HttpConfig = <<'_EOC_';
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     lua_shared_dict java_test 1m;
-    init_worker_by_lua_block { require "resty_ffi" }
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        -- Waits until rtest.Cancels' handlers saw n cancellations (all flagged).
+        function wait_for_seen(rt, n)
+            local want = "cancelled=" .. n .. " flagged=" .. n
+            local got
+            for _ = 1, 400 do
+                got = select(2, rt:call("seen"))
+                if got == want then
+                    return got
+                end
+                ngx.sleep(0.005)
+            end
+            return got
+        end
+        -- A request to this server that the caller closes after ms: a client abort.
+        function abort_after(uri, ms)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            ngx.sleep(ms / 1000)
+            sock:close()
+        end
+    }
 _EOC_
 
 # Every block's main_config (t::TestFFI), unless it has its own.
@@ -823,3 +846,161 @@ qr/\[error\] .*\[resty_ffi\] java resty.ffi.TaskQueue: cannot read a request: ja
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 19: deadlines: Task.timeLeft() in Server.serve and serveAsync handlers (Task.current()); empty without a timeout
+--- main_config eval: $::MainConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("ffi_java", "rtest.Cancels,init," .. mode))
+                local left = tonumber(select(2, rt:call("deadline", { timeout = 5000 })))
+                ngx.say(mode, " 5 s timeout: deadline in 4..5 s: ", left > 4000 and left <= 5000)
+                resty_ffi.set_default_timeout(0)
+                ngx.say(mode, " no timeout: ", select(2, rt:call("deadline")))
+                resty_ffi.set_default_timeout(60000)
+            end
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+sync 5 s timeout: deadline in 4..5 s: true
+sync no timeout: none
+async 5 s timeout: deadline in 4..5 s: true
+async no timeout: none
+
+
+
+=== TEST 20: a timeout: serveAsync cancels the handler's CompletableFuture, Task.isCancelled() turns true, onCancel and cancellation() run; answered RC_CANCELLED without a log line
+--- main_config eval: $::MainConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("ffi_java", "rtest.Cancels,init," .. mode))
+                -- Served once first: a call that times out while still queued never reaches Java.
+                rt:call("seen")
+                ngx.update_time()
+                local t0 = ngx.now()
+                ngx.say(mode, " wait: ", rt:call("wait 5000", { timeout = 100 }))
+                ngx.say(mode, " wait: ", wait_for_seen(rt, 1))
+                ngx.say(mode, " listen: ", rt:call("listen 5000", { timeout = 100 }))
+                ngx.say(mode, " listen: ", wait_for_seen(rt, 2))
+                ngx.say(mode, " then: ", rt:call("wait 10"))
+                ngx.update_time()
+                ngx.say(mode, " well before the handlers' own 5 s: ", ngx.now() - t0 < 3)
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+sync wait: falsetimeout
+sync wait: cancelled=1 flagged=1
+sync listen: falsetimeout
+sync listen: cancelled=2 flagged=2
+sync then: truenot cancelled
+sync well before the handlers' own 5 s: true
+async wait: falsetimeout
+async wait: cancelled=1 flagged=1
+async listen: falsetimeout
+async listen: cancelled=2 flagged=2
+async then: truenot cancelled
+async well before the handlers' own 5 s: true
+live: 0
+dropped
+
+
+
+=== TEST 21: a client abort (lua_check_client_abort on) cancels the call in both kinds of handler
+--- main_config eval: $::MainConfig
+--- config
+    location = /wait {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            ngx.load_ffi("ffi_java", "rtest.Cancels,init," .. ngx.var.arg_mode):call("wait 5000")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("ffi_java", "rtest.Cancels,init," .. mode))
+                rt:call("seen")
+                abort_after("/wait?mode=" .. mode, 100)
+                ngx.say(mode, ": ", wait_for_seen(rt, 1))
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+sync: cancelled=1 flagged=1
+async: cancelled=1 flagged=1
+live: 0
+--- error_log
+client prematurely closed connection
+--- no_error_log
+[alert]
+[crit]
+dropped
+
+
+
+=== TEST 22: the HttpClient example cancels its exchange when the caller gives up: the upstream sees its client go at once
+--- main_config eval: $::MainConfig
+--- config
+    location = /upstream/slow {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            local dict = ngx.shared.java_test
+            dict:incr("started", 1, 0)
+            ngx.on_abort(function()
+                dict:incr("gone", 1, 0)
+                ngx.exit(499)
+            end)
+            ngx.sleep(5)
+            ngx.print("too late")
+        }
+    }
+    location = /upstream/fast { return 200 "fast"; }
+    location = /t {
+        content_by_lua_block {
+            local http = assert(ngx.load_ffi("ffi_java", "demo.http.App,init,10000"))
+            local base = "http://127.0.0.1:" .. ngx.var.server_port
+            -- A first exchange warms the client up.
+            ngx.say(http:fetch("GET " .. base .. "/upstream/fast"))
+            ngx.say(http:fetch("GET " .. base .. "/upstream/slow", { timeout = 500 }))
+            local dict = ngx.shared.java_test
+            for _ = 1, 400 do
+                if dict:get("gone") == 1 then break end
+                ngx.sleep(0.005)
+            end
+            ngx.say("upstream requests started: ", dict:get("started"), ", gone: ", dict:get("gone"))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+true200
+fast
+falsetimeout
+upstream requests started: 1, gone: 1
+live: 0
+--- no_error_log
+[alert]
+[crit]
+dropped

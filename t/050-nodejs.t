@@ -20,6 +20,27 @@ our $HttpConfig = <<'_EOC_';
         function t_node(cfg)
             return ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/" .. cfg)
         end
+        -- Waits until t/nodejs/cancel.js's handlers saw n aborts (all flagged).
+        function wait_for_seen(rt, n)
+            local want = "aborted=" .. n .. " flagged=" .. n
+            local got
+            for _ = 1, 400 do
+                got = select(2, rt:call("seen"))
+                if got == want then
+                    return got
+                end
+                ngx.sleep(0.005)
+            end
+            return got
+        end
+        -- A request to this server that the caller closes after ms: a client abort.
+        function abort_after(uri, ms)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+            ngx.sleep(ms / 1000)
+            sock:close()
+        end
     }
 _EOC_
 
@@ -756,3 +777,146 @@ qr/\[error\] .*\[resty_ffi\] node: uncaught exception: Error: poisoned proxy/,
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 15: deadlines: the handler's second argument has the call's deadline (performance.now() ms) and timeLeft(); none without a timeout
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local rt = assert(t_node("cancel.js,init"))
+            local left = tonumber(select(2, rt:call("deadline", { timeout = 5000 })))
+            ngx.say("5 s timeout: deadline in 4..5 s: ", left > 4000 and left <= 5000)
+            ngx.say("performance.now() clock: ", select(2, rt:call("clock", { timeout = 5000 })))
+            resty_ffi.set_default_timeout(0)
+            ngx.say("no timeout: ", select(2, rt:call("deadline")))
+            resty_ffi.set_default_timeout(60000)
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+5 s timeout: deadline in 4..5 s: true
+performance.now() clock: same
+no timeout: none
+
+
+
+=== TEST 16: a timeout aborts the call's AbortSignal (timers/promises and an 'abort' listener) and call.cancelled turns true; the runtime goes on
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("cancel.js,init"))
+            -- Served once first: a call that times out while still queued never reaches JS.
+            rt:call("seen")
+            local t0 = ngx.now()
+            ngx.say("wait: ", rt:call("wait 5000", { timeout = 100 }))
+            ngx.say("wait: ", wait_for_seen(rt, 1))
+            ngx.say("listen: ", rt:call("listen 5000", { timeout = 100 }))
+            ngx.say("listen: ", wait_for_seen(rt, 2))
+            ngx.say("then: ", rt:call("wait 10"))
+            ngx.update_time()
+            ngx.say("well before the handlers' own 5 s: ", ngx.now() - t0 < 3)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+wait: falsetimeout
+wait: aborted=1 flagged=1
+listen: falsetimeout
+listen: aborted=2 flagged=2
+then: truenot cancelled
+well before the handlers' own 5 s: true
+live: 0
+dropped
+
+
+
+=== TEST 17: a client abort (lua_check_client_abort on) aborts the call's AbortSignal
+--- config
+    location = /wait {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            t_node("cancel.js,init"):call("wait 5000")
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("cancel.js,init"))
+            rt:call("seen")
+            abort_after("/wait", 100)
+            ngx.say(wait_for_seen(rt, 1))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+aborted=1 flagged=1
+live: 0
+--- error_log
+client prematurely closed connection
+--- no_error_log
+[alert]
+[crit]
+dropped
+
+
+
+=== TEST 18: examples/nodejs/http-client: when the caller gives up, the upstream request is aborted (its connection closed at once)
+--- http_config eval
+$::HttpConfig . q{
+    lua_shared_dict upstream 1m;
+}
+--- config
+    location = /slow {
+        lua_check_client_abort on;
+        content_by_lua_block {
+            ngx.shared.upstream:incr("started", 1, 0)
+            ngx.on_abort(function()
+                ngx.shared.upstream:incr("gone", 1, 0)
+                ngx.exit(499)
+            end)
+            ngx.sleep(5)
+            ngx.say("too late")
+        }
+    }
+    location = /missing { return 404; }
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(node_load("$TEST_NGINX_NODE_EXAMPLES/http-client/client.js,init,"
+                .. '{"base": "http://127.0.0.1:$TEST_NGINX_SERVER_PORT", "timeout_ms": 10000}'))
+            -- A first call warms up Node's http client (and connects).
+            local ok, res = rt:fetch('{"paths": ["/missing"]}')
+            ngx.say(ok, " ", res:match('"status":%d+'))
+            ngx.say(rt:fetch('{"paths": ["/slow", "/slow"]}', { timeout = 300 }))
+            local up = ngx.shared.upstream
+            for _ = 1, 400 do
+                if up:get("gone") == 2 then break end
+                ngx.sleep(0.005)
+            end
+            ngx.say("upstream requests started: ", up:get("started"), ", gone: ", up:get("gone"))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+true "status":404
+falsetimeout
+upstream requests started: 2, gone: 2
+live: 0
+--- no_error_log
+[alert]
+[crit]
+dropped

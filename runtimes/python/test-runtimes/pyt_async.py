@@ -53,7 +53,7 @@ def init(cfg, tq):
             return "python%d.%d" % sys.version_info[:2]
         if cmd == b"threads":
             return " ".join(sorted(t.name for t in threading.enumerate()
-                                   if t.name.endswith(("-loop", "-poll"))))
+                                   if t.name.endswith(("-loop", "-poll", "-cancel"))))
         raise resty_ffi.Error("unknown command", rc=22)
 
     servers[name] = resty_ffi.serve_async(tq, handle, name=name)

@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use jni::errors::{Error, JniError};
-use jni::objects::{JByteArray, JClass};
+use jni::objects::{JByteArray, JClass, JLongArray};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_str, native_method, Env, NativeMethod};
 
@@ -18,7 +18,16 @@ const NATIVE_CLASS: &jni::strings::JNIStr = jni_str!("resty/ffi/Native");
 /// Registers every native method of `resty.ffi.Native` (from resty-ffi.jar).
 pub fn register(env: &mut Env) -> Result<(), Error> {
     let class = env.find_class(NATIVE_CLASS)?;
-    let methods = [TASK_POLL, TASK_REQUEST, TASK_RESPOND, LOG, LOG_AVAILABLE];
+    let methods = [
+        TASK_POLL,
+        TASK_REQUEST,
+        TASK_RESPOND,
+        LOG,
+        LOG_AVAILABLE,
+        TASK_CANCELLED,
+        TASK_TIME_LEFT,
+        CANCEL_POLL,
+    ];
     // SAFETY: every NativeMethod comes from `native_method!`, which checks the Rust function
     // against the Java signature it registers.
     unsafe { env.register_native_methods(&class, &methods) }
@@ -177,4 +186,70 @@ const LOG_AVAILABLE: NativeMethod = native_method! {
 /// messages go to stderr).
 fn log_available<'local>(_env: &mut Env<'local>, _class: JClass<'local>) -> Result<jboolean, Error> {
     Ok(raw::logs_to_nginx())
+}
+
+const TASK_CANCELLED: NativeMethod = native_method! {
+    static fn task_cancelled(task: jlong) -> jboolean,
+};
+
+/// `static native boolean taskCancelled(long task)`: whether the caller gave up on the task
+/// (or the handle is no longer current).
+fn task_cancelled<'local>(env: &mut Env<'local>, _class: JClass<'local>, task: jlong) -> Result<jboolean, Error> {
+    let api = api(env)?;
+    // SAFETY: the module only compares the handle (a stale one reads as cancelled).
+    Ok(unsafe { api.cancelled(task as usize as *mut c_void) })
+}
+
+const TASK_TIME_LEFT: NativeMethod = native_method! {
+    static fn task_time_left(task: jlong) -> jlong,
+};
+
+/// `static native long taskTimeLeft(long task)`: nanoseconds until the caller stops waiting
+/// (0 once passed), or -1 for a call without a timeout.
+fn task_time_left<'local>(env: &mut Env<'local>, _class: JClass<'local>, task: jlong) -> Result<jlong, Error> {
+    let api = api(env)?;
+    // SAFETY: as in task_cancelled.
+    let Some(deadline) = (unsafe { api.deadline_ns(task as usize as *mut c_void) }) else {
+        return Ok(-1);
+    };
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid timespec to fill; CLOCK_MONOTONIC is the deadline's clock.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return Err(illegal_state(env, "clock_gettime(CLOCK_MONOTONIC) failed"));
+    }
+    let now = i64::from(now.tv_sec).saturating_mul(1_000_000_000).saturating_add(i64::from(now.tv_nsec));
+    Ok(deadline.saturating_sub(now).max(0))
+}
+
+const CANCEL_POLL: NativeMethod = native_method! {
+    static fn cancel_poll(tq: jlong, out: jlong[]) -> jint,
+};
+
+/// `static native int cancelPoll(long tq, long[] out)`: blocks until tasks this runtime holds
+/// are cancelled, stores their addresses in `out` and returns how many; 0 once unloaded.
+fn cancel_poll<'local>(
+    env: &mut Env<'local>,
+    _class: JClass<'local>,
+    tq: jlong,
+    out: JLongArray<'local>,
+) -> Result<jint, Error> {
+    let api = api(env)?;
+    if tq == 0 {
+        return Err(illegal_state(env, "task queue address is 0"));
+    }
+    if out.is_null() {
+        return Err(illegal_state(env, "cancelPoll: no array"));
+    }
+    let len = out.len(env)?;
+    if len == 0 {
+        return Err(illegal_state(env, "cancelPoll: an empty array"));
+    }
+    let max = len.min(1024);
+    let mut tasks = [std::ptr::null_mut::<c_void>(); 1024];
+    // SAFETY: `tq` is the queue handed to libffi_init; the call blocks in native code, which
+    // the JVM allows (the thread is "in native").
+    let n = unsafe { api.cancel_poll(tq as usize as *mut c_void, &mut tasks[..max]) };
+    let addresses: Vec<jlong> = tasks[..n].iter().map(|t| *t as usize as jlong).collect();
+    out.set_region(env, 0, &addresses)?;
+    Ok(n as jint)
 }

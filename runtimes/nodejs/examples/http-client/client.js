@@ -9,6 +9,9 @@
 //   local ok, res = rt:fetch('{"paths": ["/a", "/b"]}')
 //   -- true, '{"results":[{"path":"/a","status":200,"bytes":5,"sha256":"..."}, ...]}'
 //   -- an unreachable upstream or a timeout: false, -2 (resty.RC_PANICKED), "connect ECONNREFUSED ..."
+//
+// When the Lua caller gives up (its call's timeout, a client abort), the call's AbortSignal
+// aborts the requests still in flight: their upstream connections are closed at once.
 const http = require('http');
 const crypto = require('crypto');
 
@@ -19,9 +22,9 @@ exports.init = (cfg) => {
   }
   const agent = new http.Agent({ keepAlive: true, maxSockets });
 
-  function get(path) {
+  function get(path, signal) {
     return new Promise((resolve, reject) => {
-      const request = http.get(new URL(path, base), { agent, timeout: timeoutMs }, (res) => {
+      const request = http.get(new URL(path, base), { agent, timeout: timeoutMs, signal }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
@@ -34,11 +37,11 @@ exports.init = (cfg) => {
 
   console.log(`http-client: upstream ${base}`);
 
-  const handler = async (req) => {
+  const handler = async (req, { signal }) => {
     const { paths } = JSON.parse(req.toString());
     if (!Array.isArray(paths)) throw new TypeError('request: {"paths": [...]} expected');
     const results = await Promise.all(paths.map(async (path) => {
-      const { status, body } = await get(path);
+      const { status, body } = await get(path, signal);
       const sha256 = crypto.createHash('sha256').update(body).digest('hex');
       return { path, status, bytes: body.length, sha256 };
     }));

@@ -11,6 +11,7 @@ const util = require('util');
 const { Writable } = require('stream');
 const { Console } = require('console');
 const { pathToFileURL } = require('url');
+const { performance } = require('perf_hooks');
 
 const LEVELS = Object.freeze({
   EMERG: 1, ALERT: 2, CRIT: 3, ERR: 4, WARN: 5, NOTICE: 6, INFO: 7, DEBUG: 8,
@@ -23,7 +24,7 @@ const RCS = Object.freeze({
   RC_PANICKED: -2, // the handler threw or rejected (with no rc of its own)
   RC_DROPPED: -3, // the task was dropped without an answer
   RC_NO_MEMORY: -4, // no memory for the request or the answer
-  RC_CANCELLED: -5, // reserved: the call was cancelled
+  RC_CANCELLED: -5, // the call was cancelled: its caller gave up (the answer is thrown away)
 });
 
 // An export returns this instead of a handler when its own code polls tq (worker threads).
@@ -189,32 +190,111 @@ function unloaded(handler) {
     .catch((e) => binding.log(LEVELS.ERR, `node: onUnload failed: ${stackText(e)}`));
 }
 
+// ---- deadlines and cancellation ---------------------------------------------------------
+
+// The module's deadlines are CLOCK_MONOTONIC ms; so is process.hrtime(), and performance.now()
+// counts from an origin on that clock: this turns the one into the other.
+function monotonicToPerformance(ms) {
+  return ms - (Number(process.hrtime.bigint()) / 1e6 - performance.now());
+}
+
+function cancelReason() {
+  const e = new DOMException('the call was cancelled: its caller gave up', 'AbortError');
+  e.rc = RCS.RC_CANCELLED;
+  return e;
+}
+
+// The handler's second argument: the call's deadline and cancellation.
+class Call {
+  #controller = null;
+  #cancelled;
+
+  constructor(deadline, cancelled) {
+    // When the caller stops waiting, comparable with performance.now(); null: no timeout.
+    this.deadline = deadline;
+    this.#cancelled = cancelled;
+  }
+
+  // An AbortSignal aborted when the caller gives up (timeout, client abort, the end of its
+  // request): hand it to fetch(), http.request(), timers/promises, ... Made on first use.
+  get signal() {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#cancelled) this.#controller.abort(cancelReason());
+    }
+    return this.#controller.signal;
+  }
+
+  // True once the caller gave up on the call.
+  get cancelled() {
+    return this.#cancelled;
+  }
+
+  // Milliseconds until the deadline (0 once passed), Infinity without one.
+  timeLeft() {
+    return this.deadline === null ? Infinity : Math.max(0, this.deadline - performance.now());
+  }
+
+  cancel() {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    if (this.#controller !== null) this.#controller.abort(cancelReason());
+  }
+}
+
 // What the poll thread calls for each task, on this loop: every call is answered once.
-// (null, null) after the last one: the runtime was unloaded.
+// (null, null) after the last one: the runtime was unloaded. The cancel thread calls
+// `cancel(task)` for a task whose caller gave up.
 function makeServer(handler) {
-  return function serveTask(task, req) {
+  const calls = new Map(); // task handle (BigInt) -> its Call, until answered
+
+  function done(task, call, v) {
+    calls.delete(task);
+    answer(task, v);
+  }
+
+  function failed(task, call, e) {
+    calls.delete(task);
+    if (call.cancelled) {
+      // Nobody waits for this answer: the module throws it away.
+      binding.respond(task, RCS.RC_CANCELLED, 'cancelled');
+    } else {
+      fail(task, e);
+    }
+  }
+
+  function serveTask(task, req, deadline, cancelled) {
     if (task === null) {
       unloaded(handler);
       return;
     }
+    const call = new Call(deadline === null ? null : monotonicToPerformance(deadline), cancelled === 1);
     let out;
     try {
-      out = handler(req);
+      out = handler(req, call);
       if (!isThenable(out)) {
         answer(task, out);
         return;
       }
     } catch (e) {
       // the handler threw, or a getter of what it returned did (`then`, `constructor`)
-      fail(task, e);
+      failed(task, call, e);
       return;
     }
+    calls.set(task, call);
     // A native promise adopts any thenable, even one whose then() returns nothing; a then()
     // that throws rejects it. Nothing here throws synchronously.
     new Promise((resolve) => resolve(out))
-      .then((v) => answer(task, v))
-      .catch((e) => fail(task, e));
-  };
+      .then((v) => done(task, call, v))
+      .catch((e) => failed(task, call, e));
+  }
+
+  function cancel(task) {
+    const call = calls.get(task);
+    if (call !== undefined) call.cancel();
+  }
+
+  return { serveTask, cancel };
 }
 
 function isThenable(v) {
@@ -275,7 +355,8 @@ async function load(id, spec, exportName, cfg, tq, fresh) {
     const make = pickExport(await importModule(spec, fresh), exportName, spec);
     const handler = await make(cfg, tq);
     if (typeof handler === 'function') {
-      binding.serve(tq, makeServer(handler));
+      const { serveTask, cancel } = makeServer(handler);
+      binding.serve(tq, serveTask, cancel);
     } else if (handler !== POLLS_ITSELF) {
       throw new TypeError(`${exportName}() returned ${describe(handler)}: a handler function ` +
                           '(or require(\'resty_ffi\').POLLS_ITSELF) expected');
@@ -313,6 +394,15 @@ const api = Object.freeze({
   pollBatch: binding.pollBatch,
   getReq: binding.getReq,
   respond: binding.respond,
+  // Deadlines and cancellation of raw tasks: cancelled(task) is a boolean; deadline(task) is
+  // comparable with performance.now() (null without a timeout); cancelPoll(tq, max) blocks
+  // until tasks this runtime holds are cancelled (an empty array once unloaded).
+  cancelled: (task) => binding.cancelled(task) === 1,
+  deadline: (task) => {
+    const ms = binding.deadline(task);
+    return ms === null ? null : monotonicToPerformance(ms);
+  },
+  cancelPoll: binding.cancelPoll,
 });
 
 Object.defineProperty(globalThis, '__resty_ffi', { value: api, configurable: false, enumerable: false });

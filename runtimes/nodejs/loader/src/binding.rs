@@ -8,11 +8,14 @@
 //! | `respond(task, rc, body)` | answers once: body a Buffer, a string, or null/undefined |
 //! | `poll(tq)` | BLOCKS until a task: its handle, or null once the runtime is unloaded |
 //! | `pollBatch(tq, max)` | BLOCKS: an array of up to max handles, empty once unloaded |
-//! | `serve(tq, fn)` | the loader's: each task of tq becomes `fn(task, req)` on this loop |
+//! | `cancelled(task)` | true once the caller gave up on the task |
+//! | `deadline(task)` | when the caller stops waiting, CLOCK_MONOTONIC ms, or null |
+//! | `cancelPoll(tq, max)` | BLOCKS: an array of up to max cancelled tasks, empty once unloaded |
+//! | `serve(tq, fn, cancel)` | the loader's: each task of tq becomes `fn(task, req, deadline, cancelled)` on this loop, each cancellation `cancel(task)` |
 //! | `attachLoader(fn)` / `loadDone(id, err)` | the loader's: loads from libffi_init |
 //!
-//! Task and queue handles are BigInts. `poll`/`pollBatch` block the calling thread: use
-//! them from a worker thread, never on the main loop.
+//! Task and queue handles are BigInts. `poll`/`pollBatch`/`cancelPoll` block the calling
+//! thread: use them from a worker thread, never on the main loop.
 
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -143,11 +146,46 @@ unsafe extern "C" fn js_poll_batch(env: napi_env, info: napi_callback_info) -> n
     })
 }
 
+unsafe extern "C" fn js_cancelled(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, |js, info| {
+        let [task] = js.args(info)?;
+        let task = js.get_u64(task, "cancelled(task)")?;
+        js.int(i32::from(tasks::cancelled(task)))
+    })
+}
+
+unsafe extern "C" fn js_deadline(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, |js, info| {
+        let [task] = js.args(info)?;
+        let task = js.get_u64(task, "deadline(task)")?;
+        match tasks::deadline_ms(task) {
+            Some(ms) => js.number(ms),
+            None => js.null(),
+        }
+    })
+}
+
+unsafe extern "C" fn js_cancel_poll(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, |js, info| {
+        let [tq, max] = js.args(info)?;
+        let tq = js.get_u64(tq, "cancelPoll(tq, max): tq")?;
+        let max = if js.is_nullish(max)? {
+            tasks::BATCH as i32
+        } else {
+            js.get_i32(max, "cancelPoll(tq, max): max")?
+        };
+        let mut got = Vec::new();
+        tasks::cancel_poll(tq, usize::try_from(max).unwrap_or(1), &mut got);
+        let handles = got.iter().map(|t| js.bigint(*t)).collect::<JsResult<Vec<_>>>()?;
+        js.array(&handles)
+    })
+}
+
 unsafe extern "C" fn js_serve(env: napi_env, info: napi_callback_info) -> napi_value {
     callback(env, info, |js, info| {
-        let [tq, server] = js.args(info)?;
-        let tq = js.get_u64(tq, "serve(tq, fn): tq")?;
-        task_pump::serve(js, tq, server)?;
+        let [tq, server, cancel] = js.args(info)?;
+        let tq = js.get_u64(tq, "serve(tq, fn, cancel): tq")?;
+        task_pump::serve(js, tq, server, cancel)?;
         js.undefined()
     })
 }
@@ -182,12 +220,15 @@ unsafe extern "C" fn js_load_done(env: napi_env, info: napi_callback_info) -> na
 }
 
 fn define(js: Js, exports: napi_value) -> JsResult<()> {
-    let functions: [(&CStr, napi_callback); 8] = [
+    let functions: [(&CStr, napi_callback); 11] = [
         (c"log", js_log),
         (c"getReq", js_get_req),
         (c"respond", js_respond),
         (c"poll", js_poll),
         (c"pollBatch", js_poll_batch),
+        (c"cancelled", js_cancelled),
+        (c"deadline", js_deadline),
+        (c"cancelPoll", js_cancel_poll),
         (c"serve", js_serve),
         (c"attachLoader", js_attach_loader),
         (c"loadDone", js_load_done),

@@ -76,3 +76,30 @@ pub fn poll_batch(tq: u64, max: usize, out: &mut Vec<u64>) {
     let n = unsafe { abi.poll_batch(handle(tq), tasks) };
     out.extend(tasks[..n].iter().map(|t| *t as usize as u64));
 }
+
+/// Whether the caller gave up on a task (or the handle is no longer current).
+pub fn cancelled(task: u64) -> bool {
+    let Ok(abi) = raw::module_abi() else { return false };
+    // SAFETY: the module only compares the handle (stale ones read as cancelled).
+    unsafe { abi.cancelled(handle(task)) }
+}
+
+/// When the caller stops waiting: CLOCK_MONOTONIC in milliseconds (the clock of Node's
+/// `process.hrtime()` and `performance.now()`, from another origin); None without a timeout.
+pub fn deadline_ms(task: u64) -> Option<f64> {
+    let abi = raw::module_abi().ok()?;
+    // SAFETY: as in `cancelled`.
+    let ns = unsafe { abi.deadline_ns(handle(task)) }?;
+    Some(ns as f64 / 1e6)
+}
+
+/// Blocks until tasks this runtime holds are cancelled and appends up to `max` (at most
+/// 1024) of them to `out`; appends nothing once the runtime is unloaded.
+pub fn cancel_poll(tq: u64, max: usize, out: &mut Vec<u64>) {
+    let Ok(abi) = raw::module_abi() else { return };
+    let mut tasks = [std::ptr::null_mut::<c_void>(); 1024];
+    let tasks = &mut tasks[..max.clamp(1, 1024)];
+    // SAFETY: `tq` is the queue given to libffi_init.
+    let n = unsafe { abi.cancel_poll(handle(tq), tasks) };
+    out.extend(tasks[..n].iter().map(|t| *t as usize as u64));
+}

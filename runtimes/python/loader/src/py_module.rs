@@ -62,6 +62,7 @@ pub fn resty_ffi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("RC_PANICKED", resty_ffi_sdk::RC_PANICKED),
         ("RC_DROPPED", resty_ffi_sdk::RC_DROPPED),
         ("RC_NO_MEMORY", resty_ffi_sdk::RC_NO_MEMORY),
+        ("RC_CANCELLED", raw::RC_CANCELLED),
     ] {
         m.add(name, rc)?;
     }

@@ -5,6 +5,10 @@
 //! for task in q:                   # q.poll() until the runtime is unloaded
 //!     task.respond(task.req.upper())
 //! ```
+//!
+//! Deadlines and cancellation: `task.deadline` (a `time.monotonic()` value, or None),
+//! `task.cancelled()`, and `q.cancel_poll()` (blocks until tasks this runtime holds are
+//! cancelled; their `task.id`s).
 
 use std::borrow::Cow;
 use std::ffi::{c_int, c_void};
@@ -58,7 +62,36 @@ impl TaskQueue {
         }
         // SAFETY: a task just polled, not answered yet; the bytes are copied here.
         let req = PyBytes::new(py, unsafe { abi.request(task as *mut c_void) }.unwrap_or_default()).unbind();
-        Ok(Some(Task { ptr: task, req, answered: AtomicBool::new(false) }))
+        // SAFETY: as above.
+        let deadline_ns = unsafe { abi.deadline_ns(task as *mut c_void) };
+        Ok(Some(Task {
+            ptr: task,
+            req,
+            deadline_ns,
+            answered: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
+        }))
+    }
+
+    /// Blocks (without the GIL) until tasks this runtime holds are cancelled by their
+    /// callers, and returns their `Task.id`s (at most `max`); an empty list once the runtime
+    /// is unloaded. Cancellations are kept for a runtime only from its first cancel_poll on:
+    /// call it from a thread of its own, started in init. serve_async does it for you.
+    #[pyo3(signature = (max=64))]
+    fn cancel_poll(&self, py: Python<'_>, max: usize) -> PyResult<Vec<usize>> {
+        if max == 0 {
+            return Err(PyValueError::new_err("cancel_poll(max): max must be >= 1"));
+        }
+        let abi = abi()?;
+        let tq = self.tq;
+        let max = max.min(1024);
+        let ids = py.detach(move || {
+            let mut out = vec![std::ptr::null_mut::<c_void>(); max];
+            // SAFETY: tq is the queue of a runtime; out has room for max handles.
+            let n = unsafe { abi.cancel_poll(tq as *mut c_void, &mut out) };
+            out[..n].iter().map(|t| *t as usize).collect::<Vec<usize>>()
+        });
+        Ok(ids)
     }
 
     /// True once poll() returned None.
@@ -85,7 +118,11 @@ impl TaskQueue {
 pub struct Task {
     ptr: usize,
     req: Py<PyBytes>,
+    /// CLOCK_MONOTONIC ns when the caller stops waiting; None without a timeout.
+    deadline_ns: Option<i64>,
     answered: AtomicBool,
+    /// Set once the module said the caller gave up (kept after the answer).
+    cancelled: AtomicBool,
 }
 
 /// The bytes of a response: bytes, str (UTF-8) or anything with a byte buffer.
@@ -120,6 +157,43 @@ impl Task {
         self.answered.load(Ordering::Acquire)
     }
 
+    /// The task's handle as an int: what `TaskQueue.cancel_poll()` returns for it.
+    #[getter]
+    fn id(&self) -> usize {
+        self.ptr
+    }
+
+    /// When the caller stops waiting, in seconds on the clock of `time.monotonic()` (and of
+    /// asyncio's `loop.time()`, e.g. `asyncio.timeout_at(task.deadline)`); None if the call
+    /// has no timeout.
+    #[getter]
+    fn deadline(&self) -> Option<f64> {
+        self.deadline_ns.map(|ns| ns as f64 / 1e9)
+    }
+
+    /// True once the caller gave up on the call (its timeout passed, the client went away,
+    /// its request ended, the worker is exiting): the answer will be thrown away, so stop
+    /// working for it (and still answer, e.g. `respond(None, RC_CANCELLED)`).
+    fn cancelled(&self) -> bool {
+        if self.cancelled.load(Ordering::Acquire) {
+            return true;
+        }
+        if self.answered.load(Ordering::Acquire) {
+            return false;
+        }
+        let Ok(abi) = raw::module_abi() else {
+            return false;
+        };
+        // SAFETY: a polled task; the module only compares the handle, stale or not.
+        let yes = unsafe { abi.cancelled(self.ptr as *mut c_void) };
+        // An answer given meanwhile makes the handle stale (which reads as cancelled).
+        if yes && !self.answered.load(Ordering::Acquire) {
+            self.cancelled.store(true, Ordering::Release);
+            return true;
+        }
+        false
+    }
+
     /// Answers the call: `data` (bytes, str, a byte buffer, or None for nil in Lua) and
     /// `rc` (0: success; else Lua gets `false, rc, data`). Only the first answer counts.
     /// Without memory for the copy, the answer goes without data and with `RC_NO_MEMORY` in
@@ -140,7 +214,14 @@ impl Task {
     }
 
     fn __repr__(&self) -> String {
-        format!("<resty_ffi.Task 0x{:x}{}>", self.ptr, if self.answered() { " answered" } else { "" })
+        let state = if self.answered() {
+            " answered"
+        } else if self.cancelled.load(Ordering::Acquire) {
+            " cancelled"
+        } else {
+            ""
+        };
+        format!("<resty_ffi.Task 0x{:x}{state}>", self.ptr)
     }
 }
 

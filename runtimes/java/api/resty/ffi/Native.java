@@ -22,4 +22,16 @@ final class Native {
 
     /** Whether the module has its log function (else messages go to stderr). */
     static native boolean logAvailable();
+
+    /** Whether the caller gave up on the task (or the address is no longer current). */
+    static native boolean taskCancelled(long task);
+
+    /** Nanoseconds until the caller stops waiting (0 once passed); -1 without a timeout. */
+    static native long taskTimeLeft(long task);
+
+    /**
+     * Blocks until tasks this runtime holds are cancelled, stores their addresses in out and
+     * returns how many; 0 once the runtime is unloaded.
+     */
+    static native int cancelPoll(long tq, long[] out);
 }

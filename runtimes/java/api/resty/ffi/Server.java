@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,6 +32,13 @@ import java.util.logging.Logger;
  * in Lua, -2 being {@link Task#RC_PANICKED}; or the rc and message of a {@link TaskException})
  * and the runtime keeps serving. A call the pool refuses (shut down) answers
  * {@link Task#RC_ERROR}.
+ *
+ * <p>Each runtime also gets a thread that hears of cancelled calls ({@link
+ * TaskQueue#listenForCancels}): when a caller gives up, a {@link Future} returned by an
+ * {@link AsyncHandler} (a CompletableFuture) is cancelled, {@link Task#current()} of a running
+ * {@link Handler} reads {@link Task#isCancelled()} true, and a call still waiting for a pool
+ * thread is not started. A cancelled call that ends with an exception answers
+ * {@link Task#RC_CANCELLED}, without logging it (the module throws the answer away).
  */
 public final class Server {
     private static final Logger LOG = Logger.getLogger("resty.ffi.Server");
@@ -50,7 +58,7 @@ public final class Server {
         String name = nextName();
         ClassLoader loader = handler.getClass().getClassLoader();
         ExecutorService pool = Executors.newFixedThreadPool(threads, daemonThreads(name + "-worker-", loader));
-        return poll(new TaskQueue(tq), name, loader, task -> submit(pool, task, handler), pool::shutdown);
+        return poll(queue(tq, name, loader), name, loader, task -> submit(pool, task, handler), pool::shutdown);
     }
 
     /** Runs the handler on the caller's executor (left running after unload). */
@@ -58,7 +66,8 @@ public final class Server {
         Objects.requireNonNull(handler, "handler");
         Objects.requireNonNull(executor, "executor");
         ClassLoader loader = handler.getClass().getClassLoader();
-        return poll(new TaskQueue(tq), nextName(), loader, task -> submit(executor, task, handler), () -> {
+        String name = nextName();
+        return poll(queue(tq, name, loader), name, loader, task -> submit(executor, task, handler), () -> {
         });
     }
 
@@ -69,8 +78,23 @@ public final class Server {
     public static Thread serveAsync(long tq, AsyncHandler handler) {
         Objects.requireNonNull(handler, "handler");
         ClassLoader loader = handler.getClass().getClassLoader();
-        return poll(new TaskQueue(tq), nextName(), loader, task -> start(task, handler), () -> {
+        String name = nextName();
+        return poll(queue(tq, name, loader), name, loader, task -> start(task, handler), () -> {
         });
+    }
+
+    /** The runtime's queue, with its cancel thread (name-cancel) started. */
+    private static TaskQueue queue(long tq, String name, ClassLoader loader) {
+        TaskQueue queue = new TaskQueue(tq);
+        Thread current = Thread.currentThread();
+        ClassLoader outer = current.getContextClassLoader();
+        current.setContextClassLoader(loader);
+        try {
+            queue.listenForCancels(name + "-cancel");
+        } finally {
+            current.setContextClassLoader(outer);
+        }
+        return queue;
     }
 
     private static String nextName() {
@@ -126,7 +150,12 @@ public final class Server {
     private static void answer(Task task, Handler handler) {
         byte[] rsp;
         try {
-            rsp = handler.handle(task.request());
+            if (task.isCancelled()) {
+                // given up on while it waited for a pool thread: nobody waits for the answer
+                respond(task, Task.RC_CANCELLED, "cancelled");
+                return;
+            }
+            rsp = Task.runAs(task, () -> handler.handle(task.request()));
         } catch (Throwable t) {
             fail(task, t);
             return;
@@ -137,10 +166,15 @@ public final class Server {
     private static void start(Task task, AsyncHandler handler) {
         CompletionStage<byte[]> stage;
         try {
-            stage = Objects.requireNonNull(handler.handle(task.request()), "AsyncHandler returned null");
+            stage = Objects.requireNonNull(Task.runAs(task, () -> handler.handle(task.request())),
+                    "AsyncHandler returned null");
         } catch (Throwable t) {
             fail(task, t);
             return;
+        }
+        if (stage instanceof Future) {
+            CompletionStage<byte[]> started = stage;
+            task.onCancel(() -> ((Future<?>) started).cancel(true));
         }
         try {
             stage.whenComplete((rsp, err) -> {
@@ -167,6 +201,10 @@ public final class Server {
 
     /** As {@link #fail(Task, Throwable)}, with otherRc for anything but a TaskException. */
     private static void fail(Task task, Throwable t, int otherRc) {
+        if (cancelled(task)) {
+            respond(task, Task.RC_CANCELLED, "cancelled");
+            return;
+        }
         t = unwrap(t);
         int rc = otherRc;
         String msg = null;
@@ -194,6 +232,15 @@ public final class Server {
             } catch (Throwable e) {
                 // out of memory, or a log handler of the application's that throws
             }
+        }
+    }
+
+    /** Whether the caller gave up on the task. Never throws. */
+    private static boolean cancelled(Task task) {
+        try {
+            return task.isCancelled();
+        } catch (Throwable e) {
+            return false;
         }
     }
 

@@ -1,11 +1,24 @@
 package resty.ffi;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One call from Lua: {@code rt:anyname(request)}. Answer it exactly once, from any thread;
  * the Lua coroutine waits until then (or until its timeout).
+ *
+ * <p>Deadlines and cancellation: {@link #timeLeft()} until the caller stops waiting;
+ * {@link #isCancelled()} once the caller gave up (its timeout passed, the client went away,
+ * its request ended, the worker is exiting), and {@link #onCancel(Runnable)} /
+ * {@link #cancellation()} to hear of it (delivered by a thread of the queue in the module's
+ * cancel poll, which {@link Server} starts). A cancelled call must still be answered; the
+ * module throws the answer away. In a handler of {@link Server}, {@link #current()} is the
+ * call it serves.
  */
 public final class Task {
     /*
@@ -22,16 +35,110 @@ public final class Task {
     public static final int RC_DROPPED = -3;
     /** No memory for the request or the answer. */
     public static final int RC_NO_MEMORY = -4;
-    /** Reserved: the call was cancelled. */
+    /** The call was cancelled: its caller gave up (the answer is thrown away). */
     public static final int RC_CANCELLED = -5;
+
+    private static final ThreadLocal<Task> CURRENT = new ThreadLocal<>();
 
     private final long address;
     private final byte[] request;
     private final AtomicBoolean answered = new AtomicBoolean();
+    /** System.nanoTime() when the caller stops waiting; meaningless without a deadline. */
+    private final long deadlineNanos;
+    private final boolean hasDeadline;
+    /** Completed once the module says the caller gave up. */
+    private final CompletableFuture<Void> cancellation = new CompletableFuture<>();
+    /** The queue's registry of tasks in hand (for its cancel thread), or null. */
+    private final TaskQueue queue;
 
-    Task(long address, byte[] request) {
+    Task(long address, byte[] request, TaskQueue queue) {
         this.address = address;
         this.request = request;
+        this.queue = queue;
+        long left = Native.taskTimeLeft(address);
+        this.hasDeadline = left >= 0;
+        this.deadlineNanos = hasDeadline ? System.nanoTime() + left : 0;
+    }
+
+    /**
+     * The call the running handler serves: set by {@link Server} while a {@link Handler} runs,
+     * and while an {@link AsyncHandler} starts its work (read it before the first hand-off to
+     * another thread). Null elsewhere.
+     */
+    public static Task current() {
+        return CURRENT.get();
+    }
+
+    /** Runs body with {@link #current()} set to task. */
+    static <T> T runAs(Task task, java.util.concurrent.Callable<T> body) throws Exception {
+        Task outer = CURRENT.get();
+        CURRENT.set(task);
+        try {
+            return body.call();
+        } finally {
+            if (outer == null) {
+                CURRENT.remove();
+            } else {
+                CURRENT.set(outer);
+            }
+        }
+    }
+
+    /**
+     * True once the caller gave up on the call: stop working for it (and still answer, e.g.
+     * {@code respond(RC_CANCELLED, (byte[]) null)}).
+     */
+    public boolean isCancelled() {
+        if (cancellation.isDone()) {
+            return true;
+        }
+        if (answered.get()) {
+            return false;
+        }
+        // an answer given meanwhile makes the address stale, which reads as cancelled
+        if (Native.taskCancelled(address) && !answered.get()) {
+            markCancelled();
+            return true;
+        }
+        return false;
+    }
+
+    /** Time left until the caller stops waiting (zero once passed); empty without a timeout. */
+    public Optional<Duration> timeLeft() {
+        if (!hasDeadline) {
+            return Optional.empty();
+        }
+        return Optional.of(Duration.ofNanos(Math.max(0, deadlineNanos - System.nanoTime())));
+    }
+
+    /** When the caller stops waiting, on the clock of {@link System#nanoTime()}; empty without a timeout. */
+    public OptionalLong deadlineNanos() {
+        return hasDeadline ? OptionalLong.of(deadlineNanos) : OptionalLong.empty();
+    }
+
+    /**
+     * A stage that completes when the caller gives up (never, for a call answered first).
+     * Its dependent actions run on the queue's cancel thread: keep them short.
+     */
+    public CompletionStage<Void> cancellation() {
+        return cancellation.minimalCompletionStage();
+    }
+
+    /**
+     * Runs action when the caller gives up (at once, on this thread, if it already did); on the
+     * queue's cancel thread otherwise: keep it short. An exception it throws is ignored.
+     */
+    public void onCancel(Runnable action) {
+        cancellation.thenRun(action);
+    }
+
+    /** The cancel thread or a check found the call cancelled. */
+    void markCancelled() {
+        cancellation.complete(null);
+    }
+
+    long address() {
+        return address;
     }
 
     /** The request bytes (the task's own copy: the same array on every call). */
@@ -55,6 +162,9 @@ public final class Task {
     public void respond(int rc, byte[] rsp) {
         if (!answered.compareAndSet(false, true)) {
             throw new IllegalStateException("task already answered");
+        }
+        if (queue != null) {
+            queue.forget(this);
         }
         Native.taskRespond(address, rc, rsp);
     }

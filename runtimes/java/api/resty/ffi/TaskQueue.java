@@ -1,6 +1,7 @@
 package resty.ffi;
 
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -21,6 +22,10 @@ import java.util.logging.Logger;
  *     return 0;
  * }
  * }</pre>
+ *
+ * {@link #listenForCancels} starts a thread that hears from the module which calls in hand
+ * were cancelled by their callers and tells their {@link Task}s ({@link Task#onCancel},
+ * {@link Task#cancellation()}); {@link Task#isCancelled()} works without it.
  */
 public final class TaskQueue {
     private static final Logger LOG = Logger.getLogger("resty.ffi.TaskQueue");
@@ -28,6 +33,10 @@ public final class TaskQueue {
 
     private final long address;
     private volatile boolean closed;
+    /** Tasks polled and not answered yet, by address, once listenForCancels was called. */
+    private final ConcurrentHashMap<Long, Task> inHand = new ConcurrentHashMap<>();
+    private volatile boolean listening;
+    private Thread cancelThread;
 
     public TaskQueue(long tq) {
         if (tq == 0) {
@@ -52,7 +61,16 @@ public final class TaskQueue {
                 return null;
             }
             try {
-                return new Task(task, Native.taskRequest(task));
+                if (!listening) {
+                    return new Task(task, Native.taskRequest(task), null);
+                }
+                Task t = new Task(task, Native.taskRequest(task), this);
+                inHand.put(task, t);
+                // cancelled before it was in the registry: the cancel thread did not find it
+                if (Native.taskCancelled(task)) {
+                    t.markCancelled();
+                }
+                return t;
             } catch (Throwable t) {
                 // no heap for the request (a request bigger than -Xmx): answer it and go on
                 refuse(task, t);
@@ -81,6 +99,51 @@ public final class TaskQueue {
             LOG.log(Level.SEVERE, "cannot read a request", t);
         } catch (Throwable e) {
             // nothing left to tell it with
+        }
+    }
+
+    /** The task was answered: the cancel thread has nothing more to tell it. */
+    void forget(Task task) {
+        inHand.remove(task.address(), task);
+    }
+
+    /**
+     * Starts (once; later calls return the same thread) a daemon thread named name that waits
+     * in the module's cancel poll and completes the {@link Task#cancellation()} of each task
+     * polled from now on whose caller gives up. It ends when the runtime is unloaded. Call it
+     * before the first poll (the module keeps cancellations for a runtime only from its first
+     * cancel poll on). {@link Server} calls it for you.
+     */
+    public synchronized Thread listenForCancels(String name) {
+        if (cancelThread != null) {
+            return cancelThread;
+        }
+        listening = true;
+        Thread t = new Thread(this::deliverCancels, name);
+        t.setDaemon(true);
+        t.setContextClassLoader(Thread.currentThread().getContextClassLoader());
+        t.start();
+        cancelThread = t;
+        return t;
+    }
+
+    private void deliverCancels() {
+        long[] cancelled = new long[64];
+        try {
+            for (int n; (n = Native.cancelPoll(address, cancelled)) > 0;) {
+                for (int i = 0; i < n; i++) {
+                    Task task = inHand.get(cancelled[i]);
+                    if (task != null) {
+                        task.markCancelled();
+                    }
+                }
+            }
+        } catch (Throwable t) {
+            try {
+                LOG.log(Level.SEVERE, "cancellations stopped", t);
+            } catch (Throwable e) {
+                // nothing left to tell it with
+            }
         }
     }
 

@@ -13,19 +13,28 @@ Native parts (defined before this code runs): TaskQueue, Task, log(), the nginx 
 constants EMERG .. DEBUG and the answer codes the loader uses on its own, the reserved rcs of
 abi/resty_ffi.h (the same in every language): RC_ERROR (-1, an error without a code of its
 own), RC_PANICKED (-2, the handler raised), RC_DROPPED (-3, a task dropped without an
-answer), RC_NO_MEMORY (-4, no memory for the answer).
+answer), RC_NO_MEMORY (-4, no memory for the answer), RC_CANCELLED (-5, the call was
+cancelled: its caller gave up).
+
+Deadlines and cancellation: current_task() is the Task a handler runs for (serve and
+serve_async set it); task.deadline is when its caller stops waiting (a time.monotonic()
+value, None without a timeout) and task.cancelled() turns True once the caller gave up
+(timeout, client abort, the end of its request). serve_async cancels the handler's asyncio
+task then (CancelledError inside the handler); a CancelledError that leaves the handler of a
+cancelled call answers RC_CANCELLED (the answer is thrown away: nobody waits for it).
 """
 
 import asyncio
+import contextvars
 import logging
 import threading
 import traceback
 
 __all__ = [
-    "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text",
+    "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text", "current_task",
     "log", "LogHandler",
     "EMERG", "ALERT", "CRIT", "ERR", "WARN", "NOTICE", "INFO", "DEBUG",
-    "RC_ERROR", "RC_PANICKED", "RC_DROPPED", "RC_NO_MEMORY",
+    "RC_ERROR", "RC_PANICKED", "RC_DROPPED", "RC_NO_MEMORY", "RC_CANCELLED",
 ]
 
 _logger = logging.getLogger("resty_ffi")
@@ -93,6 +102,18 @@ def cfg_text(cfg):
     return current[1].decode("utf-8")
 
 
+# The task the running handler serves (set by serve and serve_async).
+_current = contextvars.ContextVar("resty_ffi_current_task", default=None)
+
+
+def current_task():
+    """The Task the running handler serves (in serve and serve_async handlers), else None.
+
+    For its deadline and cancellation: task.deadline, task.cancelled().
+    """
+    return _current.get()
+
+
 _RC_MIN, _RC_MAX = -(1 << 31), (1 << 31) - 1
 
 
@@ -101,8 +122,13 @@ def _error_answer(task, exc, handler, rc=RC_PANICKED):
 
     The rc is that of a resty_ffi.Error, else `rc` (RC_PANICKED: the handler raised).
     Never raises: a serving thread or loop must outlive whatever a handler throws.
+    A CancelledError out of the handler of a call its caller gave up on answers RC_CANCELLED
+    (not an error: nothing is logged).
     """
     try:
+        if isinstance(exc, asyncio.CancelledError) and task.cancelled():
+            task.respond("cancelled", RC_CANCELLED)
+            return
         _describe_error(task, exc, handler, rc)
     except BaseException as failure:  # e.g. logging or an odd exception class failed
         if not task.answered:
@@ -144,12 +170,15 @@ def _describe_error(task, exc, handler, rc):
 
 def _call_and_answer(task, handler):
     """serve(): runs a blocking handler and answers its task, whatever it raises."""
+    token = _current.set(task)
     try:
         result = handler(task.req)
     except BaseException as exc:  # SystemExit, KeyboardInterrupt, ... too
         _error_answer(task, exc, handler)
     else:
         _answer(task, result, handler)
+    finally:
+        _current.reset(token)
 
 
 def _answer(task, result, handler):
@@ -222,8 +251,10 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
     One thread polls the task queue (without the GIL while it waits) and starts each call
     as an asyncio task. The event loop runs in a thread of its own, or on `loop` if given
     (an event loop already running in another thread, e.g. shared by several runtimes).
-    After the unload, the calls in flight finish, then the loop stops (if it is ours).
-    Returns a Server.
+    A second thread waits for cancellations: when a caller gives up (timeout, client abort,
+    the end of its request), the call's asyncio task is cancelled (CancelledError inside the
+    handler at its next await). After the unload, the calls in flight finish, then the loop
+    stops (if it is ours). Returns a Server.
     """
     if not callable(handler):
         raise TypeError("serve_async(tq, handler): handler must be an async function")
@@ -233,11 +264,15 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
     if own_loop:
         loop = asyncio.new_event_loop()
     running = set()
+    by_id = {}  # Task.id -> the asyncio task of its call (loop thread only)
 
     async def call(task):
+        _current.set(task)  # in this asyncio task's own context
         # BaseException too: asyncio re-raises SystemExit and KeyboardInterrupt out of
         # run_forever(), which would stop the loop for good
         try:
+            if task.cancelled():  # announced before the call started
+                raise asyncio.CancelledError()
             result = await handler(task.req)
         except BaseException as exc:
             _error_answer(task, exc, handler)
@@ -245,9 +280,23 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
             _answer(task, result, handler)
 
     def start(task):
+        key = task.id
         t = loop.create_task(call(task))
         running.add(t)
-        t.add_done_callback(running.discard)
+        by_id[key] = t
+
+        def done(_):
+            running.discard(t)
+            if by_id.get(key) is t:
+                del by_id[key]
+
+        t.add_done_callback(done)
+
+    def cancel(ids):
+        for key in ids:
+            t = by_id.get(key)
+            if t is not None:
+                t.cancel()
 
     async def drain():
         while running:
@@ -269,6 +318,16 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
             del task
         loop.call_soon_threadsafe(stop)
 
+    def listen():
+        while True:
+            ids = queue.cancel_poll()
+            if not ids:  # unloaded
+                return
+            try:
+                loop.call_soon_threadsafe(cancel, ids)
+            except RuntimeError:  # the loop is closed: nothing left to cancel
+                return
+
     def run_loop():
         asyncio.set_event_loop(loop)
         try:
@@ -279,5 +338,6 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
 
     if own_loop:
         _start_thread(server, run_loop, "loop")
+    _start_thread(server, listen, "cancel")
     _start_thread(server, poll, "poll")
     return server

@@ -17,6 +17,6 @@ mod nginx_log;
 
 pub use module_abi::{
     module_abi, CancelPollFn, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskCancelledFn,
-    TaskDeadlineFn, TaskPollBatchFn, TaskPollFn,
+    TaskDeadlineFn, TaskPollBatchFn, TaskPollFn, RC_CANCELLED,
 };
 pub use nginx_log::{level, log_bytes, log_line, logs_to_nginx, LogFn};

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.logging.Logger;
 
 import resty.ffi.Server;
+import resty.ffi.Task;
 import resty.ffi.TaskException;
 
 /**
@@ -18,7 +19,9 @@ import resty.ffi.TaskException;
  *
  * <p>Request: {@code "<METHOD> <URL>"}, then optionally a newline and the body.
  * Answer: {@code "<status>\n<body>"}. A failed exchange (refused, timeout) answers with rc 502
- * and the reason. cfg: the timeout of one exchange in milliseconds (default 5000).
+ * and the reason. cfg: the timeout of one exchange in milliseconds (default 5000). When the
+ * Lua caller gives up (its call's timeout, a client abort), the exchange is cancelled: its
+ * upstream connection is closed at once.
  *
  * <pre>
  * local http = ngx.load_ffi("ffi_java", "demo.http.App,init,3000")
@@ -63,7 +66,11 @@ public final class App {
         } catch (IllegalArgumentException e) {
             throw new TaskException(400, "bad request: " + e.getMessage());
         }
-        return client.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray())
+        CompletableFuture<HttpResponse<byte[]>> exchange =
+                client.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray());
+        // Task.current() is the call while the handler starts its work (on the polling thread).
+        Task.current().onCancel(() -> exchange.cancel(true));
+        return exchange
                 .handle((rsp, err) -> {
                     if (err != null) {
                         Throwable cause = err.getCause() != null ? err.getCause() : err;
