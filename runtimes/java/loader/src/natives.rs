@@ -197,7 +197,7 @@ const TASK_CANCELLED: NativeMethod = native_method! {
 fn task_cancelled<'local>(env: &mut Env<'local>, _class: JClass<'local>, task: jlong) -> Result<jboolean, Error> {
     let api = api(env)?;
     // SAFETY: the module only compares the handle (a stale one reads as cancelled).
-    Ok(unsafe { api.cancelled(task as usize as *mut c_void) })
+    Ok(unsafe { api.task_cancelled(task as usize as *mut c_void) })
 }
 
 const TASK_TIME_LEFT: NativeMethod = native_method! {
@@ -209,7 +209,7 @@ const TASK_TIME_LEFT: NativeMethod = native_method! {
 fn task_time_left<'local>(env: &mut Env<'local>, _class: JClass<'local>, task: jlong) -> Result<jlong, Error> {
     let api = api(env)?;
     // SAFETY: as in task_cancelled.
-    let Some(deadline) = (unsafe { api.deadline_ns(task as usize as *mut c_void) }) else {
+    let Some(deadline) = (unsafe { api.task_deadline_ns(task as usize as *mut c_void) }) else {
         return Ok(-1);
     };
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };

@@ -81,7 +81,7 @@ pub fn poll_batch(tq: u64, max: usize, out: &mut Vec<u64>) {
 pub fn cancelled(task: u64) -> bool {
     let Ok(abi) = raw::module_abi() else { return false };
     // SAFETY: the module only compares the handle (stale ones read as cancelled).
-    unsafe { abi.cancelled(handle(task)) }
+    unsafe { abi.task_cancelled(handle(task)) }
 }
 
 /// When the caller stops waiting: CLOCK_MONOTONIC in milliseconds (the clock of Node's
@@ -89,7 +89,7 @@ pub fn cancelled(task: u64) -> bool {
 pub fn deadline_ms(task: u64) -> Option<f64> {
     let abi = raw::module_abi().ok()?;
     // SAFETY: as in `cancelled`.
-    let ns = unsafe { abi.deadline_ns(handle(task)) }?;
+    let ns = unsafe { abi.task_deadline_ns(handle(task)) }?;
     Some(ns as f64 / 1e6)
 }
 

@@ -63,7 +63,7 @@ impl TaskQueue {
         // SAFETY: a task just polled, not answered yet; the bytes are copied here.
         let req = PyBytes::new(py, unsafe { abi.request(task as *mut c_void) }.unwrap_or_default()).unbind();
         // SAFETY: as above.
-        let deadline_ns = unsafe { abi.deadline_ns(task as *mut c_void) };
+        let deadline_ns = unsafe { abi.task_deadline_ns(task as *mut c_void) };
         Ok(Some(Task {
             ptr: task,
             req,
@@ -185,7 +185,7 @@ impl Task {
             return false;
         };
         // SAFETY: a polled task; the module only compares the handle, stale or not.
-        let yes = unsafe { abi.cancelled(self.ptr as *mut c_void) };
+        let yes = unsafe { abi.task_cancelled(self.ptr as *mut c_void) };
         // An answer given meanwhile makes the handle stale (which reads as cancelled).
         if yes && !self.answered.load(Ordering::Acquire) {
             self.cancelled.store(true, Ordering::Release);

@@ -273,59 +273,6 @@ impl ModuleAbi {
     }
 }
 
-/// Deadlines and cancellation (`ngx_http_resty_ffi_task_cancelled`, `_task_deadline`,
-/// `_cancel_poll`). With a module that lacks them a task is never cancelled, has no deadline,
-/// and [`cancel_poll`](ModuleAbi::cancel_poll) returns 0 at once.
-impl ModuleAbi {
-    /// Whether the caller gave up on the task (timeout, client abort, the end of its request,
-    /// worker exit), or the handle is no longer current. Any thread; one atomic load.
-    ///
-    /// # Safety
-    /// `task` came from a poll (the module refuses stale handles; it never dereferences them).
-    pub unsafe fn cancelled(&self, task: *mut c_void) -> bool {
-        let Some(cancelled) = self.task_cancelled else {
-            return false;
-        };
-        // SAFETY: per this function's contract.
-        let flag = unsafe { cancelled(task) };
-        flag == 1
-    }
-
-    /// When the caller stops waiting, CLOCK_MONOTONIC in nanoseconds; None for a call
-    /// without a timeout.
-    ///
-    /// # Safety
-    /// As for [`cancelled`](Self::cancelled).
-    pub unsafe fn deadline_ns(&self, task: *mut c_void) -> Option<i64> {
-        let deadline = self.task_deadline?;
-        // SAFETY: per this function's contract.
-        let ns = unsafe { deadline(task) };
-        (ns > 0).then_some(ns)
-    }
-
-    /// Blocks until tasks this runtime holds (taken, not answered) are cancelled, stores up
-    /// to `out.len()` of them in `out` and returns how many; 0 once the runtime is unloaded
-    /// (then stop), on nginx's thread, or with a module without cancellation. The module
-    /// keeps announcements for a runtime only from its first call on: call it from a thread
-    /// of the runtime's own, started in `libffi_init`. An announced task must still be
-    /// answered, once.
-    ///
-    /// # Safety
-    /// `tq` is the queue handed to `libffi_init`.
-    pub unsafe fn cancel_poll(&self, tq: *mut c_void, out: &mut [*mut c_void]) -> usize {
-        let Some(cancel_poll) = self.cancel_poll else {
-            return 0;
-        };
-        if out.is_empty() {
-            return 0;
-        }
-        let max = c_int::try_from(out.len()).unwrap_or(c_int::MAX);
-        // SAFETY: per this function's contract; `out` has room for `max` pointers.
-        let n = unsafe { cancel_poll(tq, out.as_mut_ptr(), max) };
-        usize::try_from(n).unwrap_or(0).min(out.len())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
