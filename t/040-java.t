@@ -916,6 +916,10 @@ async listen: cancelled=2 flagged=2
 async then: truenot cancelled
 async well before the handlers' own 5 s: true
 live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
 dropped
 
 

@@ -834,6 +834,10 @@ listen: aborted=2 flagged=2
 then: truenot cancelled
 well before the handlers' own 5 s: true
 live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
 dropped
 
 
