@@ -9,32 +9,16 @@ use t::TestFFI 'no_plan';
 
 # Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
     init_worker_by_lua_block {
         require "resty_ffi"
+        local helpers = require "test_helpers"
         -- Waits until the test runtime has seen cancellations: wait_cancel tasks that saw
         -- task_cancelled turn 1, and wait_announce tasks that cancel_poll announced.
         function wait_for_cancels(rt, noticed, announced)
-            local want = "noticed=" .. noticed .. " announced=" .. announced
-            local got
-            for _ = 1, 400 do
-                local _
-                _, got = rt:call("cancels")
-                if got == want then
-                    return got
-                end
-                ngx.sleep(0.005)
-            end
-            return got
+            return helpers.wait_for_answer(rt, "cancels", "noticed=" .. noticed .. " announced=" .. announced)
         end
-        -- A request to this server that the caller closes after ms: a client abort.
-        function abort_after(uri, ms)
-            local sock = ngx.socket.tcp()
-            assert(sock:connect("127.0.0.1", ngx.var.server_port))
-            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-            ngx.sleep(ms / 1000)
-            sock:close()
-        end
+        abort_after = helpers.abort_after
     }
 _EOC_
 

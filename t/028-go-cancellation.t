@@ -10,10 +10,11 @@ use t::TestFFI 'no_plan';
 
 # Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
     lua_shared_dict upstream 1m;
     init_worker_by_lua_block {
         require "resty_ffi"
+        local helpers = require "test_helpers"
         -- Waits until the Go test runtime's contexts were done `done` times; returns what
         -- ctx_cancels says then ("done=N canceled=M").
         function wait_for_ctx(rt, done)
@@ -28,14 +29,7 @@ our $HttpConfig = <<'_EOC_';
             end
             return got
         end
-        -- A request to this server that the caller closes after ms: a client abort.
-        function abort_after(uri, ms)
-            local sock = ngx.socket.tcp()
-            assert(sock:connect("127.0.0.1", ngx.var.server_port))
-            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-            ngx.sleep(ms / 1000)
-            sock:close()
-        end
+        abort_after = helpers.abort_after
     }
 _EOC_
 

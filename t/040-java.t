@@ -10,31 +10,16 @@ use t::TestFFI 'no_plan';
 
 # Every block's http_config (t::TestFFI), unless it has its own.
 our $HttpConfig = <<'_EOC_';
-    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
     lua_shared_dict java_test 1m;
     init_worker_by_lua_block {
         require "resty_ffi"
+        local helpers = require "test_helpers"
         -- Waits until rtest.Cancels' handlers saw n cancellations (all flagged).
         function wait_for_seen(rt, n)
-            local want = "cancelled=" .. n .. " flagged=" .. n
-            local got
-            for _ = 1, 400 do
-                got = select(2, rt:call("seen"))
-                if got == want then
-                    return got
-                end
-                ngx.sleep(0.005)
-            end
-            return got
+            return helpers.wait_for_answer(rt, "seen", "cancelled=" .. n .. " flagged=" .. n)
         end
-        -- A request to this server that the caller closes after ms: a client abort.
-        function abort_after(uri, ms)
-            local sock = ngx.socket.tcp()
-            assert(sock:connect("127.0.0.1", ngx.var.server_port))
-            assert(sock:send("GET " .. uri .. " HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-            ngx.sleep(ms / 1000)
-            sock:close()
-        end
+        abort_after = helpers.abort_after
     }
 _EOC_
 
