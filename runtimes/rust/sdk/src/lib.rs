@@ -179,7 +179,7 @@ mod tests {
     /// The reserved codes are the header's, the same in every language.
     #[test]
     fn codes_match_the_abi_header() {
-        let header = include_str!("../../../abi/resty_ffi.h");
+        let header = include_str!("../../../../abi/resty_ffi.h");
         let normalized = header.split_whitespace().collect::<Vec<_>>().join(" ");
         for (name, code) in [
             ("RESTY_FFI_RC_ERROR", super::RC_ERROR),
