@@ -898,7 +898,7 @@ pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {
 }
 
 /// The answer code of a call cancelled before a runtime took it (RESTY_FFI_RC_CANCELLED).
-pub const RC_CANCELLED: c_int = -5;
+pub const RC_CANCELLED: c_int = resty_ffi_abi::rc::CANCELLED;
 
 #[cfg(test)]
 mod contract_tests {

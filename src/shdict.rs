@@ -64,19 +64,19 @@ type SetExpireFn = unsafe extern "C" fn(*mut c_void, *const u8, usize, c_long) -
 const NGX_OK: c_int = 0;
 const NGX_DECLINED: c_int = -5;
 
-/// Value types, as Lua's (and lua-nginx-module's) type tags.
-pub const TYPE_NIL: c_int = 0;
-pub const TYPE_BOOLEAN: c_int = 1;
-pub const TYPE_NUMBER: c_int = 3;
-pub const TYPE_STRING: c_int = 4;
+/// Value types, as Lua's (and lua-nginx-module's) type tags (the contract's RESTY_FFI_SHDICT_*).
+pub const TYPE_NIL: c_int = resty_ffi_abi::shdict::NIL;
+pub const TYPE_BOOLEAN: c_int = resty_ffi_abi::shdict::BOOLEAN;
+pub const TYPE_NUMBER: c_int = resty_ffi_abi::shdict::NUMBER;
+pub const TYPE_STRING: c_int = resty_ffi_abi::shdict::STRING;
 
 /// Store operations (lua-nginx-module's flags): set, add, replace, and the "safe" variants
 /// that fail with "no memory" instead of evicting valid items.
-pub const OP_SET: c_int = 0;
-pub const OP_ADD: c_int = 1;
-pub const OP_REPLACE: c_int = 2;
-pub const OP_SAFE_SET: c_int = 4;
-pub const OP_SAFE_ADD: c_int = 5;
+pub const OP_SET: c_int = resty_ffi_abi::shdict::SET;
+pub const OP_ADD: c_int = resty_ffi_abi::shdict::ADD;
+pub const OP_REPLACE: c_int = resty_ffi_abi::shdict::REPLACE;
+pub const OP_SAFE_SET: c_int = resty_ffi_abi::shdict::SAFE_SET;
+pub const OP_SAFE_ADD: c_int = resty_ffi_abi::shdict::SAFE_ADD;
 
 struct Api {
     find_zone: FindZoneFn,

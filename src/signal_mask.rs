@@ -6,19 +6,8 @@
 //! the threads they start) never receive them, as nginx's own thread pool does. Synchronous
 //! signals (SIGSEGV, SIGBUS, SIGFPE, ...) stay open: a JVM needs them.
 
-/// The asynchronous signals nginx handles in its processes.
-const NGINX_SIGNALS: [libc::c_int; 10] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCHLD,
-    libc::SIGALRM,
-    libc::SIGIO,
-];
+/// The asynchronous signals nginx handles in its processes (the contract's list).
+use resty_ffi_abi::NGINX_SIGNALS;
 
 /// Runs `f` with nginx's signals blocked on this thread, then restores the mask.
 pub fn with_nginx_signals_blocked<R>(f: impl FnOnce() -> R) -> R {

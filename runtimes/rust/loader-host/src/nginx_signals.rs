@@ -10,19 +10,8 @@ use std::ffi::c_int;
 use std::io;
 use std::thread;
 
-/// The asynchronous signals nginx handles in its processes.
-const NGINX_SIGNALS: [c_int; 10] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCHLD,
-    libc::SIGALRM,
-    libc::SIGIO,
-];
+/// The asynchronous signals nginx handles in its processes (the contract's list).
+use resty_ffi_abi::NGINX_SIGNALS;
 
 fn nginx_signal_set() -> libc::sigset_t {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset right below.

@@ -48,16 +48,16 @@ pub use serve_tokio::{serve_async, serve_async_with};
 pub use task::{CallInfo, Reply, Task, TaskId, TaskQueue};
 
 /// A generic error (an `Err((0, ..))` reply becomes this).
-pub const RC_ERROR: i32 = -1;
+pub const RC_ERROR: i32 = resty_ffi_abi::rc::ERROR;
 /// The handler panicked.
-pub const RC_PANICKED: i32 = -2;
+pub const RC_PANICKED: i32 = resty_ffi_abi::rc::PANICKED;
 /// The task was dropped without an answer.
-pub const RC_DROPPED: i32 = -3;
+pub const RC_DROPPED: i32 = resty_ffi_abi::rc::DROPPED;
 /// No memory for the answer.
-pub const RC_NO_MEMORY: i32 = -4;
+pub const RC_NO_MEMORY: i32 = resty_ffi_abi::rc::NO_MEMORY;
 /// The call was cancelled: its caller gave up (the module answers so for a call given up on
 /// before a runtime took it; the async server for a handler future it dropped).
-pub const RC_CANCELLED: i32 = -5;
+pub const RC_CANCELLED: i32 = resty_ffi_abi::rc::CANCELLED;
 
 /// What `libffi_init` received: the cfg string and the task queue.
 pub struct Init {

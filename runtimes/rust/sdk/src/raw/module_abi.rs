@@ -28,7 +28,7 @@ pub type CancelPollFn = unsafe extern "C" fn(tq: *mut c_void, tasks: *mut *mut c
 /// `RESTY_FFI_RC_CANCELLED`: the call was cancelled (its caller gave up). The module answers
 /// it for a task cancelled while still queued; loaders answer it for a handler that stopped
 /// because of the cancellation (an answer to a cancelled task is freed, never delivered).
-pub const RC_CANCELLED: c_int = -5;
+pub const RC_CANCELLED: c_int = resty_ffi_abi::rc::CANCELLED;
 
 /// A required export of the module that this process does not have: the library runs
 /// outside nginx, or in an nginx without the resty-ffi module.

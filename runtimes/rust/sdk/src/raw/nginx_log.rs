@@ -10,18 +10,7 @@ use std::sync::OnceLock;
 pub type LogFn = unsafe extern "C" fn(level: c_int, msg: *const c_char, len: c_int);
 
 /// nginx's log levels, as [`log_line`] takes them.
-pub mod level {
-    use std::ffi::c_int;
-
-    pub const EMERG: c_int = 1;
-    pub const ALERT: c_int = 2;
-    pub const CRIT: c_int = 3;
-    pub const ERR: c_int = 4;
-    pub const WARN: c_int = 5;
-    pub const NOTICE: c_int = 6;
-    pub const INFO: c_int = 7;
-    pub const DEBUG: c_int = 8;
-}
+pub use resty_ffi_abi::log_level as level;
 
 /// The module's log function, looked up once per process.
 fn log_fn() -> Option<LogFn> {
