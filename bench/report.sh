@@ -233,6 +233,22 @@ write_cpu_crosscheck() {
             rows, wn / 1e6, wt, wt * ms, en / 1e6, et, et * ms }' "$DATA/seq.tsv"
 }
 
+write_deadline_cost() {
+    has_rows deadline rust || return 0
+    echo "## What a deadline costs a call (issue 16)"
+    echo
+    echo "The Rust echo, 512 B, sequential and unpinned, $(info n) calls a row, the median of"
+    echo "$(info rounds) round(s), the variants interleaved: with the call's timeout (the module stores"
+    echo "its deadline in the task for the runtime to read, as in every row above) and with"
+    echo "\`timeout = 0\` (no timeout, no deadline)."
+    echo
+    echo "| calls | µs/call | CPU µs/call |"
+    echo "|---|---:|---:|"
+    echo "| with a timeout (deadline) | $(seq_us deadline rust 512) | $(seq_cpu deadline rust 512) |"
+    echo "| without | $(seq_us deadline rust_nodl 512) | $(seq_cpu deadline rust_nodl 512) |"
+    echo
+}
+
 write_paced() {
     local impl name size
     [ -f "$DATA/paced.tsv" ] || return 0
@@ -373,6 +389,7 @@ mkdir -p "$RESULTS"
     write_modes
     write_goals
     write_sequential
+    write_deadline_cost
     write_paced
     write_idle
     write_concurrent

@@ -238,6 +238,18 @@ floor_rows() {   # mode
     done
 }
 
+# Deadline cost (issue 16): the Rust echo with each call's timeout (its deadline, as every
+# row above) and without one, 512 B, unpinned, interleaved.
+run_deadline_cost() {
+    local round impl
+    log "deadline cost: rust vs rust_nodl x 512 bytes, $N calls each, $ROUNDS round(s)"
+    for round in $(seq "$ROUNDS"); do
+        for impl in rust rust_nodl; do
+            sequential_row deadline "$impl" 512
+        done
+    done
+}
+
 run_sequential() {
     local impls=(rust go unix) mode round size impl
     [ -f "$GO_LIB" ] || impls=(rust unix)
@@ -435,6 +447,7 @@ grep -q '^go ok' "$WORK/warmup.txt" || [ ! -f "$GO_LIB" ] ||
 log "idle: worker CPU with the runtimes loaded, no calls, ${IDLE_SECONDS}s"
 idle_point loaded
 run_sequential
+run_deadline_cost
 run_paced
 log "idle again after the sequential and paced rows, ${IDLE_SECONDS}s"
 idle_point after
