@@ -13,12 +13,26 @@ our $HttpConfig = <<'_EOC_';
     init_worker_by_lua_block {
         require "resty_ffi"
         assert(require("resty.ffi.metrics").enable("resty_ffi_metrics", 0.1))
-        -- Every worker makes 10 calls of its own at start.
+        -- Every worker makes a known mix of calls of its own at start: 12 answered ok, 2
+        -- with the runtime's rc 7, 1 with the reserved rc -1, 1 timeout, 1 refused (queue
+        -- full); then it marks its mix done.
         ngx.timer.at(0, function()
-            local rt = ngx.load_ffi("ffi_test", "workers")
+            local rt = ngx.load_ffi("ffi_test", "workers", { max_queue = 1 })
             for i = 1, 10 do
                 rt:call("echo " .. i)
             end
+            rt:call("error 7 a")
+            rt:call("error 7 b")
+            rt:call("error -1 c")
+            rt:call("sleep 100 late", { timeout = 10 })
+            local busy = ngx.thread.spawn(function() return rt:call("block 100 x") end)
+            ngx.sleep(0.01)
+            local queued = ngx.thread.spawn(function() return rt:call("echo queued") end)
+            rt:call("echo refused")
+            ngx.thread.wait(busy)
+            ngx.thread.wait(queued)
+            ngx.sleep(0.2)   -- the timed-out call's late answer
+            ngx.shared.resty_ffi_metrics:incr("mix_done", 1, 0)
         end)
     }
 _EOC_
@@ -88,7 +102,7 @@ listed after unload: 0
 
 
 
-=== TEST 2: Prometheus text for every worker, summed, parsed by the real parser
+=== TEST 2: a known mix in each of 2 workers: Prometheus text for both, summed, exact, parsed by the real parser
 --- config
     location = /metrics {
         content_by_lua_block {
@@ -98,15 +112,14 @@ listed after unload: 0
     location = /t {
         content_by_lua_block {
             local metrics = require "resty.ffi.metrics"
-            -- Both workers' 10 calls, once both have published.
-            local text
+            -- Both workers' mixes, once both are done and have published since.
+            local dict = ngx.shared.resty_ffi_metrics
             for _ = 1, 100 do
-                text = metrics.prometheus()
-                if text:find('resty_ffi_calls_total{runtime="ffi_test",cfg="workers"} 20', 1, true) then
-                    break
-                end
+                if dict:get("mix_done") == 2 then break end
                 ngx.sleep(0.05)
             end
+            ngx.sleep(0.3)
+            local text = metrics.prometheus()
             local path = os.tmpname()
             local f = assert(io.open(path, "w"))
             f:write(text)
@@ -116,8 +129,13 @@ listed after unload: 0
             local p = assert(io.popen("/usr/bin/python3 " .. check .. " " .. path
                 .. " 'resty_ffi_calls_total{cfg=workers,runtime=ffi_test}'"
                 .. " 'resty_ffi_call_results_total{cfg=workers,result=ok,runtime=ffi_test}'"
+                .. " 'resty_ffi_call_results_total{cfg=workers,result=runtime_error,runtime=ffi_test}'"
+                .. " 'resty_ffi_call_results_total{cfg=workers,result=error,runtime=ffi_test}'"
+                .. " 'resty_ffi_call_results_total{cfg=workers,result=timeout,runtime=ffi_test}'"
+                .. " 'resty_ffi_calls_refused_total{cfg=workers,reason=queue_full,runtime=ffi_test}'"
                 .. " 'resty_ffi_call_duration_seconds_count{cfg=workers,runtime=ffi_test}'"
                 .. " 'resty_ffi_call_duration_seconds_bucket{cfg=workers,le=+Inf,runtime=ffi_test}'"
+                .. " 'resty_ffi_service_seconds_count{cfg=workers,runtime=ffi_test}'"
                 .. " 'resty_ffi_calls_in_flight{cfg=workers,runtime=ffi_test}' 2>&1"))
             ngx.print(p:read("*a"))
             p:close()
@@ -135,9 +153,14 @@ family resty_ffi_calls_refused counter
 family resty_ffi_queue_depth gauge
 family resty_ffi_queue_wait_seconds histogram
 family resty_ffi_service_seconds histogram
-resty_ffi_calls_total{cfg=workers,runtime=ffi_test} = 20.0
-resty_ffi_call_results_total{cfg=workers,result=ok,runtime=ffi_test} = 20.0
-resty_ffi_call_duration_seconds_count{cfg=workers,runtime=ffi_test} = 20.0
-resty_ffi_call_duration_seconds_bucket{cfg=workers,le=+Inf,runtime=ffi_test} = 20.0
+resty_ffi_calls_total{cfg=workers,runtime=ffi_test} = 32.0
+resty_ffi_call_results_total{cfg=workers,result=ok,runtime=ffi_test} = 24.0
+resty_ffi_call_results_total{cfg=workers,result=runtime_error,runtime=ffi_test} = 4.0
+resty_ffi_call_results_total{cfg=workers,result=error,runtime=ffi_test} = 2.0
+resty_ffi_call_results_total{cfg=workers,result=timeout,runtime=ffi_test} = 2.0
+resty_ffi_calls_refused_total{cfg=workers,reason=queue_full,runtime=ffi_test} = 2.0
+resty_ffi_call_duration_seconds_count{cfg=workers,runtime=ffi_test} = 30.0
+resty_ffi_call_duration_seconds_bucket{cfg=workers,le=+Inf,runtime=ffi_test} = 30.0
+resty_ffi_service_seconds_count{cfg=workers,runtime=ffi_test} = 32.0
 resty_ffi_calls_in_flight{cfg=workers,runtime=ffi_test} = 0.0
 --- timeout: 10
