@@ -77,6 +77,9 @@ pub struct RequestQueue {
     closing: AtomicBool,
     /// Pollers spinning for a task right now (0 or 1, see `spin`): it takes a new task at once.
     spinning: AtomicUsize,
+    /// Pollers that took tasks and have not come back to poll yet: one of them takes the
+    /// next task when it is done (soon, when its tasks are quick).
+    busy: AtomicUsize,
     /// For an `unpin` runtime: the threads that may run its code (see `unpin`).
     users: Option<ThreadUsers>,
     /// The runtime's numbers in this worker (written by the worker thread only).
@@ -100,6 +103,7 @@ impl RequestQueue {
             queued: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
             spinning: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
             users: unpin.then(ThreadUsers::default),
             stats: RuntimeStats::default(),
         }
@@ -134,7 +138,7 @@ impl RequestQueue {
         }
         Ok(Pushed {
             wake,
-            taken_soon: spinners > 0 || st.sleepers == 0,
+            taken_soon: spinners > 0 || st.sleepers == 0 || self.busy.load(Ordering::Acquire) > 0,
         })
     }
 
@@ -163,7 +167,25 @@ impl RequestQueue {
 
     /// Runtime side: blocks until at least one task is there, then hands over up to `max`
     /// of them under one lock; 0 once unloaded and drained.
-    pub fn poll_batch(&self, max: usize, mut each: impl FnMut(TaskPtr)) -> usize {
+    pub fn poll_batch(&self, max: usize, each: impl FnMut(TaskPtr)) -> usize {
+        thread_local! {
+            /// The queue this thread took tasks from last and has not polled again since.
+            static BUSY_ON: Cell<*const RequestQueue> = const { Cell::new(std::ptr::null()) };
+        }
+        let owed = BUSY_ON.with(|b| b.replace(std::ptr::null()));
+        if !owed.is_null() {
+            // SAFETY: queues are never freed (unloaded ones are retired for good).
+            unsafe { (*owed).busy.fetch_sub(1, Ordering::AcqRel) };
+        }
+        let n = self.poll_batch_inner(max, each);
+        if n > 0 {
+            self.busy.fetch_add(1, Ordering::AcqRel);
+            BUSY_ON.with(|b| b.set(self as *const RequestQueue));
+        }
+        n
+    }
+
+    fn poll_batch_inner(&self, max: usize, mut each: impl FnMut(TaskPtr)) -> usize {
         let max = max.max(1);
         if let Some(users) = &self.users {
             users.note_current_thread();
@@ -296,8 +318,11 @@ impl RequestQueue {
                 if now - start >= budget {
                     break Outcome::Miss;
                 }
-                // Leave the CPU to the nginx worker if both share one core (a gap then).
-                std::thread::yield_now();
+                // Leave the CPU to the nginx worker if both share one core (a gap then);
+                // seldom, since a yield is a system call the next task may wait for.
+                if i % 1024 == 0 {
+                    std::thread::yield_now();
+                }
             }
         };
         self.spinning.fetch_sub(1, Ordering::AcqRel);
