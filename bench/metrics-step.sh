@@ -13,7 +13,7 @@ WORK=$RESTY_FFI_BUILD/bench/metrics-step
 OUT=$BENCH_DIR/results
 mkdir -p "$WORK/logs" "$WORK/conf" "$WORK/scrapes" "$OUT"
 rm -f "$WORK"/scrapes/*
-sed -e "s#STEP_MODULE#$MODULE_SO#" -e "s#STEP_REPO_LUA#$REPO_ROOT/lua#" -e "s#STEP_PORT#$PORT#" \
+sed -e "s#STEP_MODULE#$MODULE_SO#" -e "s#STEP_USER#$(id -un)#" -e "s#STEP_REPO_LUA#$REPO_ROOT/lua#" -e "s#STEP_PORT#$PORT#" \
     "$BENCH_DIR/metrics-step.conf" >"$WORK/conf/nginx.conf"
 LD_LIBRARY_PATH=$LIB_DIR "$NGINX_BIN" -p "$WORK/" -c conf/nginx.conf &
 NGINX=$!
@@ -60,7 +60,7 @@ set ylabel "ms per call (mean over each 0.5 s scrape interval)"
 set y2label "calls/s"
 set y2tics
 set ytics nomirror
-set key top left
+set key below
 plot "$OUT/metrics-step.tsv" using 1:3 with linespoints title "queue wait (post -> taken)", \
      "$OUT/metrics-step.tsv" using 1:4 with linespoints title "service (taken -> answered)", \
      "$OUT/metrics-step.tsv" using 1:2 axes x1y2 with lines dashtype 2 title "calls/s"
