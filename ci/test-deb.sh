@@ -6,9 +6,9 @@
 # `apt-get purge` and check that nothing of the package is left.
 #
 # One line per check (`ok N - ...` / `not ok N - ...`), then `N passed, N failed`.
-# Leaves the system as it found it: the package is purged at the end, also on failure. If
-# it was installed before, it is reinstalled from the freshly built .deb at the end (noted
-# on stderr). Needs root (apt-get, dpkg).
+# Never writes the machine's /etc, /usr or /var: it runs in a mount namespace of its own
+# where they are overlays on throwaway directories (root and overlayfs needed; without them
+# it does not run and says so). Inside, the package is purged at the end, also on failure.
 #
 # Environment: RESTY_FFI_DEB_TEST_PORT (default 20200).
 set -uo pipefail
@@ -47,6 +47,36 @@ if [ "$(id -u)" != 0 ]; then
     echo "not ok 1 - needs root to install the package"
     failed=1
     finish
+fi
+
+# The test installs, removes and purges the package with apt, which writes /etc, /usr and
+# /var. It does so in a mount namespace of its own where those three are overlays on
+# throwaway directories under $RESTY_FFI_BUILD: the machine's own /etc, /usr and /var are
+# never written, and the sandbox is deleted afterwards.
+if [ -z "${RESTY_FFI_DEB_SANDBOX:-}" ]; then
+    sandbox=$RESTY_FFI_BUILD/deb-sandbox
+    rm -rf "$sandbox"
+    mkdir -p "$sandbox"/{etc,usr,var}-{upper,work} "$sandbox/probe"/{upper,work}
+    if ! unshare --mount --propagation private mount -t overlay overlay \
+        -o "lowerdir=/etc,upperdir=$sandbox/probe/upper,workdir=$sandbox/probe/work" /etc 2>/dev/null; then
+        rm -rf "$sandbox"
+        # No mount namespace with overlays here: the test would have to write the machine's
+        # /etc, so it does not run.
+        log "package test skipped: it needs a mount namespace with overlayfs (unshare -m, root) so that it never writes /etc, /usr or /var"
+        echo "0 passed, 0 failed"
+        exit 0
+    fi
+    # shellcheck disable=SC2016
+    RESTY_FFI_DEB_SANDBOX=$sandbox unshare --mount --propagation private bash -c '
+        for d in etc usr var; do
+            mount -t overlay overlay \
+                -o "lowerdir=/$d,upperdir=$RESTY_FFI_DEB_SANDBOX/$d-upper,workdir=$RESTY_FFI_DEB_SANDBOX/$d-work" \
+                "/$d" || { echo "not ok 1 - overlay on /$d"; echo "0 passed, 1 failed"; exit 1; }
+        done
+        exec bash "$0"' "$0"
+    rc=$?
+    rm -rf "$sandbox"
+    exit "$rc"
 fi
 
 # System-wide state: one run at a time on this machine.
@@ -97,6 +127,7 @@ installed_files_present() {
     test -f /usr/lib/nginx/modules/ngx_http_resty_ffi_module.so &&
         test -f /usr/share/lua/5.1/resty_ffi.lua &&
         test -f /usr/share/lua/5.1/resty/ffi.lua &&
+        test -f /usr/share/lua/5.1/resty/ffi/metrics.lua &&
         test -f /usr/include/resty_ffi.h &&
         grep -qx 'load_module modules/ngx_http_resty_ffi_module.so;' "$AVAILABLE_CONF"
 }

@@ -5,8 +5,9 @@
 set -euo pipefail
 here=$(dirname "$0")
 # RESTY_FFI_QUICK=1 skips setup, build and cargo test (to rerun some .t files).
-# RESTY_FFI_SKIP_DEB=1 skips the package part (ci/test-deb.sh installs the .deb system-wide,
-# as root; skip it on a machine shared with other builds). Default: run it.
+# RESTY_FFI_SKIP_DEB=1 skips the package part (ci/test-deb.sh installs the .deb with apt in a
+# mount namespace whose /etc, /usr and /var are throwaway overlays; one at a time per
+# machine). Default: run it. Nothing in the suite writes the machine's /etc.
 if [ -z "${RESTY_FFI_QUICK:-}" ]; then
     bash "$here/setup.sh"
     bash "$here/build.sh"
