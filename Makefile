@@ -2,7 +2,7 @@
 # bash ci/test.sh) stay what they are; these targets name the steps. nginx's own build
 # (./configure --add-dynamic-module) uses `config`, not this file.
 
-.PHONY: setup build test package bench demo
+.PHONY: setup build test package install bench demo
 
 setup:
 	bash ci/setup.sh
@@ -15,6 +15,10 @@ test:
 
 package: build
 	bash ci/deb.sh
+
+# PREFIX (default /usr/local) and DESTDIR as usual; see ci/install.sh.
+install: build
+	bash ci/install.sh
 
 bench:
 	bash bench/run.sh

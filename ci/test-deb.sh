@@ -159,7 +159,7 @@ abi=$(sed -n 's/^nginx:abi=//p' "$DEBIAN_NGINX_SRC/debian/libnginx-mod.abisubstv
 check "Depends: libnginx-mod-http-lua, ${abi:-<no nginx:abi in nginx-dev>}" \
     deb_has_depends "$deb" libnginx-mod-http-lua "$abi"
 
-# 2. Install.
+# 2. Install the package.
 check "apt-get install ./$(basename "$deb")" "${APT[@]}" install --no-install-recommends "$deb"
 check "dpkg: $PACKAGE installed" test "$(package_status)" = installed
 check "module, its load_module line, resty_ffi.lua and resty/ffi.lua installed" installed_files_present
@@ -222,7 +222,63 @@ check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
 check "nginx stops (quit)" stop_nginx
 rm -rf "$RUNTIME_DIR"
 
-# 4. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
+# 4. `make install` (ci/install.sh) puts the loaders in system paths, world-readable: Debian's
+#    nginx with its stock user loads the Python and Node.js loaders by bare name from there.
+LOADER_TEST_DIR=/usr/local/lib/resty-ffi-test
+check "ci/install.sh (make install, PREFIX=/usr/local)" env PREFIX=/usr/local bash "$here/install.sh"
+loaders_world_readable() {
+    local f
+    for f in /usr/local/lib/resty-ffi/*; do
+        [ "$(stat -c %a "$f")" = 644 ] || { echo "$f: $(stat -c %a "$f")"; return 1; }
+    done
+    [ "$(stat -c %a /usr/local/lib/resty-ffi)" = 755 ]
+}
+check "installed loaders are world-readable" loaders_world_readable
+install -D -m 0644 "$REPO_ROOT/runtimes/python/examples/echo.py" "$LOADER_TEST_DIR/echo.py"
+install -D -m 0644 "$REPO_ROOT/runtimes/nodejs/examples/echo/echo.js" "$LOADER_TEST_DIR/echo.js"
+python3 - "$PREFIX/conf/nginx.conf" "$LOADER_TEST_DIR" <<'PY'
+import re, sys
+path, d = sys.argv[1], sys.argv[2]
+conf = open(path).read()
+conf = re.sub(r'set_library_path\("[^"]*"\)', 'set_library_path("/usr/local/lib/resty-ffi")', conf)
+# The installed loaders by bare name, as a user of the installed package would load them.
+conf = conf.replace("""        location = /echo {""", """        location = /py {
+            content_by_lua_block {
+                local rt, err = require("resty.ffi").load("resty_ffi_python", "%s/echo,init,py: ")
+                if not rt then return ngx.say("load failed: ", err) end
+                ngx.say(select(2, rt:echo("hello")))
+            }
+        }
+        location = /node {
+            content_by_lua_block {
+                local rt, err = require("resty.ffi").load("ffi_nodejs", "%s/echo.js,init,node: ")
+                if not rt then return ngx.say("load failed: ", err) end
+                ngx.say(select(2, rt:echo("hello")))
+            }
+        }
+        location = /echo {""" % (d, d))
+conf = conf.replace("user www-data;", "")   # nginx's compiled-in default user
+open(path, "w").write(conf)
+PY
+check "nginx -t with the installed loaders" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
+check "Debian's nginx starts again, default user" "$DEBIAN_NGINX" "${nginx_args[@]}"
+answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/py")
+check "the installed Python loader answers (got: ${answer:-nothing})" test "$answer" = "py: hello"
+answer=$(curl -s -m 30 "http://127.0.0.1:$PORT/node")
+check "the installed Node.js loader answers (got: ${answer:-nothing})" test "$answer" = "node: hello"
+workers_not_as_root() {
+    local pid users
+    pid=$(nginx_pid) || return 1
+    users=$(ps -o user= --ppid "$pid" | sort -u | tr -d ' ')
+    echo "workers run as: $users"
+    [ -n "$users" ] && [ "$users" != root ]
+}
+check "workers run as nginx's compiled-in default user, not root" workers_not_as_root
+check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
+check "nginx stops (quit)" stop_nginx
+rm -rf "$LOADER_TEST_DIR"
+
+# 5. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
 mapfile -t files < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print substr($6, 2) }')
 check "apt-get remove" "${APT[@]}" remove "$PACKAGE"
 symlink_set_aside() { [ -L "$ENABLED_LINK.removed" ] && none_left "$ENABLED_LINK"; }
