@@ -1,8 +1,9 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Deadlines and cancellation reach the runtime: the call's timeout is its deadline; when the
-# caller gives up (timeout, client abort, ngx.exit, the end of a timer) a runtime holding the
-# task sees ngx_http_resty_ffi_task_cancelled() turn 1 and hears of it in cancel_poll, and a
-# task still queued is never handed out.
+# caller gives up (timeout, client abort, ngx.exit, the end of a timer, a killed light
+# thread, the worker's exit deadline) a runtime holding the task sees
+# ngx_http_resty_ffi_task_cancelled() turn 1 and hears of it in cancel_poll, and a task still
+# queued is never handed out.
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -221,3 +222,102 @@ GET /t
 killed: 1
 noticed=0 announced=1
 live: 0
+
+
+
+=== TEST 8: the worker's exit deadline (worker_shutdown_timeout) cancels a waiting call: the runtime's mark outlives the worker
+--- http_config eval
+$::HttpConfig . q{
+    init_by_lua_block {
+        -- The inner nginx: one worker; its first timer waits on a call that only a
+        -- cancellation ends, and the runtime marks the cancellation in a shared dict (the
+        -- zone outlives the worker across a reload).
+        package.loaded.inner_conf = [[
+$TEST_NGINX_LOAD_MODULE_LINES
+user root;
+worker_processes 1;
+worker_shutdown_timeout 1s;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict marks 1m;
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        if not ngx.shared.marks:add("started", true) then
+            return
+        end
+        ngx.timer.at(0, function()
+            local rt = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_test.so")
+            local ok, err = rt:call("wait_cancel_mark marks exit 30000")
+            ngx.log(ngx.NOTICE, "timer call ended: ", tostring(ok), " ", tostring(err))
+            -- Keeps the exiting worker alive until the runtime thread has marked (it
+            -- polls task_cancelled every ms).
+            for _ = 1, 500 do
+                if ngx.shared.marks:get("exit") then break end
+                ngx.sleep(0.01)
+            end
+            ngx.log(ngx.NOTICE, "the exiting worker sees the mark: ", tostring(ngx.shared.marks:get("exit")))
+        end)
+    }
+    server {
+        listen 127.0.0.1:PORT reuseport;
+        location = /held {
+            content_by_lua_block {
+                -- Tasks the runtime was handed, without these "handled" calls themselves.
+                local mine = ngx.shared.marks:incr("handled_calls", 1, 0)
+                local rt = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_test.so")
+                ngx.print(tonumber(select(2, rt:call("handled"))) - mine)
+            }
+        }
+        location = /mark {
+            content_by_lua_block { ngx.print("exit=", tostring(ngx.shared.marks:get("exit"))) }
+        }
+    }
+}
+]]
+    }
+}
+--- config
+    location = /t {
+        content_by_lua_block {
+            local inner_nginx = require "inner_nginx"
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner-exit", package.loaded.inner_conf,
+                                          20316, "$TEST_NGINX_BINARY")
+            assert(inner:start())
+            local function get(path)
+                return inner_nginx.sh("curl -s -m 5 http://127.0.0.1:20316" .. path)
+            end
+            ngx.say("runtime holds the call: ", inner_nginx.wait_for(function()
+                return get("/held") == "1"
+            end))
+            ngx.say("before the reload: ", get("/mark"))
+            local old = inner:workers()
+            inner:signal("HUP")
+            ngx.say("old worker exited after reload: ", inner_nginx.wait_for(function()
+                return not inner_nginx.alive(old[1])
+            end, 100))
+            ngx.say("the new worker reads: ", get("/mark"))
+            ngx.say("nginx stopped after quit: ", inner:stop("QUIT"))
+            local log = inner:error_log()
+            ngx.say("exit notice: ", log:find("worker exiting, %d+ call%(s%) in flight end in 1000 ms") ~= nil)
+            ngx.say("timer call ended: ", inner_nginx.count(log, "timer call ended: false worker exiting"))
+            ngx.say("the exiting worker saw the mark: ", inner_nginx.count(log, "the exiting worker sees the mark: 1"))
+            ngx.say("alerts, crashes: ", inner:alerts())
+        }
+    }
+--- request
+GET /t
+--- response_body
+runtime holds the call: true
+before the reload: exit=nil
+old worker exited after reload: true
+the new worker reads: exit=1
+nginx stopped after quit: true
+exit notice: true
+timer call ended: 1
+the exiting worker saw the mark: 1
+alerts, crashes: 0
+--- timeout: 30

@@ -781,3 +781,60 @@ raised
 dropped
 [alert]
 [crit]
+
+
+
+=== TEST 19: ngx.exit, the end of a timer and a killed light thread cancel the call: the asyncio task and the blocking handler see each
+--- config
+    location = /exit {
+        content_by_lua_block {
+            local rt = py_load("$TEST_NGINX_PY_TESTS/pyt_cancel,init," .. ngx.var.arg_mode)
+            ngx.thread.spawn(function() rt:call("wait 5") end)
+            ngx.sleep(0.02)
+            ngx.exit(200)
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local T = "$TEST_NGINX_PY_TESTS"
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(py_load(T .. "/pyt_cancel,init," .. mode))
+                rt:call("seen")
+                -- ngx.exit while a light thread waits (a request of its own) ...
+                abort_after("/exit?mode=" .. mode, 200)
+                ngx.say(mode, " ngx.exit: ", wait_for_seen(rt, 1))
+                -- ... a timer that ends while its light thread waits ...
+                ngx.timer.at(0, function()
+                    ngx.thread.spawn(function() rt:call("wait 5") end)
+                    ngx.sleep(0.02)
+                    ngx.exit(0)
+                end)
+                ngx.say(mode, " timer end: ", wait_for_seen(rt, 2))
+                -- ... and a light thread killed while the request goes on (found within 100 ms).
+                local th = ngx.thread.spawn(function() return rt:call("wait 5") end)
+                ngx.sleep(0.02)
+                ngx.say(mode, " killed: ", ngx.thread.kill(th))
+                ngx.say(mode, " killed: ", wait_for_seen(rt, 3))
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync ngx.exit: cancelled=1 flagged=1
+sync timer end: cancelled=2 flagged=2
+sync killed: 1
+sync killed: cancelled=3 flagged=3
+async ngx.exit: cancelled=1 flagged=1
+async timer end: cancelled=2 flagged=2
+async killed: 1
+async killed: cancelled=3 flagged=3
+live: 0
+--- no_error_log
+raised
+dropped
+[error]
+[alert]
+[crit]

@@ -909,3 +909,55 @@ live: 0
 [alert]
 [crit]
 dropped
+
+
+
+=== TEST 19: ngx.exit, the end of a timer and a killed light thread abort the call's AbortSignal
+--- config
+    location = /exit {
+        content_by_lua_block {
+            local rt = t_node("cancel.js,init")
+            ngx.thread.spawn(function() rt:call("wait 5000") end)
+            ngx.sleep(0.02)
+            ngx.exit(200)
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(t_node("cancel.js,init"))
+            rt:call("seen")
+            -- ngx.exit while a light thread waits (a request of its own) ...
+            abort_after("/exit", 200)
+            ngx.say("ngx.exit: ", wait_for_seen(rt, 1))
+            -- ... a timer that ends while its light thread waits ('abort' listener) ...
+            ngx.timer.at(0, function()
+                ngx.thread.spawn(function() rt:call("listen 5000") end)
+                ngx.sleep(0.02)
+                ngx.exit(0)
+            end)
+            ngx.say("timer end: ", wait_for_seen(rt, 2))
+            -- ... and a light thread killed while the request goes on (found within 100 ms).
+            local th = ngx.thread.spawn(function() return rt:call("wait 5000") end)
+            ngx.sleep(0.02)
+            ngx.say("killed: ", ngx.thread.kill(th))
+            ngx.say("killed: ", wait_for_seen(rt, 3))
+            ngx.say("then: ", rt:call("wait 10"))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- timeout: 20
+--- response_body
+ngx.exit: aborted=1 flagged=1
+timer end: aborted=2 flagged=2
+killed: 1
+killed: aborted=3 flagged=3
+then: truenot cancelled
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]
+dropped

@@ -16,6 +16,7 @@
 //! | `init_poll`             | rc 0, what task_poll returned inside libffi_init         |
 //! | `spin <us> <bytes>`     | rc 0, the bytes, after a busy wait of us on the poll thread |
 //! | `wait_cancel <ms>`      | on a thread of its own, waits up to ms for the caller to give up (`task_cancelled`), then answers `cancelled` or `not cancelled` |
+//! | `wait_cancel_mark <dict> <key> <ms>` | as `wait_cancel`, and on the cancellation adds 1 to the shared dictionary's key (init 0) before it answers: a mark that outlives the worker |
 //! | `wait_announce <ms>`    | waits up to ms for cancel_poll to announce the task (then the listener answers `cancelled`), else answers `not cancelled` |
 //! | `deadline`              | rc 0, ms left until the call's deadline, or `none`       |
 //! | `handled`               | rc 0, how many tasks this runtime was handed (this one included) |
@@ -508,6 +509,24 @@ fn handle(task: Ptr, held: &Held) {
                     if unsafe { ngx_http_resty_ffi_task_cancelled(task.0) } == 1 {
                         NOTICED.fetch_add(1, Ordering::SeqCst);
                         return respond(task, 0, b"cancelled");
+                    }
+                    thread::sleep(Duration::from_millis(1));
+                }
+                respond(task, 0, b"not cancelled");
+            });
+        }
+        b"wait_cancel_mark" => {
+            let (name, rest) = split(rest);
+            let (key, ms) = split(rest);
+            let mark = [name, b" ", key, b" 1 0"].concat();
+            let ms = num(ms) as u64;
+            thread::spawn(move || {
+                for _ in 0..ms {
+                    // SAFETY: the task is ours until answered.
+                    if unsafe { ngx_http_resty_ffi_task_cancelled(task.0) } == 1 {
+                        NOTICED.fetch_add(1, Ordering::SeqCst);
+                        let marked = dict_incr(&mark);
+                        return respond(task, 0, &marked);
                     }
                     thread::sleep(Duration::from_millis(1));
                 }
