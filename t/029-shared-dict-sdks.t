@@ -368,3 +368,43 @@ shd expire d missing 100 -> not found
 shd incr d fresh 1 0 100 -> 1
 after expiry: nil nil nil
 shd get d lua_short -> nil  flags=0
+
+
+
+=== TEST 7: Go example ratelimit: Go counts hits in a shared dict, Lua reads the counters
+--- config
+    location = /t {
+        content_by_lua_block {
+            local limits = ngx.shared.d
+            local rt = assert(ngx.load_ffi("ffi_go_ratelimit", "d 3 0.2"))
+            for i = 1, 4 do
+                local ok, a, b = rt:hit("10.0.0.1")
+                ngx.say("hit ", i, ": ", tostring(ok), " ", ok and a or (a .. " " .. b))
+            end
+            ngx.say("lua reads: ", limits:get("10.0.0.1"))
+            local ttl = limits:ttl("10.0.0.1")
+            ngx.say("window ttl in (0, 0.2]: ", ttl > 0 and ttl <= 0.2)
+            ngx.sleep(0.3)
+            ngx.say("after the window: ", limits:get("10.0.0.1"), " ", select(2, rt:hit("10.0.0.1")))
+            ngx.say(select(2, rt:hit("reset 10.0.0.1")), " ", limits:get("10.0.0.1"))
+            ngx.say(select(2, ngx.load_ffi("ffi_go_ratelimit", "nosuch 3 1")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+hit 1: true 1/3
+hit 2: true 2/3
+hit 3: true 3/3
+hit 4: false 429 limited: 4/3
+lua reads: 4
+window ttl in (0, 0.2]: true
+after the window: nil 1/3
+reset nil
+libffi_init of libffi_go_ratelimit.so failed: rc=2: restyffi: runtime init failed: no shared dictionary "nosuch"
+--- error_log eval
+qr/\[error\] .*\[resty_ffi\] restyffi: runtime init failed: no shared dictionary "nosuch"/
+--- no_error_log
+[alert]
+[crit]
+[emerg]
