@@ -20,6 +20,10 @@
 //	                     how many of them by the module's announcement (context.Canceled)
 //	                     rather than by the deadline's own timer
 //
+//	shd ...              shared dictionaries (restyffi.SharedDict), as the Rust SDK test
+//	                     runtime's: shd get|set|add|replace|safe_set|delete|incr|ttl|expire
+//	                     <dict> <key> ...; errors answer rc 1 with the message
+//
 // The commands are a restyffi.ContextHandler: every call has its context.
 //
 // cfg: "fail" makes setup fail, "panic" makes it panic; anything else is ignored.
@@ -148,6 +152,12 @@ func (commands) Handle(req []byte) ([]byte, error) {
 		return []byte("logged"), nil
 	case "closes":
 		return []byte(strconv.FormatInt(atomic.LoadInt64(&closes), 10)), nil
+	case "shd":
+		out, err := shd(arg)
+		if err != nil {
+			return nil, restyffi.Errorf(1, "%s", err.Error())
+		}
+		return out, nil
 	}
 	return nil, restyffi.Errorf(22, "unknown command %q", cmd)
 }
@@ -175,6 +185,121 @@ func descend(n int) (levels, sum int) {
 		sum += v
 	}
 	return levels + 1, sum
+}
+
+func mustFloat(b []byte) float64 {
+	f, _ := strconv.ParseFloat(string(b), 64)
+	return f
+}
+
+func msArg(b []byte) time.Duration {
+	n, _ := strconv.Atoi(string(b))
+	return time.Duration(n) * time.Millisecond
+}
+
+// shd: `shd <op> <dict> <key> ...`, the commands of the Rust SDK test runtime.
+func shd(req []byte) ([]byte, error) {
+	op, rest := split(req)
+	name, rest := split(rest)
+	key, rest := split(rest)
+	d, err := restyffi.SharedDict(string(name))
+	if err != nil {
+		return nil, err
+	}
+	k := string(key)
+	ops := map[string]int{"set": restyffi.OpSet, "add": restyffi.OpAdd,
+		"replace": restyffi.OpReplace, "safe_set": restyffi.OpSafeSet, "safe_add": restyffi.OpSafeAdd}
+	if code, ok := ops[string(op)]; ok {
+		ttl, rest := split(rest)
+		typ, raw := split(rest)
+		var v any
+		switch string(typ) {
+		case "string":
+			v = raw
+		case "number":
+			v = mustFloat(raw)
+		case "boolean":
+			v = string(raw) == "true"
+		default:
+			return nil, errors.New("bad type")
+		}
+		if _, err := d.Store(code, k, v, msArg(ttl), 0); err != nil {
+			return nil, err
+		}
+		return []byte("stored"), nil
+	}
+	switch string(op) {
+	case "get":
+		v, flags, err := d.GetFlags(k)
+		if err != nil {
+			return nil, err
+		}
+		var typ, text string
+		switch v := v.(type) {
+		case nil:
+			typ = "nil"
+		case string:
+			typ, text = "string", v
+		case float64:
+			typ, text = "number", strconv.FormatFloat(v, 'g', -1, 64)
+		case bool:
+			typ, text = "boolean", strconv.FormatBool(v)
+		}
+		return []byte(fmt.Sprintf("%s %s flags=%d", typ, text, flags)), nil
+	case "delete":
+		if err := d.Delete(k); err != nil {
+			return nil, err
+		}
+		return []byte("deleted"), nil
+	case "incr":
+		delta, rest := split(rest)
+		init, initTTL := split(rest)
+		var v float64
+		if len(init) == 0 {
+			v, err = d.Incr(k, mustFloat(delta))
+		} else {
+			v, err = d.IncrInit(k, mustFloat(delta), mustFloat(init), msArg(initTTL))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strconv.FormatFloat(v, 'g', -1, 64)), nil
+	case "ttl":
+		ttl, err := d.TTL(k)
+		if err != nil {
+			return nil, err
+		}
+		if ttl == 0 {
+			return []byte("never"), nil
+		}
+		return []byte(strconv.FormatInt(ttl.Milliseconds(), 10)), nil
+	case "expire":
+		if err := d.Expire(k, msArg(rest)); err != nil {
+			return nil, err
+		}
+		return []byte("expired"), nil
+	case "bench":
+		n, _ := strconv.Atoi(string(rest))
+		if n < 1 {
+			n = 1
+		}
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			if _, err := d.IncrInit(k, 1, 0, 0); err != nil {
+				return nil, err
+			}
+		}
+		incr := time.Since(start).Nanoseconds() / int64(n)
+		start = time.Now()
+		for i := 0; i < n; i++ {
+			if _, err := d.Get(k); err != nil {
+				return nil, err
+			}
+		}
+		get := time.Since(start).Nanoseconds() / int64(n)
+		return []byte(fmt.Sprintf("incr=%d get=%d", incr, get)), nil
+	}
+	return nil, errors.New("unknown shd command")
 }
 
 func split(b []byte) (head, rest []byte) {

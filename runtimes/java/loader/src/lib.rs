@@ -14,6 +14,7 @@ mod jvm_start;
 mod jvm_thread;
 mod load_failure;
 mod natives;
+mod shdict_natives;
 mod startup_abort;
 
 use std::ffi::{c_char, c_int, c_void};

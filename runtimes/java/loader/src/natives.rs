@@ -28,6 +28,7 @@ pub fn register(env: &mut Env) -> Result<(), Error> {
         TASK_TIME_LEFT,
         CANCEL_POLL,
     ];
+    let methods: Vec<NativeMethod> = methods.into_iter().chain(crate::shdict_natives::METHODS).collect();
     // SAFETY: every NativeMethod comes from `native_method!`, which checks the Rust function
     // against the Java signature it registers.
     unsafe { env.register_native_methods(&class, &methods) }

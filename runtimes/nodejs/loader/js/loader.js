@@ -381,6 +381,65 @@ function error(rc, message) {
   return e;
 }
 
+// Shared dictionaries: sharedDict(name) is a lua_shared_dict zone, the values and expiry
+// Lua's ngx.shared.DICT sees. Values: Buffer (a string is stored as UTF-8), number, boolean;
+// get gives a Buffer, a number, a boolean or null. Times in seconds as in Lua (0: never).
+function shdictCall(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw new Error(String(e && e.message).replace(/^resty_ffi: /, ''));
+  }
+}
+
+function sharedDict(name) {
+  const h = shdictCall(() => binding.shdictOpen(String(name)));
+  const ms = (ttl) => {
+    const t = ttl === undefined ? 0 : Number(ttl);
+    if (!(t >= 0)) throw new TypeError('ttl: seconds >= 0 expected');
+    return t * 1000;
+  };
+  const store = (op, key, value, ttl, flags) => {
+    let type; let buf = null; let num = 0;
+    if (value === null || value === undefined) type = 0;
+    else if (typeof value === 'boolean') { type = 1; num = value ? 1 : 0; }
+    else if (typeof value === 'number') { type = 3; num = value; }
+    else if (typeof value === 'string') { type = 4; buf = Buffer.from(value, 'utf8'); }
+    else if (value instanceof Uint8Array) { type = 4; buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength); }
+    else throw new TypeError('a shared dictionary value is a Buffer, string, number or boolean');
+    return shdictCall(() => binding.shdictStore(h, op, key, type, buf, num, ms(ttl), Number(flags) || 0));
+  };
+  const getWithFlags = (key) => {
+    const r = shdictCall(() => binding.shdictGet(h, key));
+    if (r === null) return { value: null, flags: 0 };
+    const [type, flags, num, buf] = r;
+    return { value: type === 1 ? num !== 0 : type === 3 ? num : buf, flags };
+  };
+  return Object.freeze({
+    name: String(name),
+    get: (key) => getWithFlags(key).value,
+    getWithFlags,
+    // set/safeSet: true when valid items were evicted for room; add/replace: false when the
+    // key exists (add) or does not (replace).
+    set: (key, value, ttl, flags) => store(0, key, value, ttl, flags) === 1,
+    safeSet: (key, value, ttl, flags) => store(4, key, value, ttl, flags) === 1,
+    add: (key, value, ttl, flags) => store(1, key, value, ttl, flags) < 2,
+    replace: (key, value, ttl, flags) => store(2, key, value, ttl, flags) < 2,
+    delete: (key) => { store(0, key, null); },
+    // incr(key, delta[, init[, initTtl]]): the new value; throws "not found" for a missing key
+    // without init, "not a number".
+    incr: (key, delta, init, initTtl) => shdictCall(() => binding.shdictIncr(h, key, Number(delta),
+      init === undefined ? 0 : 1, init === undefined ? 0 : Number(init), ms(initTtl))),
+    // ttl(key): seconds left, 0 never expires, null when the key is not there.
+    ttl: (key) => {
+      const left = shdictCall(() => binding.shdictTtl(h, key));
+      return left < 0 ? null : left / 1000;
+    },
+    // expire(key, ttl): false when the key is not there.
+    expire: (key, ttl) => shdictCall(() => binding.shdictExpire(h, key, ms(ttl))) === 0,
+  });
+}
+
 const api = Object.freeze({
   ...LEVELS,
   LEVELS,
@@ -403,6 +462,7 @@ const api = Object.freeze({
     return ms === null ? null : monotonicToPerformance(ms);
   },
   cancelPoll: binding.cancelPoll,
+  sharedDict,
 });
 
 Object.defineProperty(globalThis, '__resty_ffi', { value: api, configurable: false, enumerable: false });

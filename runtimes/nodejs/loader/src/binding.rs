@@ -13,6 +13,7 @@
 //! | `cancelPoll(tq, max)` | BLOCKS: an array of up to max cancelled tasks, empty once unloaded |
 //! | `serve(tq, fn, cancel)` | the loader's: each task of tq becomes `fn(task, req, deadline, cancelled)` on this loop, each cancellation `cancel(task)` |
 //! | `attachLoader(fn)` / `loadDone(id, err)` | the loader's: loads from libffi_init |
+//! | `shdictOpen` .. `shdictExpire` | shared dictionaries (src/shdict_binding.rs) |
 //!
 //! Task and queue handles are BigInts. `poll`/`pollBatch`/`cancelPoll` block the calling
 //! thread: use them from a worker thread, never on the main loop.
@@ -24,7 +25,7 @@ use resty_ffi_sdk::raw;
 
 use crate::js_value::{Js, JsResult};
 use crate::napi::*;
-use crate::{loads, task_pump, tasks};
+use crate::{loads, shdict_binding, task_pump, tasks};
 
 /// The name JS uses: `process._linkedBinding('resty_ffi')`.
 pub const NAME: &str = "resty_ffi";
@@ -219,8 +220,32 @@ unsafe extern "C" fn js_load_done(env: napi_env, info: napi_callback_info) -> na
     })
 }
 
+unsafe extern "C" fn js_shdict_open(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, shdict_binding::open)
+}
+
+unsafe extern "C" fn js_shdict_get(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, shdict_binding::get)
+}
+
+unsafe extern "C" fn js_shdict_store(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, shdict_binding::store)
+}
+
+unsafe extern "C" fn js_shdict_incr(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, shdict_binding::incr)
+}
+
+unsafe extern "C" fn js_shdict_ttl(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, shdict_binding::ttl_left)
+}
+
+unsafe extern "C" fn js_shdict_expire(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, shdict_binding::expire)
+}
+
 fn define(js: Js, exports: napi_value) -> JsResult<()> {
-    let functions: [(&CStr, napi_callback); 11] = [
+    let functions: [(&CStr, napi_callback); 17] = [
         (c"log", js_log),
         (c"getReq", js_get_req),
         (c"respond", js_respond),
@@ -232,6 +257,12 @@ fn define(js: Js, exports: napi_value) -> JsResult<()> {
         (c"serve", js_serve),
         (c"attachLoader", js_attach_loader),
         (c"loadDone", js_load_done),
+        (c"shdictOpen", js_shdict_open),
+        (c"shdictGet", js_shdict_get),
+        (c"shdictStore", js_shdict_store),
+        (c"shdictIncr", js_shdict_incr),
+        (c"shdictTtl", js_shdict_ttl),
+        (c"shdictExpire", js_shdict_expire),
     ];
     for (name, f) in functions {
         js.set(exports, name, js.function(name, f)?)?;

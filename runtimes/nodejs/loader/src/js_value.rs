@@ -197,6 +197,15 @@ impl Js {
         Ok(u)
     }
 
+    pub fn get_f64(&self, v: napi_value, what: &str) -> JsResult<f64> {
+        let mut x = 0.0;
+        // SAFETY: live env and value; N-API checks the type.
+        if unsafe { napi_get_value_double(self.env, v, &mut x) } != NAPI_OK {
+            return Err(format!("{what}: a number expected"));
+        }
+        Ok(x)
+    }
+
     pub fn get_i32(&self, v: napi_value, what: &str) -> JsResult<i32> {
         let mut i = 0;
         // SAFETY: live env and value; N-API checks the type.

@@ -17,6 +17,7 @@ mod loads;
 mod napi;
 mod node_thread;
 mod pin;
+mod shdict_binding;
 mod task_pump;
 mod tasks;
 

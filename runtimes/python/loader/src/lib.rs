@@ -12,7 +12,8 @@
 //!
 //! Files: `spec` parses the cfg; `interpreter` starts CPython once per process, after
 //! `library_pins` made it safe to (no unmapping, libpython's symbols global);
-//! `runtime_start` runs one init; `py_module` and `py_task` are the `resty_ffi` Python
+//! `runtime_start` runs one init; `py_module`, `py_task` and `py_shdict` (shared
+//! dictionaries) are the `resty_ffi` Python
 //! module, with its Python half in `python/resty_ffi.py` and the loader's in
 //! `python/runtime_loader.py`. The module's exports (task functions, log) are found by
 //! `resty_ffi_sdk::raw`; the `libffi_init` glue and log lines are the loaders' shared
@@ -23,6 +24,7 @@ use std::ffi::{c_char, c_int, c_void};
 mod interpreter;
 mod library_pins;
 mod py_module;
+mod py_shdict;
 mod py_task;
 mod runtime_start;
 mod spec;

@@ -1,6 +1,5 @@
 //! The built-in Python module `resty_ffi`: the native parts (TaskQueue, Task, log, levels,
-//! answer codes)
-//! plus the Python helpers of `python/resty_ffi.py`, run in the module's namespace.
+//! answer codes, shared dictionaries) plus the Python helpers of `python/resty_ffi.py`, run in the module's namespace.
 
 use std::ffi::c_int;
 
@@ -10,6 +9,7 @@ use pyo3::types::{PyBytes, PyString};
 use resty_ffi_loader_host::log_text;
 use resty_ffi_sdk::raw::{self, level};
 
+use crate::py_shdict::{shared_dict, SharedDict, SharedDictError};
 use crate::py_task::{Task, TaskQueue};
 
 const HELPERS: &str = include_str!("python/resty_ffi.py");
@@ -44,6 +44,9 @@ pub fn resty_ffi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TaskQueue>()?;
     m.add_class::<Task>()?;
     m.add_function(wrap_pyfunction!(log, m)?)?;
+    m.add_class::<SharedDict>()?;
+    m.add_function(wrap_pyfunction!(shared_dict, m)?)?;
+    m.add("SharedDictError", m.py().get_type::<SharedDictError>())?;
     for (name, level) in [
         ("EMERG", level::EMERG),
         ("ALERT", level::ALERT),

@@ -134,6 +134,21 @@ mod tests {
     }
 
     #[test]
+    fn shared_dicts_outside_nginx_raise_shared_dict_error() {
+        let dir = module_dir(
+            "rt_shdict",
+            "import resty_ffi\n\
+             def init(cfg, tq):\n\
+             \x20   try:\n\
+             \x20       resty_ffi.shared_dict('d')\n\
+             \x20   except resty_ffi.SharedDictError as e:\n\
+             \x20       return 0 if 'ngx_http_resty_ffi_shdict' in str(e) else 8\n\
+             \x20   return 9\n",
+        );
+        assert_eq!(start_str(&format!("{dir}/rt_shdict,init")), Ok(()));
+    }
+
+    #[test]
     fn raising_init_is_one_line() {
         let dir = module_dir("rt_raise", "def init(cfg, tq):\n    raise ValueError('nope')\n");
         assert_eq!(

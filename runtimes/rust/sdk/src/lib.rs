@@ -28,6 +28,8 @@
 //!   ngx.exit, ...) the async server drops the call's future and answers [`RC_CANCELLED`];
 //!   [`Init::serve_with`] / [`Init::serve_async_with`] hand handlers a [`CallInfo`] with the
 //!   call's `deadline()` and `is_cancelled()`; [`Task`] has both too.
+//! - [`SharedDict`]: nginx's shared dictionaries (`lua_shared_dict`) from any thread, the
+//!   same values, flags and expiry as Lua's `ngx.shared.DICT` ([`shdict`]).
 //! - [`raw`]: the module's ABI itself and logging, for runtimes that drive the ABI by hand
 //!   and for the loaders that host another language (no feature needed).
 
@@ -36,6 +38,7 @@ pub mod raw;
 mod serve;
 #[cfg(feature = "tokio")]
 mod serve_tokio;
+pub mod shdict;
 mod task;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -45,6 +48,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use serve::{serve, serve_with};
 #[cfg(feature = "tokio")]
 pub use serve_tokio::{serve_async, serve_async_with};
+pub use shdict::SharedDict;
 pub use task::{CallInfo, Reply, Task, TaskId, TaskQueue};
 
 /// A generic error (an `Err((0, ..))` reply becomes this).

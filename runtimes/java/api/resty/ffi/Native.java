@@ -34,4 +34,24 @@ final class Native {
      * returns how many; 0 once the runtime is unloaded.
      */
     static native int cancelPoll(long tq, long[] out);
+
+    /** The zone of a lua_shared_dict (a handle for the calls below). */
+    static native long shdictOpen(byte[] utf8Name);
+
+    /** null when absent; else type, flags and value (see SharedDict.decode). */
+    static native byte[] shdictGet(long dict, byte[] key);
+
+    /** 0 stored, 1 stored evicting valid items, 2 exists, 3 not found; type 0 deletes. */
+    static native int shdictStore(long dict, int op, byte[] key, int type, byte[] str, double num,
+            long ttlMs, int flags);
+
+    /** The new value of a number. */
+    static native double shdictIncr(long dict, byte[] key, double delta, boolean hasInit, double init,
+            long initTtlMs);
+
+    /** ms left, 0 never expires, -1 not there. */
+    static native long shdictTtl(long dict, byte[] key);
+
+    /** false if the key is not there. */
+    static native boolean shdictExpire(long dict, byte[] key, long ttlMs);
 }

@@ -16,6 +16,10 @@ own), RC_PANICKED (-2, the handler raised), RC_DROPPED (-3, a task dropped witho
 answer), RC_NO_MEMORY (-4, no memory for the answer), RC_CANCELLED (-5, the call was
 cancelled: its caller gave up).
 
+Shared dictionaries: shared_dict(name) is the zone of `lua_shared_dict name ...;` with
+get/get_with_flags/set/safe_set/add/replace/delete/incr/ttl/expire, the values and expiry
+Lua's ngx.shared.DICT sees (bytes, float, bool; times in seconds).
+
 Deadlines and cancellation: current_task() is the Task a handler runs for (serve and
 serve_async set it); task.deadline is when its caller stops waiting (a time.monotonic()
 value, None without a timeout) and task.cancelled() turns True once the caller gave up
@@ -32,7 +36,7 @@ import traceback
 
 __all__ = [
     "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text", "current_task",
-    "log", "LogHandler",
+    "log", "LogHandler", "shared_dict", "SharedDict", "SharedDictError",
     "EMERG", "ALERT", "CRIT", "ERR", "WARN", "NOTICE", "INFO", "DEBUG",
     "RC_ERROR", "RC_PANICKED", "RC_DROPPED", "RC_NO_MEMORY", "RC_CANCELLED",
 ]

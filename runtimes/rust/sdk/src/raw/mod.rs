@@ -15,6 +15,7 @@
 mod module_abi;
 mod nginx_log;
 
+pub(crate) use module_abi::required as lookup_symbol;
 pub use module_abi::{
     module_abi, CancelPollFn, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskCancelledFn,
     TaskDeadlineFn, TaskPollBatchFn, TaskPollFn, RC_CANCELLED,

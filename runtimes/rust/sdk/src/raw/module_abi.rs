@@ -36,6 +36,11 @@ pub const RC_CANCELLED: c_int = resty_ffi_abi::rc::CANCELLED;
 pub struct MissingSymbol(&'static str);
 
 impl MissingSymbol {
+    #[cfg(test)]
+    pub(crate) fn new(name: &'static str) -> Self {
+        MissingSymbol(name)
+    }
+
     /// The symbol's name, e.g. `ngx_http_lua_ffi_task_poll`.
     pub fn name(&self) -> &'static str {
         self.0
@@ -76,7 +81,7 @@ pub(super) fn lookup(name: &CStr) -> Option<*mut c_void> {
     (!sym.is_null()).then_some(sym)
 }
 
-fn required(name: &'static CStr) -> Result<*mut c_void, MissingSymbol> {
+pub(crate) fn required(name: &'static CStr) -> Result<*mut c_void, MissingSymbol> {
     lookup(name).ok_or(MissingSymbol(
         // The names below are ASCII literals, so this never falls back.
         name.to_str().unwrap_or("a resty-ffi symbol"),

@@ -12,11 +12,19 @@
 //! the call's deadline (`CallInfo::deadline`) or `none`; `cancels` answers
 //! `noticed=N dropped=M`: pool handlers that saw their call cancelled, async handler futures
 //! dropped unfinished.
+//!
+//! Shared dictionaries (`SharedDict`): `shd get <dict> <key>` answers `<type> <value>
+//! flags=<n>` (type string|number|boolean|nil); `shd <set|add|replace|safe_set|safe_add> <dict>
+//! <key> <ttl_ms> <string|number|boolean> <value>`; `shd delete <dict> <key>`; `shd incr
+//! <dict> <key> <delta> [<init> [<init_ttl_ms>]]` answers the new value; `shd ttl <dict> <key>`
+//! (ms, `never`); `shd expire <dict> <key> <ms>`; `shd bench <dict> <key> <n>` runs n incrs
+//! and n gets and answers `incr=<ns> get=<ns>` per op. Errors answer rc 1 with the message.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use resty_ffi_sdk::{CallInfo, Init, Reply, RC_CANCELLED};
+use resty_ffi_sdk::shdict::{Op, Value};
+use resty_ffi_sdk::{CallInfo, Init, Reply, SharedDict, RC_CANCELLED};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -149,7 +157,118 @@ fn handle(req: &[u8]) -> Reply {
             }
             Ok(b"flooded".to_vec())
         }
+        b"shd" => shd(rest).map_err(|e| (1, e.into_bytes())),
         _ => Err((22, b"unknown command".to_vec())),
+    }
+}
+
+fn ms_opt(ms: &[u8]) -> Result<Option<Duration>, String> {
+    let ms: u64 = text(ms).parse().map_err(|e| format!("bad ms: {e}"))?;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+fn num(b: &[u8]) -> Result<f64, String> {
+    text(b).parse().map_err(|e| format!("bad number: {e}"))
+}
+
+/// `shd ...`: the SharedDict commands (see the top of this file).
+fn shd(req: &[u8]) -> Result<Vec<u8>, String> {
+    let (op, rest) = split(req);
+    let (name, rest) = split(rest);
+    let (key, rest) = split(rest);
+    let dict = SharedDict::open(&text(name)).map_err(|e| e.to_string())?;
+    let err = |e: resty_ffi_sdk::shdict::Error| e.to_string();
+    let store_op = match op {
+        b"set" => Some(Op::Set),
+        b"add" => Some(Op::Add),
+        b"replace" => Some(Op::Replace),
+        b"safe_set" => Some(Op::SafeSet),
+        b"safe_add" => Some(Op::SafeAdd),
+        _ => None,
+    };
+    if let Some(store_op) = store_op {
+        let (ttl, rest) = split(rest);
+        let (ty, value) = split(rest);
+        let value = match ty {
+            b"string" => Value::String(value.to_vec()),
+            b"number" => Value::Number(num(value)?),
+            b"boolean" => Value::Bool(value == b"true"),
+            _ => return Err("bad type".into()),
+        };
+        let ttl = ms_opt(ttl)?;
+        match store_op {
+            Op::Set => dict.set(key, value, ttl),
+            Op::Add => dict.add(key, value, ttl),
+            Op::Replace => dict.replace(key, value, ttl),
+            Op::SafeSet => dict.safe_set(key, value, ttl),
+            Op::SafeAdd => dict.safe_add(key, value, ttl),
+        }
+        .map_err(err)?;
+        return Ok(b"stored".to_vec());
+    }
+    match op {
+        b"get" => {
+            let (ty, mut out, flags) = match dict.get_with_flags(key).map_err(err)? {
+                None => ("nil", Vec::new(), 0),
+                Some((Value::String(s), f)) => ("string", s, f),
+                Some((Value::Number(n), f)) => ("number", n.to_string().into_bytes(), f),
+                Some((Value::Bool(b), f)) => ("boolean", b.to_string().into_bytes(), f),
+            };
+            let mut answer = format!("{ty} ").into_bytes();
+            answer.append(&mut out);
+            answer.extend_from_slice(format!(" flags={flags}").as_bytes());
+            Ok(answer)
+        }
+        b"delete" => {
+            dict.delete(key).map_err(err)?;
+            Ok(b"deleted".to_vec())
+        }
+        b"incr" => {
+            let (delta, rest) = split(rest);
+            let (init, init_ttl) = split(rest);
+            let init = if init.is_empty() {
+                None
+            } else {
+                Some((
+                    num(init)?,
+                    if init_ttl.is_empty() {
+                        None
+                    } else {
+                        ms_opt(init_ttl)?
+                    },
+                ))
+            };
+            Ok(dict
+                .incr(key, num(delta)?, init)
+                .map_err(err)?
+                .to_string()
+                .into_bytes())
+        }
+        b"ttl" => Ok(match dict.ttl(key).map_err(err)? {
+            None => "never".to_string(),
+            Some(d) => d.as_millis().to_string(),
+        }
+        .into_bytes()),
+        b"expire" => {
+            dict.expire(key, ms_opt(rest)?).map_err(err)?;
+            Ok(b"expired".to_vec())
+        }
+        b"bench" => {
+            let n: u32 = text(rest).parse().map_err(|e| format!("bad n: {e}"))?;
+            let n = n.max(1);
+            let start = Instant::now();
+            for _ in 0..n {
+                dict.incr(key, 1.0, Some((0.0, None))).map_err(err)?;
+            }
+            let incr = start.elapsed().as_nanos() / u128::from(n);
+            let start = Instant::now();
+            for _ in 0..n {
+                dict.get(key).map_err(err)?;
+            }
+            let get = start.elapsed().as_nanos() / u128::from(n);
+            Ok(format!("incr={incr} get={get}").into_bytes())
+        }
+        _ => Err("unknown shd command".into()),
     }
 }
 
