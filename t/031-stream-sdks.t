@@ -1,0 +1,119 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+# Streams in the SDKs: handlers that send chunks (Rust: ChunkSender / Task::stream_send, on
+# the thread pool, on tokio and by hand; Go: Task.Writer), in order; an error end; s:close()
+# seen by the handler as a cancelled send.
+
+use lib '.';
+use t::TestFFI 'no_plan';
+
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        function chunk_of(i, size)
+            local c = i .. ":"
+            local t = { c }
+            local n = #c
+            while n < size do
+                t[#t + 1] = string.char(97 + n % 26)
+                n = n + 1
+            end
+            return table.concat(t):sub(1, size)
+        end
+        -- Reads a whole stream: "chunks=N bad=B last=L end=E" against chunk_of(i, size).
+        function read_all(s, size)
+            local n, bad, last = 0, 0, nil
+            while true do
+                local chunk, err, msg = s:read()
+                if not chunk then
+                    return string.format("chunks=%d bad=%d last=%s end=%s%s", n, bad,
+                                         tostring(last), tostring(err), msg and (" " .. msg) or "")
+                end
+                if chunk == chunk_of(n, size) then n = n + 1 else bad = bad + 1; last = chunk end
+            end
+        end
+        -- Calls rt:call(cmd) until it answers `want` (for up to 2 s); returns its last answer.
+        wait_for_answer = require("test_helpers").wait_for_answer
+    }
+_EOC_
+
+no_long_string();
+run_tests();
+
+__DATA__
+
+=== TEST 1: Rust SDK: chunks in order and byte-exact, the reply's bytes last (pool, tokio, by hand)
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "pool", "async", "manual" }) do
+                local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"' .. mode .. '"}')
+                local s = rt:stream_x("stream 300 700", { window = 4096 })
+                ngx.say(mode, ": ", read_all(s, 700))
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+pool: chunks=300 bad=1 last=end end=eof
+async: chunks=300 bad=1 last=end end=eof
+manual: chunks=300 bad=1 last=end end=eof
+live: 0
+
+
+
+=== TEST 2: Rust SDK: an error ends the stream with its rc; a plain call is not a stream
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "pool", "async", "manual" }) do
+                local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"' .. mode .. '"}')
+                ngx.say(mode, ": ", read_all(rt:stream_x("stream_fail 3"), 8))
+                ngx.say(mode, ": ", read_all(rt:stream_x("is_stream"), 1))
+                ngx.say(mode, ": ", select(2, rt:call("is_stream")))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+pool: chunks=3 bad=0 last=nil end=7 went wrong
+pool: chunks=0 bad=2 last=stream end=eof
+pool: plain: not a stream call
+async: chunks=3 bad=0 last=nil end=7 went wrong
+async: chunks=0 bad=2 last=stream end=eof
+async: plain: not a stream call
+manual: chunks=3 bad=0 last=nil end=7 went wrong
+manual: chunks=0 bad=2 last=stream end=eof
+manual: plain: not a stream call
+
+
+
+=== TEST 3: Rust SDK: s:close() reaches the handler: a cancelled send (pool, by hand), its future dropped (tokio)
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "pool", "async", "manual" }) do
+                local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"' .. mode .. '"}')
+                local before = tonumber(select(2, rt:call("stream_cancels")))
+                local s = rt:stream_x("stream_ticks 5", { window = 64 })
+                ngx.say(mode, ": ", s:read(), " ", s:read())
+                s:close()
+                ngx.say(mode, ": seen ", wait_for_answer(rt, "stream_cancels", tostring(before + 1)) - before)
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+pool: tick 0 tick 1
+pool: seen 1
+async: tick 0 tick 1
+async: seen 1
+manual: tick 0 tick 1
+manual: seen 1
+live: 0
