@@ -117,3 +117,69 @@ async: seen 1
 manual: tick 0 tick 1
 manual: seen 1
 live: 0
+
+
+
+=== TEST 4: Go SDK: a StreamHandler's writes are the chunks, in order; the answer's bytes last
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_go_test"))
+            ngx.say(read_all(rt:stream_x("stream 300 700", { window = 4096 }), 700))
+            local s = rt:stream_x("stream_total 1048576 65536")
+            local bytes, n = 0, 0
+            for chunk in s:chunks() do bytes = bytes + #chunk; n = n + 1 end
+            ngx.say("bytes: ", bytes, " chunks: ", n, " end: ", s.err)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+chunks=300 bad=1 last=end end=eof
+bytes: 1048588 chunks: 17 end: eof
+live: 0
+
+
+
+=== TEST 5: Go SDK: an error ends the stream with its rc; a plain call's writer is not a stream
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_go_test"))
+            ngx.say(read_all(rt:stream_x("stream_fail 3"), 8))
+            ngx.say(read_all(rt:stream_x("is_stream"), 1))
+            ngx.say(select(2, rt:call("is_stream")))
+            ngx.say(select(2, rt:call("echo still plain")))
+        }
+    }
+--- request
+GET /t
+--- response_body
+chunks=3 bad=0 last=nil end=7 went wrong
+chunks=0 bad=2 last=stream end=eof
+plain: restyffi: not a stream call in the runtime's hands
+still plain
+
+
+
+=== TEST 6: Go SDK: s:close() fails the handler's next Write with context.Canceled
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_go_test"))
+            local before = tonumber(select(2, rt:call("stream_cancels")))
+            local s = rt:stream_x("stream_ticks 5", { window = 64 })
+            ngx.say(s:read(), " ", s:read())
+            s:close()
+            ngx.say("seen ", wait_for_answer(rt, "stream_cancels", tostring(before + 1)) - before)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+tick 0 tick 1
+seen 1
+live: 0
