@@ -240,3 +240,61 @@ HTTP/1.1 200 OK
 Content-Type: text/event-stream
 data: the|data: quick|data: brown|data: fox|data: jumps|data: over|data: the|data: lazy|data: dog|event: done|data: eof
 took at least 80 ms: true
+
+
+
+=== TEST 8: Python: generator handlers stream their chunks in order (serve and serve_async)
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("resty_ffi_python",
+                    "$TEST_NGINX_PY_TESTS/pyt_stream,init," .. mode, { is_global = true }))
+                ngx.say(mode, ": ", read_all(rt:stream_x("stream 300 700", { window = 4096 }), 700))
+                ngx.say(mode, ": ", read_all(rt:stream_x("stream_fail 3"), 8))
+                ngx.say(mode, ": ", select(2, rt:call("stream 3 4")))
+                ngx.say(mode, ": ", read_all(rt:stream_x("is_stream"), 1), " / ", select(2, rt:call("is_stream")))
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync: chunks=300 bad=0 last=nil end=eof
+sync: chunks=3 bad=0 last=nil end=7 went wrong
+sync: 0:cd1:cd2:cd
+sync: chunks=0 bad=1 last=stream end=eof / plain
+async: chunks=300 bad=0 last=nil end=eof
+async: chunks=3 bad=0 last=nil end=7 went wrong
+async: 0:cd1:cd2:cd
+async: chunks=0 bad=1 last=stream end=eof / plain
+live: 0
+
+
+
+=== TEST 9: Python: s:close() stops the generator (closed at its yield, or its asyncio task cancelled)
+--- config
+    location = /t {
+        content_by_lua_block {
+            for _, mode in ipairs({ "sync", "async" }) do
+                local rt = assert(ngx.load_ffi("resty_ffi_python",
+                    "$TEST_NGINX_PY_TESTS/pyt_stream,init," .. mode, { is_global = true }))
+                local before = tonumber(select(2, rt:call("stream_cancels")))
+                local s = rt:stream_x("stream_ticks 5", { window = 64 })
+                ngx.say(mode, ": ", s:read(), " ", s:read())
+                s:close()
+                ngx.say(mode, ": seen ", wait_for_answer(rt, "stream_cancels", tostring(before + 1)) - before)
+            end
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+sync: tick 0 tick 1
+sync: seen 1
+async: tick 0 tick 1
+async: seen 1
+live: 0
