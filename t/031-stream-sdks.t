@@ -298,3 +298,51 @@ sync: seen 1
 async: tick 0 tick 1
 async: seen 1
 live: 0
+
+
+
+=== TEST 10: Node.js: a handler's async (or sync) generator streams what it yields; a plain call joins it
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/stream.js,init"))
+            ngx.say(read_all(rt:stream_x("stream 300 700", { window = 4096 }), 700))
+            ngx.say(read_all(rt:stream_x("stream_fail 3"), 8))
+            ngx.say(read_all(rt:stream_x("sync 3"), 4))
+            ngx.say(select(2, rt:call("stream 3 4")))
+            ngx.say(select(2, rt:call("sync 2")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+chunks=300 bad=0 last=nil end=eof
+chunks=3 bad=0 last=nil end=7 went wrong
+chunks=3 bad=0 last=nil end=eof
+0:cd1:cd2:cd
+0:cd1:cd
+live: 0
+
+
+
+=== TEST 11: Node.js: s:close() closes the generator (its finally runs)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/stream.js,init"))
+            local before = tonumber(select(2, rt:call("stream_cancels")))
+            local s = rt:stream_x("stream_ticks 5", { window = 64 })
+            ngx.say(s:read(), " ", s:read())
+            s:close()
+            ngx.say("seen ", wait_for_answer(rt, "stream_cancels", tostring(before + 1)) - before)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+tick 0 tick 1
+seen 1
+live: 0
