@@ -1,7 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
-# Streams in the SDKs: handlers that send chunks (Rust: ChunkSender / Task::stream_send, on
-# the thread pool, on tokio and by hand; Go: Task.Writer), in order; an error end; s:close()
-# seen by the handler as a cancelled send.
+# Streams in the SDKs and loaders: handlers that send chunks (Rust: ChunkSender /
+# Task::stream_send, on the thread pool, on tokio and by hand; Go: StreamWriter; Python and
+# Node.js: generators; Java: Task.output()), in order; an error end; s:close() seen by the
+# handler; the SSE example (runtimes/go/examples/tokens).
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -35,6 +36,12 @@ our $HttpConfig = <<'_EOC_';
         -- Calls rt:call(cmd) until it answers `want` (for up to 2 s); returns its last answer.
         wait_for_answer = require("test_helpers").wait_for_answer
     }
+_EOC_
+
+# Every block's main_config: the Java runtimes' class path and options (runtimes/java/test-env.sh).
+our $MainConfig = <<'_EOC_';
+    env CLASSPATH;
+    env JAVA_OPTS;
 _EOC_
 
 no_long_string();
@@ -331,6 +338,50 @@ live: 0
     location = /t {
         content_by_lua_block {
             local rt = assert(ngx.load_ffi("ffi_nodejs", "$TEST_NGINX_NODE_TESTS/stream.js,init"))
+            local before = tonumber(select(2, rt:call("stream_cancels")))
+            local s = rt:stream_x("stream_ticks 5", { window = 64 })
+            ngx.say(s:read(), " ", s:read())
+            s:close()
+            ngx.say("seen ", wait_for_answer(rt, "stream_cancels", tostring(before + 1)) - before)
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+tick 0 tick 1
+seen 1
+live: 0
+
+
+
+=== TEST 12: Java: Task.output() writes are the chunks, in order; the answer's bytes last; an error end
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_java", "rtest.Commands,init,stream"))
+            ngx.say(read_all(rt:stream_x("stream 300 700", { window = 4096 }), 700))
+            ngx.say(read_all(rt:stream_x("stream_fail 3"), 8))
+            ngx.say(select(2, rt:call("stream 1 4")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+chunks=300 bad=1 last=end end=eof
+chunks=3 bad=0 last=nil end=7 went wrong
+22not a stream call
+live: 0
+
+
+
+=== TEST 13: Java: s:close() fails the handler's next write with StreamCancelledException
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_java", "rtest.Commands,init,stream"))
             local before = tonumber(select(2, rt:call("stream_cancels")))
             local s = rt:stream_x("stream_ticks 5", { window = 64 })
             ngx.say(s:read(), " ", s:read())

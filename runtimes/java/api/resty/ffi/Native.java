@@ -34,4 +34,13 @@ final class Native {
      * returns how many; 0 once the runtime is unloaded.
      */
     static native int cancelPoll(long tq, long[] out);
+
+    /** Whether the caller reads the task's answer as a stream ({@code rt:stream_x(req)}). */
+    static native boolean taskStreaming(long task);
+
+    /**
+     * Sends buf[off, off + len) as one chunk of a stream (copied), waiting while the caller's
+     * window is full: 0 sent, -5 the caller stopped reading, -1 not a stream task in hand.
+     */
+    static native int taskSend(long task, byte[] buf, int off, int len);
 }
