@@ -52,6 +52,8 @@ type Task struct {
 	mu     sync.Mutex         // guards ctx and cancel
 	ctx    context.Context    // made by the first Context call
 	cancel context.CancelFunc // nil once answered
+
+	stream streamGate // sends happen before the answer (stream.go)
 }
 
 func (t *Task) isAnswered() bool { return atomic.LoadUint32(&t.answered) != 0 }
@@ -79,6 +81,7 @@ func (t *Task) Respond(rc int, rsp []byte) error {
 		rc = CodeError
 	}
 	// Before the answer: after it, the handle is stale.
+	t.stream.close()
 	t.releaseContext()
 	cRespond(t.task, rc, rsp)
 	return nil

@@ -27,12 +27,14 @@ func (f HandlerFunc) Handle(req []byte) ([]byte, error) { return f(req) }
 // Serve hands every task of q to h, each on a goroutine of its own, until the runtime is
 // unloaded; then it waits for the handlers still running and returns. A ContextHandler
 // gets each call's context (see Task.Context): Serve starts the queue's cancel listener
-// first.
+// first. A StreamHandler gets the context and a StreamWriter (see stream.go).
 //
 // A panic in h becomes an error answer (rc CodePanic, "panic: <value>") and a log line;
 // the other tasks are served as before.
 func Serve(q *TaskQueue, h Handler) {
-	if _, ok := h.(ContextHandler); ok {
+	_, withContext := h.(ContextHandler)
+	_, streams := h.(StreamHandler)
+	if withContext || streams {
 		q.startCancelListener()
 	}
 	serve(q, h)
@@ -97,7 +99,9 @@ func handle(t pendingTask, h Handler) {
 
 	var rsp []byte
 	var err error
-	if ch, ok := h.(ContextHandler); ok {
+	if sh, ok := h.(StreamHandler); ok {
+		rsp, err = handleStream(sh, t)
+	} else if ch, ok := h.(ContextHandler); ok {
 		rsp, err = ch.HandleContext(t.context(), t.request())
 	} else {
 		rsp, err = h.Handle(t.request())

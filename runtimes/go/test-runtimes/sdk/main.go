@@ -25,6 +25,16 @@
 //	                     <dict> <key> ...; errors answer rc 1 with the message
 //
 // The commands are a restyffi.ContextHandler: every call has its context.
+// Streams (rt:stream_x(req); restyffi.StreamHandler, chunks written to the StreamWriter):
+//
+//	stream <n> <size>    n chunks "i:abc..." of size bytes, then answers "end"
+//	stream_fail <n>      n chunks of 8 bytes, then an error rc 7 "went wrong"
+//	stream_ticks <ms>    "tick i" every ms until a Write fails (the caller stopped reading)
+//	stream_cancels       how many stream_ticks saw a Write fail with context.Canceled
+//	is_stream            "stream", or for a plain call "plain: " and the Write's error
+//	stream_total <b> <s> b bytes in chunks of s bytes, then "sent=b"
+//
+// The commands are a restyffi.StreamHandler: every call has its context and a writer.
 //
 // cfg: "fail" makes setup fail, "panic" makes it panic; anything else is ignored.
 package main
@@ -63,6 +73,79 @@ func setup(cfg restyffi.Config) (restyffi.Handler, error) {
 }
 
 type commands struct{}
+
+// stream_ticks calls that saw the caller stop reading.
+var streamCancels int64
+
+// chunkOf is "i:" then the alphabet over and over, size bytes in all (t/031's chunk_of).
+func chunkOf(i, size int) []byte {
+	c := []byte(strconv.Itoa(i) + ":")
+	for n := len(c); n < size; n++ {
+		c = append(c, byte('a'+n%26))
+	}
+	if len(c) > size {
+		c = c[:size]
+	}
+	return c
+}
+
+// HandleStream serves the stream commands; HandleContext the others.
+func (c commands) HandleStream(ctx context.Context, req []byte, w *restyffi.StreamWriter) ([]byte, error) {
+	cmd, arg := split(req)
+	a, b := split(arg)
+	n, _ := strconv.Atoi(string(a))
+	size, _ := strconv.Atoi(string(b))
+	switch string(cmd) {
+	case "stream":
+		for i := 0; i < n; i++ {
+			if _, err := w.Write(chunkOf(i, size)); err != nil {
+				return nil, err
+			}
+		}
+		return []byte("end"), nil
+	case "stream_fail":
+		for i := 0; i < n; i++ {
+			if _, err := w.Write(chunkOf(i, 8)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, restyffi.Errorf(7, "went wrong")
+	case "stream_ticks":
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(w, "tick %d", i); err != nil {
+				if errors.Is(err, context.Canceled) {
+					atomic.AddInt64(&streamCancels, 1)
+				}
+				return nil, err
+			}
+			time.Sleep(time.Duration(n) * time.Millisecond)
+		}
+	case "stream_cancels":
+		return []byte(strconv.FormatInt(atomic.LoadInt64(&streamCancels), 10)), nil
+	case "is_stream":
+		if w.Streaming() {
+			_, err := w.Write([]byte("x"))
+			return []byte("stream"), err
+		}
+		_, err := w.Write([]byte("x"))
+		return []byte(fmt.Sprintf("plain: %v", err)), nil
+	case "stream_total":
+		if size < 1 {
+			size = 1
+		}
+		chunk := bytes.Repeat([]byte{'x'}, size)
+		for sent := 0; sent < n; sent += size {
+			if n-sent < size {
+				chunk = chunk[:n-sent]
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return nil, err
+			}
+		}
+		return []byte("sent=" + strconv.Itoa(n)), nil
+	}
+	return c.HandleContext(ctx, req)
+}
 
 // HandleContext serves the commands that use the call's context; Handle the others.
 func (c commands) HandleContext(ctx context.Context, req []byte) ([]byte, error) {

@@ -27,6 +27,8 @@ pub fn register(env: &mut Env) -> Result<(), Error> {
         TASK_CANCELLED,
         TASK_TIME_LEFT,
         CANCEL_POLL,
+        TASK_STREAMING,
+        TASK_SEND,
     ];
     let methods: Vec<NativeMethod> = methods.into_iter().chain(crate::shdict_natives::METHODS).collect();
     // SAFETY: every NativeMethod comes from `native_method!`, which checks the Rust function
@@ -253,4 +255,60 @@ fn cancel_poll<'local>(
     let addresses: Vec<jlong> = tasks[..n].iter().map(|t| *t as usize as jlong).collect();
     out.set_region(env, 0, &addresses)?;
     Ok(n as jint)
+}
+
+const TASK_STREAMING: NativeMethod = native_method! {
+    static fn task_streaming(task: jlong) -> jboolean,
+};
+
+/// `static native boolean taskStreaming(long task)`: whether the caller reads the task's
+/// answer as a stream (`rt:stream_x(req)`).
+fn task_streaming<'local>(_env: &mut Env<'local>, _class: JClass<'local>, task: jlong) -> Result<jboolean, Error> {
+    // SAFETY: the module checks the handle (a stale one says 0).
+    Ok(unsafe { raw::stream_abi().streaming(task as usize as *mut c_void) })
+}
+
+const TASK_SEND: NativeMethod = native_method! {
+    static fn task_send(task: jlong, buf: jbyte[], off: jint, len: jint) -> jint,
+};
+
+/// `static native int taskSend(long task, byte[] buf, int off, int len)`: sends those bytes
+/// as one chunk of a stream (copied), waiting while the caller's window is full: 0 sent,
+/// `RC_CANCELLED` the caller stopped reading, -1 not a stream task in the runtime's hands.
+/// resty.ffi.Task orders every send before its answer.
+fn task_send<'local>(
+    env: &mut Env<'local>,
+    _class: JClass<'local>,
+    task: jlong,
+    buf: JByteArray<'local>,
+    off: jint,
+    len: jint,
+) -> Result<jint, Error> {
+    if buf.is_null() {
+        return Err(illegal_state(env, "taskSend: no array"));
+    }
+    let total = buf.len(env)?;
+    let (Ok(start), Ok(len)) = (usize::try_from(off), usize::try_from(len)) else {
+        return Err(illegal_state(env, "taskSend: a negative offset or length"));
+    };
+    match start.checked_add(len) {
+        Some(end) if end <= total => {}
+        _ => return Err(illegal_state(env, "taskSend: the range is outside the array")),
+    }
+    let mut chunk = vec![0i8; len];
+    if len > 0 {
+        buf.get_region(env, off, &mut chunk)?;
+    }
+    // i8 and u8 have the same size and alignment: the bytes read as u8 unchanged.
+    let bytes: Vec<u8> = chunk.into_iter().map(|b| b as u8).collect();
+    // SAFETY: a task in the runtime's hands, answered only after this returns (the Java side
+    // holds its send lock here and in respond); the call blocks in native code, which the
+    // JVM allows.
+    let sent = unsafe { raw::stream_abi().send(task as usize as *mut c_void, &bytes) };
+    Ok(match sent {
+        raw::Sent::Sent => 0,
+        raw::Sent::WindowFull => 1,
+        raw::Sent::Cancelled => raw::RC_CANCELLED,
+        raw::Sent::NotStream => -1,
+    })
 }

@@ -272,6 +272,13 @@ function makeServer(handler) {
     let out;
     try {
       out = handler(req, call);
+      if (isChunkSource(out)) {
+        calls.set(task, call);
+        sendChunks(task, call, out)
+          .then((v) => done(task, call, v))
+          .catch((e) => failed(task, call, e));
+        return;
+      }
       if (!isThenable(out)) {
         answer(task, out);
         return;
@@ -295,6 +302,60 @@ function makeServer(handler) {
   }
 
   return { serveTask, cancel };
+}
+
+// ---- streams ------------------------------------------------------------------------------
+
+// What a streaming handler returns: an async iterator (an async generator's object) or a
+// sync one (a generator's); not a string, a Buffer or a typed array, which are answers.
+function isChunkSource(v) {
+  return v !== null && typeof v === 'object' && typeof v.next === 'function' &&
+    (typeof v[Symbol.asyncIterator] === 'function' || typeof v[Symbol.iterator] === 'function');
+}
+
+function chunkBuffer(v) {
+  if (typeof v === 'string') return Buffer.from(v);
+  if (Buffer.isBuffer(v)) return v;
+  if (ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (util.types.isAnyArrayBuffer(v)) return Buffer.from(v);
+  throw new TypeError(`node: the handler yielded ${describe(v)}: ` +
+                      'a Buffer, a typed array or a string expected');
+}
+
+// Waits before the next try of a full window: the loop's next turn a few times, then 1 ms
+// doubling up to 16 ms (the loop never blocks on a slow reader).
+function backoff(tries) {
+  return new Promise((resolve) => {
+    if (tries < 4) setImmediate(resolve);
+    else setTimeout(resolve, 1 << Math.min(tries - 4, 4));
+  });
+}
+
+// Sends every chunk the iterator yields (for a stream call), then resolves to the answer:
+// null (the end of the stream), or for a plain call the chunks joined. When the caller
+// stops reading, the iterator is closed (its finally blocks run) and the call is cancelled.
+async function sendChunks(task, call, chunks) {
+  const streaming = binding.streaming(task) === 1;
+  const parts = [];
+  for await (const v of chunks) {
+    const chunk = chunkBuffer(v);
+    if (!streaming) {
+      parts.push(chunk);
+      continue;
+    }
+    for (let tries = 0; ; tries++) {
+      if (call.cancelled) throw cancelReason();
+      const rc = binding.trySend(task, chunk);
+      if (rc === 0) break;
+      if (rc === RCS.RC_CANCELLED) {
+        call.cancel();
+        throw cancelReason();
+      }
+      if (rc !== 1) throw new Error('node: the module refused a chunk of this stream');
+      await backoff(tries);
+    }
+  }
+  return streaming ? null : Buffer.concat(parts);
 }
 
 function isThenable(v) {

@@ -11,6 +11,8 @@
 //! | `cancelled(task)` | true once the caller gave up on the task |
 //! | `deadline(task)` | when the caller stops waiting, CLOCK_MONOTONIC ms, or null |
 //! | `cancelPoll(tq, max)` | BLOCKS: an array of up to max cancelled tasks, empty once unloaded |
+//! | `streaming(task)` | 1 if the caller reads the task's answer as a stream, else 0 |
+//! | `trySend(task, chunk)` | a Buffer as one chunk of a stream: 0 sent, 1 window full (nothing sent), -5 the caller stopped reading, -1 not a stream |
 //! | `serve(tq, fn, cancel)` | the loader's: each task of tq becomes `fn(task, req, deadline, cancelled)` on this loop, each cancellation `cancel(task)` |
 //! | `attachLoader(fn)` / `loadDone(id, err)` | the loader's: loads from libffi_init |
 //! | `shdictOpen` .. `shdictExpire` | shared dictionaries (src/shdict_binding.rs) |
@@ -246,6 +248,29 @@ unsafe extern "C" fn js_shdict_expire(env: napi_env, info: napi_callback_info) -
 
 fn define(js: Js, exports: napi_value) -> JsResult<()> {
     let functions: [(&CStr, napi_callback); 17] = [
+unsafe extern "C" fn js_streaming(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, |js, info| {
+        let [task] = js.args(info)?;
+        let task = js.get_u64(task, "streaming(task)")?;
+        js.int(i32::from(tasks::streaming(task)))
+    })
+}
+
+/// Never the blocking send: this runs on Node's loop, which must not wait for the reader.
+unsafe extern "C" fn js_try_send(env: napi_env, info: napi_callback_info) -> napi_value {
+    callback(env, info, |js, info| {
+        let [task, chunk] = js.args(info)?;
+        let task = js.get_u64(task, "trySend(task, chunk): task")?;
+        let Some((p, len)) = js.buffer_bytes(chunk)? else {
+            return Err("trySend(task, chunk): chunk must be a Buffer".to_string());
+        };
+        // SAFETY: the Buffer's bytes, alive during this call; the module copies them.
+        js.int(tasks::try_send(task, unsafe { buffer_slice(p, len) }))
+    })
+}
+
+fn define(js: Js, exports: napi_value) -> JsResult<()> {
+    let functions: [(&CStr, napi_callback); 13] = [
         (c"log", js_log),
         (c"getReq", js_get_req),
         (c"respond", js_respond),
@@ -254,6 +279,8 @@ fn define(js: Js, exports: napi_value) -> JsResult<()> {
         (c"cancelled", js_cancelled),
         (c"deadline", js_deadline),
         (c"cancelPoll", js_cancel_poll),
+        (c"streaming", js_streaming),
+        (c"trySend", js_try_send),
         (c"serve", js_serve),
         (c"attachLoader", js_attach_loader),
         (c"loadDone", js_load_done),

@@ -103,3 +103,24 @@ pub fn cancel_poll(tq: u64, max: usize, out: &mut Vec<u64>) {
     let n = unsafe { abi.cancel_poll(handle(tq), tasks) };
     out.extend(tasks[..n].iter().map(|t| *t as usize as u64));
 }
+
+/// Whether the task's caller reads its answer as a stream (false outside nginx or with a
+/// module older than streams).
+pub fn streaming(task: u64) -> bool {
+    // SAFETY: the module checks the handle (a stale one says 0).
+    unsafe { raw::stream_abi().streaming(handle(task)) }
+}
+
+/// One chunk of a stream, without waiting: 0 sent, 1 the window is full (nothing sent),
+/// `RC_CANCELLED` the caller stopped reading, -1 not a stream task in the runtime's hands.
+/// Called on Node's loop thread, where the task's answer is given too: never after it.
+pub fn try_send(task: u64, chunk: &[u8]) -> c_int {
+    // SAFETY: the module checks the handle; the loop that calls this answers the task after
+    // its last send, on the same thread.
+    match unsafe { raw::stream_abi().try_send(handle(task), chunk) } {
+        raw::Sent::Sent => 0,
+        raw::Sent::WindowFull => 1,
+        raw::Sent::Cancelled => raw::RC_CANCELLED,
+        raw::Sent::NotStream => -1,
+    }
+}

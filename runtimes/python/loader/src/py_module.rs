@@ -43,6 +43,8 @@ pub fn exec_in(module: &Bound<'_, PyModule>, source: &str, filename: &str) -> Py
 pub fn resty_ffi_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TaskQueue>()?;
     m.add_class::<Task>()?;
+    m.add("StreamCancelled", m.py().get_type::<crate::py_task::StreamCancelled>())?;
+    m.add("NotStream", m.py().get_type::<crate::py_task::NotStream>())?;
     m.add_function(wrap_pyfunction!(log, m)?)?;
     m.add_class::<SharedDict>()?;
     m.add_function(wrap_pyfunction!(shared_dict, m)?)?;

@@ -13,14 +13,29 @@
 use std::borrow::Cow;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::buffer::PyBuffer;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use resty_ffi_loader_host::{log_text, require_module};
-use resty_ffi_sdk::raw::{self, level, ModuleAbi};
+use resty_ffi_sdk::raw::{self, level, ModuleAbi, Sent};
+
+create_exception!(
+    resty_ffi,
+    StreamCancelled,
+    PyException,
+    "The caller stopped reading the stream (s:close(), its timeout, its request ended): send no more."
+);
+create_exception!(
+    resty_ffi,
+    NotStream,
+    PyException,
+    "A send on a call that is not a stream (rt:x(req), not rt:stream_x(req)), or already answered."
+);
 
 /// The module's task functions, or why this process has none.
 fn abi() -> PyResult<&'static ModuleAbi> {
@@ -70,6 +85,7 @@ impl TaskQueue {
             deadline_ns,
             answered: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
+            send_gate: Mutex::new(()),
         }))
     }
 
@@ -123,6 +139,42 @@ pub struct Task {
     answered: AtomicBool,
     /// Set once the module said the caller gave up (kept after the answer).
     cancelled: AtomicBool,
+    /// Held by a stream send while in the module, and by the answer: every send returns
+    /// before the answer (the stream ABI's rule).
+    send_gate: Mutex<()>,
+}
+
+impl Task {
+    fn gate(&self) -> MutexGuard<'_, ()> {
+        self.send_gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A chunk sent with the blocking or the trying send, the GIL released meanwhile.
+    fn send_chunk(&self, py: Python<'_>, data: &Bound<'_, PyAny>, block: bool) -> PyResult<bool> {
+        let bytes = response_bytes(data)?;
+        let ptr = self.ptr;
+        let sent = py.detach(|| {
+            let _gate = self.gate();
+            if self.answered.load(Ordering::Acquire) {
+                return Sent::NotStream;
+            }
+            let abi = raw::stream_abi();
+            // SAFETY: a polled task, unanswered while the gate is held (respond takes it).
+            unsafe {
+                if block {
+                    abi.send(ptr as *mut c_void, &bytes)
+                } else {
+                    abi.try_send(ptr as *mut c_void, &bytes)
+                }
+            }
+        });
+        match sent {
+            Sent::Sent => Ok(true),
+            Sent::WindowFull => Ok(false),
+            Sent::Cancelled => Err(StreamCancelled::new_err("the caller stopped reading the stream")),
+            Sent::NotStream => Err(NotStream::new_err("not a stream call in the runtime's hands")),
+        }
+    }
 }
 
 /// The bytes of a response: bytes, str (UTF-8) or anything with a byte buffer.
@@ -194,22 +246,55 @@ impl Task {
         false
     }
 
+    /// True if the caller reads this call as a stream (`rt:stream_x(req)` in Lua): then
+    /// `send` chunks before the answer, which ends the stream.
+    fn streaming(&self) -> bool {
+        if self.answered.load(Ordering::Acquire) {
+            return false;
+        }
+        // SAFETY: a polled task; the module checks the handle (a stale one says 0).
+        unsafe { raw::stream_abi().streaming(self.ptr as *mut c_void) }
+    }
+
+    /// Sends one chunk of a stream call's answer (bytes, str or a byte buffer; copied),
+    /// waiting without the GIL while the caller's window is full. Raises StreamCancelled
+    /// once the caller stopped reading, NotStream for a plain call or an answered task.
+    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.send_chunk(py, data, true).map(|_| ())
+    }
+
+    /// As send, but False instead of waiting when the window is full (nothing sent).
+    fn try_send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.send_chunk(py, data, false)
+    }
+
     /// Answers the call: `data` (bytes, str, a byte buffer, or None for nil in Lua) and
     /// `rc` (0: success; else Lua gets `false, rc, data`). Only the first answer counts.
     /// Without memory for the copy, the answer goes without data and with `RC_NO_MEMORY` in
     /// place of an rc of 0.
     #[pyo3(signature = (data=None, rc=0))]
-    fn respond(&self, data: Option<&Bound<'_, PyAny>>, rc: c_int) -> PyResult<()> {
+    fn respond(&self, py: Python<'_>, data: Option<&Bound<'_, PyAny>>, rc: c_int) -> PyResult<()> {
         let bytes = data.map(response_bytes).transpose()?;
         if bytes.as_ref().is_some_and(|b| b.len() > c_int::MAX as usize) {
             return Err(PyValueError::new_err("a response must be shorter than 2 GiB"));
         }
         let abi = abi()?;
-        if self.answered.swap(true, Ordering::AcqRel) {
+        let ptr = self.ptr;
+        let body = bytes.as_deref();
+        // Under the send gate, without the GIL: a send in progress (on another thread)
+        // returns first, and none starts after.
+        let first = py.detach(|| {
+            let _gate = self.gate();
+            if self.answered.swap(true, Ordering::AcqRel) {
+                return false;
+            }
+            // SAFETY: the task is live and this is its only answer (the flag above).
+            unsafe { abi.respond(ptr as *mut c_void, rc, body, resty_ffi_sdk::RC_NO_MEMORY) };
+            true
+        });
+        if !first {
             return Err(PyRuntimeError::new_err("this task was already answered"));
         }
-        // SAFETY: the task is live and this is its only answer (the flag above).
-        unsafe { abi.respond(self.ptr as *mut c_void, rc, bytes.as_deref(), resty_ffi_sdk::RC_NO_MEMORY) };
         Ok(())
     }
 

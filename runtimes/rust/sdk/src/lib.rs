@@ -30,6 +30,10 @@
 //!   call's `deadline()` and `is_cancelled()`; [`Task`] has both too.
 //! - [`SharedDict`]: nginx's shared dictionaries (`lua_shared_dict`) from any thread, the
 //!   same values, flags and expiry as Lua's `ngx.shared.DICT` ([`shdict`]).
+//! - Streams (`rt:stream_x(req)` in Lua): [`Init::serve_stream`] /
+//!   [`Init::serve_async_stream`] hand handlers a [`ChunkSender`] (`send`, `try_send`,
+//!   `send_async` on tokio); the reply ends the stream. [`Task::stream_send`] and
+//!   [`Task::is_stream`] for runtimes that poll by hand.
 //! - [`raw`]: the module's ABI itself and logging, for runtimes that drive the ABI by hand
 //!   and for the loaders that host another language (no feature needed).
 
@@ -39,6 +43,7 @@ mod serve;
 #[cfg(feature = "tokio")]
 mod serve_tokio;
 pub mod shdict;
+mod stream;
 mod task;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -47,8 +52,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub use serve::{serve, serve_with};
 #[cfg(feature = "tokio")]
+pub use serve_tokio::serve_async_stream;
+#[cfg(feature = "tokio")]
 pub use serve_tokio::{serve_async, serve_async_with};
 pub use shdict::SharedDict;
+pub use stream::{serve_stream, ChunkSender, SendError};
 pub use task::{CallInfo, Reply, Task, TaskId, TaskQueue};
 
 /// A generic error (an `Err((0, ..))` reply becomes this).
@@ -102,6 +110,26 @@ impl Init {
         H: Fn(&[u8], &CallInfo) -> Reply + Send + Sync + 'static,
     {
         serve::serve_with(self.queue, threads, handler)
+    }
+
+    /// Serves with a blocking handler that may stream its answer in chunks; see
+    /// [`serve_stream`].
+    pub fn serve_stream<H>(self, threads: usize, handler: H) -> std::io::Result<()>
+    where
+        H: Fn(&[u8], &CallInfo, &ChunkSender) -> Reply + Send + Sync + 'static,
+    {
+        stream::serve_stream(self.queue, threads, handler)
+    }
+
+    /// Serves with an async handler that may stream its answer in chunks (with
+    /// [`ChunkSender::send_async`]); see [`serve_async_stream`].
+    #[cfg(feature = "tokio")]
+    pub fn serve_async_stream<H, F>(self, worker_threads: usize, handler: H) -> std::io::Result<()>
+    where
+        H: Fn(Vec<u8>, CallInfo, ChunkSender) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = Reply> + Send + 'static,
+    {
+        serve_tokio::serve_async_stream(self.queue, worker_threads, handler)
     }
 
     /// Serves with an async handler on tokio; see [`serve_async`].

@@ -10,7 +10,8 @@ use tokio::task::AbortHandle;
 
 use crate::raw;
 use crate::serve::panic_reply;
-use crate::task::{CallInfo, Reply, TaskId, TaskQueue};
+use crate::stream::ChunkSender;
+use crate::task::{CallInfo, Reply, Task, TaskId, TaskQueue};
 
 /// Counts tasks handed to tokio and not answered yet.
 #[derive(Default)]
@@ -85,6 +86,30 @@ where
     H: Fn(Vec<u8>, CallInfo) -> F + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
+    serve_tasks(tq, worker_threads, move |task: &Task| {
+        handler(task.request().to_vec(), task.call_info())
+    })
+}
+
+/// [`serve_async_with`] with a handler that may stream its answer: it also gets a
+/// [`ChunkSender`]; send with [`ChunkSender::send_async`] (polls the window, never blocks a
+/// worker). A future dropped because its caller gave up never has a send in progress.
+pub fn serve_async_stream<H, F>(tq: TaskQueue, worker_threads: usize, handler: H) -> io::Result<()>
+where
+    H: Fn(Vec<u8>, CallInfo, ChunkSender) -> F + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
+    serve_tasks(tq, worker_threads, move |task: &Task| {
+        handler(task.request().to_vec(), task.call_info(), task.chunk_sender())
+    })
+}
+
+/// The async server: `handler` makes each task's future.
+fn serve_tasks<H, F>(tq: TaskQueue, worker_threads: usize, handler: H) -> io::Result<()>
+where
+    H: Fn(&Task) -> F + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("resty-ffi-tokio");
     if worker_threads > 0 {
@@ -124,18 +149,16 @@ where
                     break;
                 }
                 for task in batch {
-                    let req = task.request().to_vec();
-                    let info = task.call_info();
-                    let id = info.id();
+                    let id = task.id();
                     // Building the future may panic too.
-                    let fut =
-                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(req, info))) {
-                            Ok(fut) => fut,
-                            Err(p) => {
-                                task.respond(panic_reply(p));
-                                continue;
-                            }
-                        };
+                    let fut = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&task)))
+                    {
+                        Ok(fut) => fut,
+                        Err(p) => {
+                            task.respond(panic_reply(p));
+                            continue;
+                        }
+                    };
                     let job = rt.spawn(fut);
                     aborts.insert(id, job.abort_handle());
                     // Given up on before its abort handle was there to find.

@@ -1,9 +1,11 @@
 //! Tasks and the task queue, safe.
 
 use std::ffi::{c_int, c_void};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::raw;
+use crate::stream::{ChunkSender, Gate, SendError};
 
 /// The queue a runtime polls (`tq` of `libffi_init`). Cheap to copy and share.
 #[derive(Clone, Copy, Debug)]
@@ -137,6 +139,8 @@ pub(crate) fn instant_of_monotonic(at_ns: i64, now_ns: i64, now: Instant) -> Ins
 pub struct Task {
     raw: *mut c_void,
     answered: bool,
+    /// Made by the first stream send or sender; closed before the answer.
+    gate: OnceLock<Arc<Gate>>,
 }
 
 // SAFETY: a task may be answered from any thread, once.
@@ -148,7 +152,32 @@ pub type Reply = Result<Vec<u8>, (i32, Vec<u8>)>;
 
 impl Task {
     fn polled(raw: *mut c_void) -> Task {
-        Task { raw, answered: false }
+        Task {
+            raw,
+            answered: false,
+            gate: OnceLock::new(),
+        }
+    }
+
+    fn gate(&self) -> &Arc<Gate> {
+        self.gate.get_or_init(|| Gate::new(self.raw))
+    }
+
+    /// Whether the caller reads this call as a stream (`rt:stream_x(req)` in Lua).
+    pub fn is_stream(&self) -> bool {
+        self.chunk_sender().is_stream()
+    }
+
+    /// Sends a chunk of a stream call's answer, waiting while the caller's window is full;
+    /// answer the task to end the stream. See [`ChunkSender::send`].
+    pub fn stream_send(&self, chunk: &[u8]) -> Result<(), SendError> {
+        self.chunk_sender().send(chunk)
+    }
+
+    /// A sender for this call's chunks, to hand to other threads or futures; its sends
+    /// fail with [`SendError::Answered`] once the task is answered.
+    pub fn chunk_sender(&self) -> ChunkSender {
+        ChunkSender::new(self.gate().clone())
     }
 
     /// The request bytes (binary-safe).
@@ -202,6 +231,10 @@ impl Task {
             return;
         }
         self.answered = true;
+        // Every send returns before the answer (the stream ABI's rule).
+        if let Some(gate) = self.gate.get() {
+            gate.close();
+        }
         // A Task exists only after a poll, so the module is there.
         if let Ok(abi) = raw::module_abi() {
             // SAFETY: answered exactly once, guarded by the flag.

@@ -54,4 +54,12 @@ final class Native {
 
     /** false if the key is not there. */
     static native boolean shdictExpire(long dict, byte[] key, long ttlMs);
+    /** Whether the caller reads the task's answer as a stream ({@code rt:stream_x(req)}). */
+    static native boolean taskStreaming(long task);
+
+    /**
+     * Sends buf[off, off + len) as one chunk of a stream (copied), waiting while the caller's
+     * window is full: 0 sent, -5 the caller stopped reading, -1 not a stream task in hand.
+     */
+    static native int taskSend(long task, byte[] buf, int off, int len);
 }

@@ -50,6 +50,8 @@ public final class Task {
     private final CompletableFuture<Void> cancellation = new CompletableFuture<>();
     /** The queue's registry of tasks in hand (for its cancel thread), or null. */
     private final TaskQueue queue;
+    /** Held by a stream send while in the module, and by the answer: sends come first. */
+    private final Object sendLock = new Object();
 
     Task(long address, byte[] request, TaskQueue queue) {
         this.address = address;
@@ -160,13 +162,70 @@ public final class Task {
      * @throws IllegalStateException if the task was already answered
      */
     public void respond(int rc, byte[] rsp) {
-        if (!answered.compareAndSet(false, true)) {
-            throw new IllegalStateException("task already answered");
+        // a send in progress (on another thread) returns first; none starts after
+        synchronized (sendLock) {
+            if (!answered.compareAndSet(false, true)) {
+                throw new IllegalStateException("task already answered");
+            }
+            if (queue != null) {
+                queue.forget(this);
+            }
+            Native.taskRespond(address, rc, rsp);
         }
-        if (queue != null) {
-            queue.forget(this);
+    }
+
+    /** True if the caller reads this call as a stream ({@code rt:stream_x(req)} in Lua). */
+    public boolean isStream() {
+        return !answered.get() && Native.taskStreaming(address);
+    }
+
+    /**
+     * Sends buf[off, off + len) as one chunk of a stream call's answer (copied), waiting while
+     * the caller's window is full. The answer ({@link #respond}) ends the stream; its bytes, if
+     * any, are the last chunk. Safe from any thread (sends are serialized).
+     *
+     * @throws StreamCancelledException once the caller stopped reading: send no more
+     * @throws java.io.IOException for a plain call, or a task already answered
+     */
+    public void send(byte[] buf, int off, int len) throws java.io.IOException {
+        synchronized (sendLock) {
+            if (answered.get()) {
+                throw new java.io.IOException("the call is already answered");
+            }
+            int rc = Native.taskSend(address, buf, off, len);
+            if (rc == RC_CANCELLED) {
+                markCancelled();
+                throw new StreamCancelledException();
+            }
+            if (rc != 0) {
+                throw new java.io.IOException("not a stream call (rt:stream_x in Lua)");
+            }
         }
-        Native.taskRespond(address, rc, rsp);
+    }
+
+    /** Sends a whole array as one chunk: see {@link #send(byte[], int, int)}. */
+    public void send(byte[] chunk) throws java.io.IOException {
+        send(chunk, 0, chunk.length);
+    }
+
+    /**
+     * The call's answer as an OutputStream: every write is one chunk of the stream (nothing is
+     * buffered; wrap it in a BufferedOutputStream for fewer, larger chunks). Closing it does
+     * not answer the call.
+     */
+    public java.io.OutputStream output() {
+        return new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                send(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws java.io.IOException {
+                java.util.Objects.checkFromIndexSize(off, len, b.length);
+                send(b, off, len);
+            }
+        };
     }
 
     /** Answers with a UTF-8 string (null reads as nil in Lua). */

@@ -46,6 +46,11 @@ public final class Commands {
         String cmd = sp < 0 ? s : s.substring(0, sp);
         String arg = sp < 0 ? "" : s.substring(sp + 1);
         switch (cmd) {
+            case "stream":
+            case "stream_fail":
+            case "stream_ticks":
+            case "stream_cancels":
+                return Streams.handle(cmd, arg);
             case "echo":
                 return utf8(arg);
             case "whoami":

@@ -19,6 +19,14 @@ cancelled: its caller gave up).
 Shared dictionaries: shared_dict(name) is the zone of `lua_shared_dict name ...;` with
 get/get_with_flags/set/safe_set/add/replace/delete/incr/ttl/expire, the values and expiry
 Lua's ngx.shared.DICT sees (bytes, float, bool; times in seconds).
+Streams (rt:stream_x(req) in Lua): a handler that is a generator function (serve) or an
+async generator function (serve_async) yields the chunks of its answer; each is sent as it
+comes (task.send / task.try_send, bytes, str or a byte buffer) and the generator's end ends
+the stream. Once the caller stopped reading, the generator is closed (GeneratorExit at its
+yield; serve_async cancels its asyncio task, as for any cancellation) and the call answers
+RC_CANCELLED. For a plain call, the chunks are joined into one answer. By hand:
+task.streaming(), task.send(data) (blocks without the GIL while the window is full; raises
+StreamCancelled or NotStream), task.try_send(data) (False: window full).
 
 Deadlines and cancellation: current_task() is the Task a handler runs for (serve and
 serve_async set it); task.deadline is when its caller stops waiting (a time.monotonic()
@@ -30,6 +38,7 @@ cancelled call answers RC_CANCELLED (the answer is thrown away: nobody waits for
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import threading
 import traceback
@@ -37,6 +46,8 @@ import traceback
 __all__ = [
     "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text", "current_task",
     "log", "LogHandler", "shared_dict", "SharedDict", "SharedDictError",
+    "StreamCancelled", "NotStream",
+    "log", "LogHandler",
     "EMERG", "ALERT", "CRIT", "ERR", "WARN", "NOTICE", "INFO", "DEBUG",
     "RC_ERROR", "RC_PANICKED", "RC_DROPPED", "RC_NO_MEMORY", "RC_CANCELLED",
 ]
@@ -130,7 +141,8 @@ def _error_answer(task, exc, handler, rc=RC_PANICKED):
     (not an error: nothing is logged).
     """
     try:
-        if isinstance(exc, asyncio.CancelledError) and task.cancelled():
+        if isinstance(exc, StreamCancelled) or (
+                isinstance(exc, asyncio.CancelledError) and task.cancelled()):
             task.respond("cancelled", RC_CANCELLED)
             return
         _describe_error(task, exc, handler, rc)
@@ -172,11 +184,51 @@ def _describe_error(task, exc, handler, rc):
     task.respond(last_line, rc)
 
 
+def _bytes(chunk):
+    return chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+
+
+def _send_all(task, gen):
+    """serve(): sends what a generator handler yields; the answer (None, or for a plain
+    call the chunks joined). StreamCancelled closes the generator and goes on up."""
+    if not task.streaming():
+        return b"".join(_bytes(chunk) for chunk in gen)
+    try:
+        for chunk in gen:
+            task.send(chunk)
+    finally:
+        gen.close()
+    return None
+
+
+async def _send_async(task, chunk):
+    """serve_async(): try_send, and while the window is full yield to the loop a few times,
+    then sleep 1 ms doubling up to 16 ms. Never a blocking send: a call cancelled at its
+    await leaves no send behind that would hold its answer back."""
+    tries = 0
+    while not task.try_send(chunk):
+        await asyncio.sleep(0 if tries < 4 else 0.001 * (1 << min(tries - 4, 4)))
+        tries += 1
+
+
+async def _send_all_async(task, agen):
+    if not task.streaming():
+        return b"".join([_bytes(chunk) async for chunk in agen])
+    try:
+        async for chunk in agen:
+            await _send_async(task, chunk)
+    finally:
+        await agen.aclose()
+    return None
+
+
 def _call_and_answer(task, handler):
     """serve(): runs a blocking handler and answers its task, whatever it raises."""
     token = _current.set(task)
     try:
         result = handler(task.req)
+        if inspect.isgenerator(result):
+            result = _send_all(task, result)
     except BaseException as exc:  # SystemExit, KeyboardInterrupt, ... too
         _error_answer(task, exc, handler)
     else:
@@ -224,6 +276,8 @@ def _start_thread(server, target, suffix):
 def serve(tq, handler, *, threads=1, name="resty_ffi"):
     """Serves `handler(req: bytes) -> bytes|str|None` on `threads` threads.
 
+    A generator handler streams: each yielded chunk is sent (see Streams above).
+
     For blocking code (each thread answers one call at a time). Returns a Server.
     """
     if not callable(handler):
@@ -252,6 +306,8 @@ def serve(tq, handler, *, threads=1, name="resty_ffi"):
 def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
     """Serves `async def handler(req: bytes) -> bytes|str|None`, many calls in flight.
 
+    An async generator handler streams: each yielded chunk is sent (see Streams above).
+
     One thread polls the task queue (without the GIL while it waits) and starts each call
     as an asyncio task. The event loop runs in a thread of its own, or on `loop` if given
     (an event loop already running in another thread, e.g. shared by several runtimes).
@@ -277,7 +333,11 @@ def serve_async(tq, handler, *, loop=None, name="resty_ffi"):
         try:
             if task.cancelled():  # announced before the call started
                 raise asyncio.CancelledError()
-            result = await handler(task.req)
+            result = handler(task.req)
+            if inspect.isasyncgen(result):
+                result = await _send_all_async(task, result)
+            else:
+                result = await result
         except BaseException as exc:
             _error_answer(task, exc, handler)
         else:

@@ -5,6 +5,7 @@
 //! - [`module_abi`]: the task functions (poll, batch poll, request, respond, and the
 //!   cancellation ones: cancelled, deadline, cancel poll), looked up at run time, so a
 //!   library links and its unit tests run without nginx.
+//! - [`stream_abi`]: the stream functions (streaming, send, try send), optional likewise.
 //! - [`log_line`] / [`log_bytes`]: one line into nginx's error.log (stderr outside nginx),
 //!   at a [`level`].
 //!
@@ -14,10 +15,12 @@
 
 mod module_abi;
 mod nginx_log;
+mod stream_abi;
 
 pub(crate) use module_abi::required as lookup_symbol;
 pub use module_abi::{
-    module_abi, CancelPollFn, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskCancelledFn,
-    TaskDeadlineFn, TaskPollBatchFn, TaskPollFn, RC_CANCELLED,
+    module_abi, CancelPollFn, GetReqFn, MissingSymbol, ModuleAbi, RespondFn, TaskCancelledFn, TaskDeadlineFn,
+    TaskPollBatchFn, TaskPollFn, RC_CANCELLED,
 };
 pub use nginx_log::{level, log_bytes, log_line, logs_to_nginx, LogFn};
+pub use stream_abi::{stream_abi, Sent, StreamAbi, TaskSendFn, TaskStreamingFn};

@@ -19,12 +19,21 @@
 //! <dict> <key> <delta> [<init> [<init_ttl_ms>]]` answers the new value; `shd ttl <dict> <key>`
 //! (ms, `never`); `shd expire <dict> <key> <ms>`; `shd bench <dict> <key> <n>` runs n incrs
 //! and n gets and answers `incr=<ns> get=<ns>` per op. Errors answer rc 1 with the message.
+//! Streams (`rt:stream_x(req)`; pool and async serve with a `ChunkSender`, manual uses
+//! `Task::stream_send`): `stream <n> <size>` sends n chunks `i:abc...` of size bytes and
+//! answers `end`; `stream_fail <n>` sends n chunks then answers rc 7 `went wrong`;
+//! `stream_ticks <ms>` sends `tick i` every ms until a send says cancelled;
+//! `stream_cancels` answers how many handlers saw that (or, async, had their future dropped
+//! unfinished); `is_stream` answers
+//! `stream`/`plain` and, for a plain call, the send's error; `stream_total <bytes> <size>`
+//! sends bytes in chunks of size and answers `sent=N`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use resty_ffi_sdk::shdict::{Op, Value};
 use resty_ffi_sdk::{CallInfo, Init, Reply, SharedDict, RC_CANCELLED};
+use resty_ffi_sdk::{CallInfo, ChunkSender, Init, Reply, SendError, RC_CANCELLED};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -88,6 +97,142 @@ impl Drop for DropGuard {
             None => log::info!("wait_cancel future dropped (no deadline)"),
         }
     }
+}
+
+/// Stream handlers that saw a send answer cancelled.
+static STREAM_CANCELS: AtomicUsize = AtomicUsize::new(0);
+
+/// `i:` then the alphabet over and over, `size` bytes in all.
+fn chunk_of(i: usize, size: usize) -> Vec<u8> {
+    let mut c = format!("{i}:").into_bytes();
+    let mut n = c.len();
+    while n < size {
+        c.push(b'a' + (n % 26) as u8);
+        n += 1;
+    }
+    c.truncate(size);
+    c
+}
+
+fn number(b: &[u8]) -> usize {
+    text(b).parse().unwrap_or(0)
+}
+
+/// A stream command's steps: what to send next, and the answer once nothing is left.
+enum Step {
+    Chunk(Vec<u8>),
+    Wait(Duration),
+    Done(Reply),
+}
+
+/// The stream commands as a sequence of steps (`i` counts from 0), or None for another
+/// command.
+fn stream_step(req: &[u8], i: usize) -> Option<Step> {
+    let (cmd, rest) = split(req);
+    let (a, b) = split(rest);
+    Some(match cmd {
+        b"stream" if i < number(a) => Step::Chunk(chunk_of(i, number(b))),
+        b"stream" => Step::Done(Ok(b"end".to_vec())),
+        b"stream_fail" if i < number(a) => Step::Chunk(chunk_of(i, 8)),
+        b"stream_fail" => Step::Done(Err((7, b"went wrong".to_vec()))),
+        // Chunks and waits alternate.
+        b"stream_ticks" if i & 1 == 0 => Step::Chunk(format!("tick {}", i / 2).into_bytes()),
+        b"stream_ticks" => Step::Wait(ms_of(a)),
+        b"stream_total" => {
+            let (total, size) = (number(a), number(b).max(1));
+            let sent = i.saturating_mul(size);
+            if sent >= total {
+                Step::Done(Ok(format!("sent={total}").into_bytes()))
+            } else {
+                Step::Chunk(vec![b'x'; size.min(total - sent)])
+            }
+        }
+        _ => return None,
+    })
+}
+
+fn send_failed(e: SendError) -> Reply {
+    if e == SendError::Cancelled {
+        STREAM_CANCELS.fetch_add(1, Ordering::SeqCst);
+    }
+    Err(e.into())
+}
+
+/// The stream commands with a blocking send; None for another command.
+fn stream_blocking(
+    req: &[u8],
+    send: &dyn Fn(&[u8]) -> Result<(), SendError>,
+    is_stream: bool,
+) -> Option<Reply> {
+    let (cmd, _) = split(req);
+    match cmd {
+        b"stream_cancels" => return Some(Ok(STREAM_CANCELS.load(Ordering::SeqCst).to_string().into_bytes())),
+        b"is_stream" => return Some(is_stream_reply(is_stream, send(b"x"))),
+        _ => {}
+    }
+    let mut i = 0;
+    loop {
+        match stream_step(req, i)? {
+            Step::Chunk(c) => {
+                if let Err(e) = send(&c) {
+                    return Some(send_failed(e));
+                }
+            }
+            Step::Wait(d) => std::thread::sleep(d),
+            Step::Done(reply) => return Some(reply),
+        }
+        i += 1;
+    }
+}
+
+fn is_stream_reply(is_stream: bool, sent: Result<(), SendError>) -> Reply {
+    match (is_stream, sent) {
+        (true, Ok(())) => Ok(b"stream".to_vec()),
+        (false, Err(e)) => Ok(format!("plain: {e}").into_bytes()),
+        (s, r) => Err((1, format!("unexpected: {s} {r:?}").into_bytes())),
+    }
+}
+
+/// Counts a stream handler future dropped unfinished: on tokio a caller that stops reading
+/// usually has the future dropped at its `.await` (the cancel thread) before a send sees it.
+struct StreamDropGuard {
+    finished: bool,
+}
+
+impl Drop for StreamDropGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            STREAM_CANCELS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The stream commands with `send_async`; None for another command.
+async fn stream_async(req: &[u8], sender: &ChunkSender) -> Option<Reply> {
+    let (cmd, _) = split(req);
+    if cmd == b"is_stream" {
+        return Some(is_stream_reply(sender.is_stream(), sender.send_async(b"x").await));
+    }
+    if cmd == b"stream_cancels" {
+        return Some(Ok(STREAM_CANCELS.load(Ordering::SeqCst).to_string().into_bytes()));
+    }
+    let mut guard = StreamDropGuard { finished: false };
+    let mut i = 0;
+    let reply = loop {
+        match stream_step(req, i) {
+            None => break None,
+            Some(Step::Chunk(c)) => {
+                if let Err(e) = sender.send_async(&c).await {
+                    break Some(send_failed(e));
+                }
+            }
+            Some(Step::Wait(d)) => tokio::time::sleep(d).await,
+            Some(Step::Done(reply)) => break Some(reply),
+        }
+        i += 1;
+    };
+    guard.finished = true;
+    reply
 }
 
 fn ms_of(rest: &[u8]) -> Duration {
@@ -284,24 +429,30 @@ fn start(init: Init) -> Result<(), String> {
     let cfg: Config = init.cfg_json()?;
     if cfg.mode == Mode::Async {
         return init
-            .serve_async_with(2, |req: Vec<u8>, call: CallInfo| async move {
-                let (cmd, rest) = split(&req);
-                if cmd == b"sleep" {
-                    let (d, payload) = sleep_args(rest);
-                    tokio::time::sleep(d).await;
-                    return Ok(payload);
-                }
-                if cmd == b"wait_cancel" {
-                    let mut guard = DropGuard {
-                        finished: false,
-                        deadline: call.deadline(),
-                    };
-                    tokio::time::sleep(ms_of(rest)).await;
-                    guard.finished = true;
-                    return Ok(b"not cancelled".to_vec());
-                }
-                handle_call(&req, &call)
-            })
+            .serve_async_stream(
+                2,
+                |req: Vec<u8>, call: CallInfo, sender: ChunkSender| async move {
+                    if let Some(reply) = stream_async(&req, &sender).await {
+                        return reply;
+                    }
+                    let (cmd, rest) = split(&req);
+                    if cmd == b"sleep" {
+                        let (d, payload) = sleep_args(rest);
+                        tokio::time::sleep(d).await;
+                        return Ok(payload);
+                    }
+                    if cmd == b"wait_cancel" {
+                        let mut guard = DropGuard {
+                            finished: false,
+                            deadline: call.deadline(),
+                        };
+                        tokio::time::sleep(ms_of(rest)).await;
+                        guard.finished = true;
+                        return Ok(b"not cancelled".to_vec());
+                    }
+                    handle_call(&req, &call)
+                },
+            )
             .map_err(|e| e.to_string());
     }
     if cfg.mode == Mode::Manual {
@@ -311,6 +462,10 @@ fn start(init: Init) -> Result<(), String> {
             while let Some(task) = queue.poll() {
                 if task.request() == b"drop" {
                     drop(task);
+                } else if let Some(reply) =
+                    stream_blocking(task.request(), &|c| task.stream_send(c), task.is_stream())
+                {
+                    task.respond(reply);
                 } else {
                     let reply = handle(task.request());
                     task.respond(reply);
@@ -319,7 +474,10 @@ fn start(init: Init) -> Result<(), String> {
         });
         return Ok(());
     }
-    init.serve_with(cfg.threads, |req, call| {
+    init.serve_stream(cfg.threads, |req, call, sender| {
+        if let Some(reply) = stream_blocking(req, &|c| sender.send(c), sender.is_stream()) {
+            return reply;
+        }
         let (cmd, rest) = split(req);
         if cmd == b"sleep" {
             let (d, payload) = sleep_args(rest);
