@@ -246,8 +246,6 @@ unsafe extern "C" fn js_shdict_expire(env: napi_env, info: napi_callback_info) -
     callback(env, info, shdict_binding::expire)
 }
 
-fn define(js: Js, exports: napi_value) -> JsResult<()> {
-    let functions: [(&CStr, napi_callback); 17] = [
 unsafe extern "C" fn js_streaming(env: napi_env, info: napi_callback_info) -> napi_value {
     callback(env, info, |js, info| {
         let [task] = js.args(info)?;
@@ -270,7 +268,7 @@ unsafe extern "C" fn js_try_send(env: napi_env, info: napi_callback_info) -> nap
 }
 
 fn define(js: Js, exports: napi_value) -> JsResult<()> {
-    let functions: [(&CStr, napi_callback); 13] = [
+    let functions: [(&CStr, napi_callback); 19] = [
         (c"log", js_log),
         (c"getReq", js_get_req),
         (c"respond", js_respond),

@@ -47,7 +47,6 @@ __all__ = [
     "TaskQueue", "Task", "Error", "Server", "serve", "serve_async", "cfg_text", "current_task",
     "log", "LogHandler", "shared_dict", "SharedDict", "SharedDictError",
     "StreamCancelled", "NotStream",
-    "log", "LogHandler",
     "EMERG", "ALERT", "CRIT", "ERR", "WARN", "NOTICE", "INFO", "DEBUG",
     "RC_ERROR", "RC_PANICKED", "RC_DROPPED", "RC_NO_MEMORY", "RC_CANCELLED",
 ]

@@ -32,8 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use resty_ffi_sdk::shdict::{Op, Value};
-use resty_ffi_sdk::{CallInfo, Init, Reply, SharedDict, RC_CANCELLED};
-use resty_ffi_sdk::{CallInfo, ChunkSender, Init, Reply, SendError, RC_CANCELLED};
+use resty_ffi_sdk::{CallInfo, ChunkSender, Init, Reply, SendError, SharedDict, RC_CANCELLED};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
