@@ -567,7 +567,7 @@ pub unsafe fn post(
         };
         let deadline_ns = match timeout_ms {
             0 => 0,
-            ms => deadline_from(now_ns, ms),
+            ms => now_ns.saturating_add(ms.saturating_mul(1_000_000)),
         };
         let stamp = if telemetry::enabled() { now_ns } else { 0 };
         let task = match TaskPtr::new(req, sem, queue, deadline_ns, stamp) {
@@ -626,22 +626,6 @@ pub unsafe fn post(
         }
         Ok((task, sem))
     })?
-}
-
-/// When a call posted now with a timeout of `ms` stops waiting, CLOCK_MONOTONIC in ns: the
-/// Lua side's semaphore timer fires at nginx's cached time (`ngx_current_msec`, CLOCK_MONOTONIC
-/// in ms when it was last updated) plus the timeout, which can be a few ms behind the clock
-/// on a busy worker; the runtime is given that same instant. If the cached time does not look
-/// like the monotonic clock (an nginx without it), the clock itself.
-fn deadline_from(now_ns: u64, ms: u64) -> u64 {
-    // SAFETY: a plain global nginx updates on this (the worker) thread.
-    let cached_ns = (unsafe { nginx_sys::ngx_current_msec } as u64).saturating_mul(1_000_000);
-    let base = if now_ns.abs_diff(cached_ns) < 1_000_000_000 {
-        cached_ns.min(now_ns)
-    } else {
-        now_ns
-    };
-    base.saturating_add(ms.saturating_mul(1_000_000))
 }
 
 /// Lua side, right after `post`: spins for the answer inside the call when `post` found it
