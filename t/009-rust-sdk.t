@@ -338,6 +338,33 @@ client prematurely closed connection
 
 
 
+=== TEST 10a: a timer that ends (ngx.exit) while its light thread waits: the tokio future is dropped, the pool sees is_cancelled()
+--- http_config eval: $::CancelConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local async = ngx.load_ffi("ffi_sdk_test", '{"mode":"async"}')
+            local pool = ngx.load_ffi("ffi_sdk_test", '{"mode":"pool","threads":2}')
+            for _, rt in ipairs({ async, pool }) do
+                ngx.timer.at(0, function()
+                    ngx.thread.spawn(function() rt:call("wait_cancel 5000") end)
+                    ngx.sleep(0.02)
+                    ngx.exit(0)
+                end)
+            end
+            ngx.say("tokio: ", wait_for_cancels(async, "noticed=1 dropped=1"))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+tokio: noticed=1 dropped=1
+live: 0
+
+
+
 === TEST 11: tokio: 200 calls in flight, half given up on: only those futures are dropped; unload, load again
 --- http_config eval: $::CancelConfig
 --- config

@@ -228,6 +228,29 @@ done=2 canceled=2
 
 
 
+=== TEST 5a: a timer that ends (ngx.exit) while its light thread waits cancels the handler's context
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = assert(ngx.load_ffi("ffi_go_test"))
+            ngx.timer.at(0, function()
+                ngx.thread.spawn(function() rt:call("wait_ctx 5000") end)
+                ngx.sleep(0.02)
+                ngx.exit(0)
+            end)
+            ngx.say(wait_for_ctx(rt, 1))
+            ngx.sleep(0.05)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+done=1 canceled=1
+live: 0
+
+
+
 === TEST 6: a light thread killed while it waits: the handler's context is cancelled while the request goes on
 --- config
     location = /t {
