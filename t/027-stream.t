@@ -1,7 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Streams: rt:stream_anyname(req) reads a runtime's answer in chunks, in order and byte-exact,
 # with a bounded window (the runtime's send waits), an end that is the runtime's answer, and
-# cancellation that reaches the runtime when the reader stops (close, timeout, client abort).
+# cancellation that reaches the runtime when the reader stops (close, timeout, client abort,
+# the worker exiting).
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -264,3 +265,107 @@ GET /t
 100
 chunks: 21 end: eof
 nilruntime unloaded
+
+
+
+=== TEST 8: the worker exits with a stream open: the reader ends with "worker exiting", the runtime's send sees the cancellation (a mark that outlives the worker)
+--- http_config eval
+$::HttpConfig . q{
+    init_by_lua_block {
+        -- The inner nginx: one worker; its first timer reads a stream that only a
+        -- cancellation ends, and the runtime marks the cancellation in a shared dict (the
+        -- zone outlives the worker across a reload).
+        package.loaded.inner_conf = [[
+$TEST_NGINX_LOAD_MODULE_LINES
+user root;
+worker_processes 1;
+worker_shutdown_timeout 1s;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict marks 1m;
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        if not ngx.shared.marks:add("started", true) then
+            return
+        end
+        ngx.timer.at(0, function()
+            local rt = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_test.so")
+            local s = rt:stream_x("stream_until_cancel_mark marks exit 100")
+            local n = 0
+            while true do
+                local chunk, err = s:read()
+                if not chunk then
+                    ngx.log(ngx.NOTICE, "stream ended: ", tostring(err), " after ", n > 0 and "chunks" or "none")
+                    break
+                end
+                n = n + 1
+                ngx.shared.marks:set("read", n)
+            end
+            -- Keeps the exiting worker alive until the runtime's send has seen the
+            -- cancellation and marked it (it sends every ms).
+            for _ = 1, 500 do
+                if ngx.shared.marks:get("exit") then break end
+                ngx.sleep(0.01)
+            end
+            ngx.log(ngx.NOTICE, "the exiting worker sees the mark: ", tostring(ngx.shared.marks:get("exit")))
+        end)
+    }
+    server {
+        listen 127.0.0.1:PORT reuseport;
+        location = /read {
+            content_by_lua_block { ngx.print(ngx.shared.marks:get("read") or 0) }
+        }
+        location = /mark {
+            content_by_lua_block { ngx.print("exit=", tostring(ngx.shared.marks:get("exit"))) }
+        }
+    }
+}
+]]
+    }
+}
+--- config
+    location = /t {
+        content_by_lua_block {
+            package.path = "$TEST_NGINX_LUA_DIR/../t/lib/?.lua;" .. package.path
+            local inner_nginx = require "inner_nginx"
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner-stream-exit",
+                                          package.loaded.inner_conf, 20317, "$TEST_NGINX_BINARY")
+            assert(inner:start())
+            local function get(path)
+                return inner_nginx.sh("curl -s -m 5 http://127.0.0.1:20317" .. path)
+            end
+            ngx.say("the stream is flowing: ", inner_nginx.wait_for(function()
+                return (tonumber(get("/read")) or 0) > 10
+            end))
+            ngx.say("before the reload: ", get("/mark"))
+            local old = inner:workers()
+            inner:signal("HUP")
+            ngx.say("old worker exited after reload: ", inner_nginx.wait_for(function()
+                return not inner_nginx.alive(old[1])
+            end, 100))
+            ngx.say("the new worker reads: ", get("/mark"))
+            ngx.say("nginx stopped after quit: ", inner:stop("QUIT"))
+            local log = inner:error_log()
+            ngx.say("exit notice: ", log:find("worker exiting, %d+ call%(s%) in flight end in 1000 ms") ~= nil)
+            ngx.say("stream ended: ", inner_nginx.count(log, "stream ended: worker exiting after chunks"))
+            ngx.say("the exiting worker saw the mark: ", inner_nginx.count(log, "the exiting worker sees the mark: 1"))
+            ngx.say("alerts, crashes: ", inner:alerts())
+        }
+    }
+--- request
+GET /t
+--- response_body
+the stream is flowing: true
+before the reload: exit=nil
+old worker exited after reload: true
+the new worker reads: exit=1
+nginx stopped after quit: true
+exit notice: true
+stream ended: 1
+the exiting worker saw the mark: 1
+alerts, crashes: 0
+--- timeout: 30

@@ -6,6 +6,7 @@
 #   examples/fetch     -> libffi_go_fetch.so   (net/http with the call's context)
 #   examples/ratelimit -> libffi_go_ratelimit.so (rate-limit counters in a shared dict)
 #   examples/tokens    -> libffi_go_tokens.so  (a stream of tokens: the SSE example)
+#   examples/transform -> libffi_go_transform.so (a large body streamed back transformed)
 #   test-runtimes/sdk  -> libffi_go_test.so   (the t/ suite's Go runtime, on the SDK)
 #   test-runtimes/raw  -> libffi_go_raw.so    (raw cgo, no SDK, as lua-resty-ffi's Go examples)
 # Needs Go >= 1.19 (Debian 12's golang-go). Go modules come from the module proxy, pinned
@@ -90,5 +91,6 @@ build_runtime examples/redis ffi_go_redis
 build_runtime examples/fetch ffi_go_fetch
 build_runtime examples/ratelimit ffi_go_ratelimit
 build_runtime examples/tokens ffi_go_tokens
+build_runtime examples/transform ffi_go_transform
 build_runtime test-runtimes/sdk ffi_go_test
 build_runtime test-runtimes/raw ffi_go_raw

@@ -12,7 +12,7 @@ if ! command -v go >/dev/null; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-for dir in sdk examples/echo examples/redis examples/fetch examples/ratelimit examples/tokens test-runtimes/sdk test-runtimes/raw; do
+for dir in sdk examples/echo examples/redis examples/fetch examples/ratelimit examples/tokens examples/transform test-runtimes/sdk test-runtimes/raw; do
     out=$RESTY_FFI_BUILD/go-test-$(echo "$dir" | tr / -).log
     if (cd "$WING/$dir" && export GOFLAGS="-buildvcs=false -mod=readonly" GOTOOLCHAIN=local &&
         go vet ./... && go test ./...) >"$out" 2>&1; then

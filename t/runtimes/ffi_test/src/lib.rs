@@ -29,6 +29,7 @@
 //! | `stream_fail <n>`       | n chunks, then rc 7 `went wrong` |
 //! | `stream_total <bytes> <chunk>` | bytes in chunks, then `waited=N` (sends that found the window full) |
 //! | `stream_until_cancel <size>` | chunks every ms until the caller is gone (counted) |
+//! | `stream_until_cancel_mark <dict> <key> <size>` | as `stream_until_cancel`, and once a send sees the caller gone adds 1 to the shared dictionary's key (init 0): a mark that outlives the worker |
 //! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
 //! | `streams_cancelled`     | how many streams saw their caller go |
 //! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, wait_announce tasks cancel_poll announced |
@@ -386,6 +387,21 @@ fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
                 thread::sleep(Duration::from_millis(1));
             }
         }
+        // `stream_until_cancel_mark <dict> <key> <size>`: as stream_until_cancel, and marks
+        // the cancellation in a shared dictionary (which outlives the worker).
+        b"stream_until_cancel_mark" => {
+            let (name, rest) = split(rest);
+            let (key, size) = split(rest);
+            let chunk = chunk_of(0, num(size));
+            loop {
+                if send(task, &chunk) != 0 {
+                    STREAMS_CANCELLED.fetch_add(1, Ordering::SeqCst);
+                    let marked = dict_incr(&[name, b" ", key, b" 1 0"].concat());
+                    return respond(task, 0, &marked);
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
         // `stream_slow <ms>`: one chunk, then another after ms.
         _ => {
             send(task, b"first");
@@ -556,7 +572,12 @@ fn handle(task: Ptr, held: &Held) {
             };
             respond(task, 0, left.as_bytes());
         }
-        b"stream" | b"stream_fail" | b"stream_total" | b"stream_until_cancel" | b"stream_slow" => {
+        b"stream"
+        | b"stream_fail"
+        | b"stream_total"
+        | b"stream_until_cancel"
+        | b"stream_until_cancel_mark"
+        | b"stream_slow" => {
             let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
             thread::spawn(move || stream_command(task, &cmd, &rest));
         }
