@@ -821,11 +821,11 @@ impl Worker {
             // SAFETY: worker thread; a Waiting task's semaphore is ours and live.
             let side = unsafe { task.side() };
             // (A stream's reader between two reads is not on its semaphore: not a sign.)
-            if side.waiter == Waiter::Waiting
+            let waits_on_sem = side.waiter == Waiter::Waiting
                 && (!side.is_stream || side.reader_waiting)
-                && !side.sem.is_null()
-                && unsafe { self.lua.count(side.sem) } == 0
-            {
+                && !side.sem.is_null();
+            // SAFETY: a Waiting task's semaphore is the worker's and live; worker thread.
+            if waits_on_sem && unsafe { self.lua.count(side.sem) } == 0 {
                 vanished.push(task);
             }
         });

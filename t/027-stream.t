@@ -369,3 +369,28 @@ stream ended: 1
 the exiting worker saw the mark: 1
 alerts, crashes: 0
 --- timeout: 30
+
+
+
+=== TEST 9: a misbehaving runtime: sends on a plain call are refused, and a send after the stream's answer delivers nothing
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            ngx.say(select(2, rt:call("send_misuse")))
+            local s = rt:stream_x("stream_then_send")
+            local got = {}
+            for chunk in s:chunks() do got[#got + 1] = chunk end
+            ngx.say(table.concat(got, ","), " ", s.err)
+            ngx.sleep(0.05)
+            ngx.say("late send: ", select(2, rt:call("late_send")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+send=-1 try_send=-1
+one,end eof
+late send: Some(-1)
+live: 0

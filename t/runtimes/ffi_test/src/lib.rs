@@ -31,6 +31,9 @@
 //! | `stream_until_cancel <size>` | chunks every ms until the caller is gone (counted) |
 //! | `stream_until_cancel_mark <dict> <key> <size>` | as `stream_until_cancel`, and once a send sees the caller gone adds 1 to the shared dictionary's key (init 0): a mark that outlives the worker |
 //! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
+//! | `stream_then_send`      | (a stream call) `one`, the answer `end`, then a send on the answered task (kept for `late_send`) |
+//! | `send_misuse`           | rc 0, `send=N try_send=M`: both on a plain call |
+//! | `late_send`             | rc 0, what the send after `stream_then_send`'s answer returned |
 //! | `streams_cancelled`     | how many streams saw their caller go |
 //! | `cancels`               | rc 0, `noticed=N announced=M`: wait_cancel tasks that saw their cancellation, wait_announce tasks cancel_poll announced |
 //!
@@ -312,6 +315,8 @@ fn monotonic_ns() -> i64 {
 
 /// Streams whose sender saw its caller give up (`stream_until_cancel`).
 static STREAMS_CANCELLED: AtomicUsize = AtomicUsize::new(0);
+/// What a send after the stream's answer returned (`stream_then_send`), and whether it ran.
+static LATE_SEND: Mutex<Option<c_int>> = Mutex::new(None);
 
 fn send(task: Ptr, chunk: &[u8]) -> c_int {
     // SAFETY: the task is ours until answered; the chunk is ours.
@@ -401,6 +406,14 @@ fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
                 }
                 thread::sleep(Duration::from_millis(1));
             }
+        }
+        // `stream_then_send`: a chunk, the answer, then a send on the answered task (a
+        // misbehaving runtime): the module must refuse it (-1) and deliver nothing more.
+        b"stream_then_send" => {
+            send(task, b"one");
+            respond(task, 0, b"end");
+            let late = send(task, b"late");
+            *LATE_SEND.lock().unwrap_or_else(|e| e.into_inner()) = Some(late);
         }
         // `stream_slow <ms>`: one chunk, then another after ms.
         _ => {
@@ -577,9 +590,21 @@ fn handle(task: Ptr, held: &Held) {
         | b"stream_total"
         | b"stream_until_cancel"
         | b"stream_until_cancel_mark"
-        | b"stream_slow" => {
+        | b"stream_slow"
+        | b"stream_then_send" => {
             let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
             thread::spawn(move || stream_command(task, &cmd, &rest));
+        }
+        // `send_misuse`: send and try_send on a plain call (not a stream) must be refused.
+        b"send_misuse" => {
+            // SAFETY: the task is ours until answered; the chunk is ours.
+            let tried = unsafe { ngx_http_resty_ffi_task_try_send(task.0, b"x".as_ptr().cast(), 1) };
+            let sent = send(task, b"x");
+            respond(task, 0, format!("send={sent} try_send={tried}").as_bytes());
+        }
+        b"late_send" => {
+            let late = *LATE_SEND.lock().unwrap_or_else(|e| e.into_inner());
+            respond(task, 0, format!("{late:?}").as_bytes());
         }
         b"streams_cancelled" => respond(
             task,
