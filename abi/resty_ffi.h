@@ -44,8 +44,10 @@ void *ngx_http_lua_ffi_task_poll(void *tq);
 
 /*
  * The request bytes of a task (also NUL-terminated), valid until the task is answered; len
- * may be NULL. NULL for a task that is not (or no longer) in the runtime's hands. The bytes
- * are the module's private copy: the runtime may read them; it must not free them.
+ * may be NULL. NULL for a task that is not (or no longer) in the runtime's hands. The runtime
+ * may read them; it must not write or free them: a large request is the caller's Lua string
+ * itself, lent without a copy and kept alive by the module until the task is answered,
+ * however long after its caller stopped waiting.
  */
 char *ngx_http_lua_ffi_get_req(void *task, int *len);
 
@@ -199,9 +201,11 @@ ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
 int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
 void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
-    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
+    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len, int lend,
     uint64_t timeout_ms, size_t stream_window, ngx_http_lua_sema_t **psem,
-    unsigned char *err, size_t *errlen);
+    int *lent, size_t *released, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_released(uint64_t *handles, int max);
+long ngx_http_resty_ffi_lent_tasks(void);
 int ngx_http_resty_ffi_stream_next(ngx_http_resty_ffi_task_t *task,
     const char **chunk, size_t *len);
 int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);

@@ -19,7 +19,7 @@ use crate::lua_sema::Sema;
 use crate::panic_guard::guard;
 use crate::queue::RequestQueue;
 use crate::runtime_log;
-use crate::task::TaskPtr;
+use crate::task::{Request, TaskPtr};
 use crate::worker;
 
 /// Writes `msg` into the caller's buffer (`*errlen` in: capacity, out: length).
@@ -703,9 +703,14 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_release(rt: *mut Loaded) {
 /// Queues a call (`timeout_ms`: how long its caller waits, 0 for ever, the runtime's
 /// deadline); NULL and a message ("queue full", "runtime unloaded", ...) on failure.
 /// On success `*psem` is the semaphore to wait on; the task is returned as its handle.
+/// With `lend` != 0 the request may be lent instead of copied (see `lent`): `*lent` says
+/// whether it was, and then the caller keeps `req` alive and unchanged until it finishes
+/// the task itself or finds its handle in `ngx_http_resty_ffi_released`. `*released`: how
+/// many handles wait there.
 ///
 /// # Safety
-/// `r` the current request, `rt` a live runtime, `req` valid for `len` bytes, `psem` and
+/// `r` the current request, `rt` a live runtime, `req` valid for `len` bytes (and with
+/// `lend`, for one more that is NUL when it can be lent), `psem`, `lent`, `released` and
 /// `err`/`errlen` valid.
 #[no_mangle]
 pub unsafe extern "C" fn ngx_http_resty_ffi_post(
@@ -713,29 +718,53 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
     rt: *mut Loaded,
     req: *const c_char,
     len: usize,
+    lend: c_int,
     timeout_ms: u64,
     stream_window: usize,
     psem: *mut *mut Sema,
+    lent: *mut c_int,
+    released: *mut usize,
     err: *mut u8,
     errlen: *mut usize,
 ) -> *mut c_void {
     let result = guard(Err("panic while posting the task".to_string()), || {
-        if r.is_null() || rt.is_null() || psem.is_null() || (req.is_null() && len > 0) {
+        if r.is_null()
+            || rt.is_null()
+            || psem.is_null()
+            || lent.is_null()
+            || released.is_null()
+            || (req.is_null() && len > 0)
+        {
             return Err("bad arguments".to_string());
         }
-        // SAFETY: the caller's pointers, checked for NULL above.
-        let (rt, bytes) = unsafe {
-            let bytes = if len == 0 {
-                &[][..]
+        // SAFETY: the caller's pointers, checked for NULL above; a lendable request has its
+        // NUL byte at req[len] (checked here: a Lua string always has it).
+        let (rt, request) = unsafe {
+            let request = if lend != 0
+                && !req.is_null()
+                && *req.add(len) == 0
+                && crate::lent::may_lend(r)
+            {
+                Request::Lent {
+                    ptr: req.cast::<u8>(),
+                    len,
+                }
+            } else if len == 0 {
+                Request::Copy(&[][..])
             } else {
-                std::slice::from_raw_parts(req.cast::<u8>(), len)
+                Request::Copy(std::slice::from_raw_parts(req.cast::<u8>(), len))
             };
-            (&*rt, bytes)
+            (&*rt, request)
         };
         // SAFETY: r is the calling coroutine's request; worker thread.
-        let (task, sem) = unsafe { worker::post(r, rt.queue(), bytes, timeout_ms, stream_window) }?;
+        let (task, sem) =
+            unsafe { worker::post(r, rt.queue(), request, timeout_ms, stream_window) }?;
         // SAFETY: checked non-NULL.
-        unsafe { *psem = sem };
+        unsafe {
+            *psem = sem;
+            *lent = c_int::from(task.is_lent());
+            *released = crate::lent::released();
+        }
         Ok(task.handle())
     });
     match result {
@@ -786,6 +815,8 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_result(
 pub unsafe extern "C" fn ngx_http_resty_ffi_finish(task: *mut c_void) {
     guard((), || {
         if let Some(task) = TaskPtr::from_handle(task) {
+            // Lua lets go of a lent request's string itself.
+            crate::lent::let_go(task);
             worker::finish(task);
         }
     })
@@ -895,6 +926,29 @@ pub extern "C" fn ngx_http_resty_ffi_live_tasks() -> c_long {
     guard(-1, || {
         c_long::try_from(worker::live_tasks()).unwrap_or(c_long::MAX)
     })
+}
+
+/// Moves up to `max` handles of freed tasks whose lent strings Lua may let go of into
+/// `handles`; returns how many (-1: bad arguments).
+///
+/// # Safety
+/// `handles` valid for `max` values.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_released(handles: *mut u64, max: c_int) -> c_int {
+    guard(-1, || {
+        if handles.is_null() || max < 0 {
+            return -1;
+        }
+        // SAFETY: the caller's buffer of max values.
+        let out = unsafe { std::slice::from_raw_parts_mut(handles, max as usize) };
+        crate::lent::take_released(out) as c_int
+    })
+}
+
+/// Lent requests not freed yet in this worker (for tests).
+#[no_mangle]
+pub extern "C" fn ngx_http_resty_ffi_lent_tasks() -> c_long {
+    guard(-1, || c_long::try_from(crate::lent::live()).unwrap_or(c_long::MAX))
 }
 
 /// The answer code of a call cancelled before a runtime took it (RESTY_FFI_RC_CANCELLED).

@@ -7,6 +7,7 @@
 pub mod abi;
 pub mod done_queue;
 pub mod handle_space;
+pub mod lent;
 pub mod load_diagnosis;
 pub mod loaded;
 pub mod lua_sema;

@@ -67,6 +67,9 @@ pub struct WaiterSide {
     pub reader_waiting: bool,
     /// The chunk last handed to the stream's reader (valid until it asks for the next).
     pub chunk: Vec<u8>,
+    /// The request is lent (a Lua string's own bytes) and Lua anchors that string until it
+    /// hears the task was freed (see `lent`); false once Lua let go of it itself.
+    pub anchored: bool,
 }
 
 /// One slot of the slab.
@@ -75,6 +78,10 @@ pub struct Slot {
     tag: AtomicU64,
     /// The request bytes followed by one NUL byte (runtimes may read it as a C string).
     request: UnsafeCell<Vec<u8>>,
+    /// A lent request instead: the start and length of bytes the module does not own (a Lua
+    /// string's, NUL-terminated, kept alive by its lender until the task is freed); null: the
+    /// request is the copy in `request`.
+    lent: UnsafeCell<(*const u8, usize)>,
     response: UnsafeCell<Response>,
     side: UnsafeCell<WaiterSide>,
     /// The queue the task was posted to (queues are never freed): where its cancellation is
@@ -102,6 +109,7 @@ impl Slot {
         Slot {
             tag: AtomicU64::new(FREE),
             request: UnsafeCell::new(Vec::new()),
+            lent: UnsafeCell::new((ptr::null(), 0)),
             response: UnsafeCell::new(Response {
                 rc: 0,
                 data: ptr::null_mut(),
@@ -116,6 +124,7 @@ impl Slot {
                 is_stream: false,
                 reader_waiting: false,
                 chunk: Vec::new(),
+                anchored: false,
             }),
             queue: AtomicPtr::new(ptr::null_mut()),
             cancelled: AtomicBool::new(false),
@@ -213,12 +222,33 @@ pub struct NotTaken;
 #[derive(Debug)]
 pub struct SlabFull;
 
+/// A task's request bytes: copied into the slot, or lent.
+#[derive(Clone, Copy)]
+pub enum Request<'a> {
+    /// Copied into the slot's reused buffer (plus a NUL byte).
+    Copy(&'a [u8]),
+    /// Lent: `len` bytes at `ptr`, followed by a NUL byte, not moved, not written and not
+    /// freed by their owner until the task is freed (see `lent`).
+    Lent { ptr: *const u8, len: usize },
+}
+
 impl TaskPtr {
-    /// A new QUEUED task holding a copy of `req`, for `queue`; `deadline_ns`: when its caller
+    /// A new QUEUED task holding `req` (a copy, or lent bytes), for `queue`; `deadline_ns`: when its caller
     /// stops waiting (CLOCK_MONOTONIC), 0 for never; `now_ns`: the time of the post (0: not
     /// stamped).
     pub fn new(
         req: &[u8],
+        sem: *mut Sema,
+        queue: &RequestQueue,
+        deadline_ns: u64,
+        now_ns: u64,
+    ) -> Result<TaskPtr, SlabFull> {
+        Self::with_request(Request::Copy(req), sem, queue, deadline_ns, now_ns)
+    }
+
+    /// As [`TaskPtr::new`], with the request copied or lent.
+    pub fn with_request(
+        req: Request<'_>,
         sem: *mut Sema,
         queue: &RequestQueue,
         deadline_ns: u64,
@@ -232,8 +262,14 @@ impl TaskPtr {
         unsafe {
             let buf = &mut *slot.request.get();
             buf.clear();
-            buf.extend_from_slice(req);
-            buf.push(0);
+            match req {
+                Request::Copy(bytes) => {
+                    buf.extend_from_slice(bytes);
+                    buf.push(0);
+                    *slot.lent.get() = (ptr::null(), 0);
+                }
+                Request::Lent { ptr, len } => *slot.lent.get() = (ptr, len),
+            }
             *slot.response.get() = Response {
                 rc: 0,
                 data: ptr::null_mut(),
@@ -248,6 +284,7 @@ impl TaskPtr {
                 is_stream: false,
                 reader_waiting: false,
                 chunk: Vec::new(),
+                anchored: false,
             };
         }
         slot.queue
@@ -382,10 +419,23 @@ impl TaskPtr {
         if self.state() != tag(self.generation, TAKEN) {
             return None;
         }
-        // SAFETY: while TAKEN the request buffer is read-only; the worker rewrites it only
-        // after the task was answered and freed.
-        let req = unsafe { &*self.slot().request.get() };
-        Some((req.as_ptr().cast(), req.len() - 1))
+        // SAFETY: while TAKEN the request buffer (or the lent pointer) is read-only; the
+        // worker rewrites it only after the task was answered and freed, and a lender keeps
+        // lent bytes until then.
+        unsafe {
+            let (lent, len) = *self.slot().lent.get();
+            if !lent.is_null() {
+                return Some((lent.cast(), len));
+            }
+            let req = &*self.slot().request.get();
+            Some((req.as_ptr().cast(), req.len() - 1))
+        }
+    }
+
+    /// Worker side: whether the request is lent rather than copied.
+    pub fn is_lent(self) -> bool {
+        // SAFETY: written only by `new` and `free`, on the worker thread that asks.
+        !unsafe { (*self.slot().lent.get()).0 }.is_null()
     }
 
     /// Runtime side: stores the answer. Fails (and stores nothing) if the task was not
@@ -455,6 +505,7 @@ impl TaskPtr {
         if req.capacity() > KEEP_REQUEST_CAPACITY {
             *req = Vec::new();
         }
+        *slot.lent.get() = (ptr::null(), 0);
         let side = &mut *slot.side.get();
         if side.is_stream {
             // A sender still waiting holds its own clone: it sees the cancel, not freed memory.
@@ -486,6 +537,32 @@ mod tests {
         static QUEUE: std::sync::OnceLock<RequestQueue> = std::sync::OnceLock::new();
         let q = QUEUE.get_or_init(|| RequestQueue::new(16, false));
         TaskPtr::new(req, ptr::null_mut(), q, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_lent_request_is_read_in_place_and_forgotten_when_freed() {
+        static QUEUE: std::sync::OnceLock<RequestQueue> = std::sync::OnceLock::new();
+        let q = QUEUE.get_or_init(|| RequestQueue::new(16, false));
+        let bytes = b"lent bytes\0";
+        let t = TaskPtr::with_request(
+            Request::Lent { ptr: bytes.as_ptr(), len: bytes.len() - 1 },
+            ptr::null_mut(),
+            q,
+            0,
+            0,
+        )
+        .unwrap();
+        assert!(t.is_lent());
+        t.mark_taken(0);
+        let (p, len) = t.request().unwrap();
+        assert_eq!((p.cast::<u8>(), len), (bytes.as_ptr(), 10), "no copy");
+        unsafe { t.free() };
+        // The slot's next call copies again.
+        let n = new(b"copy");
+        assert!(!n.is_lent());
+        n.mark_taken(0);
+        assert_eq!(n.request().unwrap().1, 4);
+        unsafe { n.free() };
     }
 
     #[test]

@@ -22,7 +22,7 @@ use nginx_sys::{
     ngx_add_timer, ngx_connection_t, ngx_core_conf_t, ngx_core_module, ngx_cycle, ngx_del_timer,
     ngx_delete_posted_event, ngx_event_t, ngx_free_connection, ngx_get_connection, ngx_handle_read_event,
     ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_post_event, ngx_posted_events, ngx_posted_next_events,
-    NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE,
+    NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE,
 };
 use ngx::ngx_log_error;
 
@@ -33,7 +33,7 @@ use crate::telemetry;
 use crate::request_tasks;
 use crate::runtime_log;
 use crate::spin::{BusyGapWatch, GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
-use crate::task::{self, TaskPtr};
+use crate::task::{self, Request, TaskPtr};
 use crate::waiter::{self, Action, Event, Waiter};
 
 struct Worker {
@@ -257,6 +257,14 @@ pub fn init() -> Result<(), String> {
 /// write to it, and a closed (then reused) descriptor number must never receive that.
 pub fn exit() {
     crate::loaded::unload_all();
+    if !crate::lent::keep_main_vm_at_exit() {
+        ngx_log_error!(
+            NGX_LOG_ALERT,
+            cycle_log(),
+            "resty_ffi: {} lent request(s) still read by runtimes at exit, and the Lua VM could not be kept open",
+            crate::lent::live()
+        );
+    }
     let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
         return;
     };
@@ -339,6 +347,7 @@ impl Worker {
             std::mem::replace(&mut side.sem, ptr::null_mut())
         };
         self.release_sem(sem, true);
+        crate::lent::on_free(task);
         // SAFETY: see above; nobody else refers to the task any more.
         unsafe { task.free() };
         self.live_tasks -= 1;
@@ -549,7 +558,7 @@ impl Worker {
 pub unsafe fn post(
     r: *mut ngx_http_request_t,
     queue: &Arc<RequestQueue>,
-    req: &[u8],
+    req: Request<'_>,
     timeout_ms: u64,
     stream_window: usize,
 ) -> Result<(TaskPtr, *mut Sema), String> {
@@ -570,7 +579,7 @@ pub unsafe fn post(
             ms => now_ns.saturating_add(ms.saturating_mul(1_000_000)),
         };
         let stamp = if telemetry::enabled() { now_ns } else { 0 };
-        let task = match TaskPtr::new(req, sem, queue, deadline_ns, stamp) {
+        let task = match TaskPtr::with_request(req, sem, queue, deadline_ns, stamp) {
             Ok(task) => task,
             Err(_) => {
                 w.release_sem(sem, true);
@@ -606,6 +615,9 @@ pub unsafe fn post(
         queue.stats.live.add(1);
         // SAFETY: worker thread; the runtime never touches the waiter side.
         unsafe { request_tasks::link(list, task) };
+        if task.is_lent() {
+            crate::lent::lent(task);
+        }
         w.live_tasks += 1;
         w.arm_sweeper();
         // Spin only if a runtime thread is there to take the call at once (a sleeping

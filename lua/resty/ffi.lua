@@ -49,9 +49,11 @@ ngx_http_resty_ffi_runtime_t *ngx_http_resty_ffi_load(const char *lib,
 int ngx_http_resty_ffi_unload(ngx_http_resty_ffi_runtime_t *rt);
 void ngx_http_resty_ffi_release(ngx_http_resty_ffi_runtime_t *rt);
 ngx_http_resty_ffi_task_t *ngx_http_resty_ffi_post(ngx_http_request_t *r,
-    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len,
+    ngx_http_resty_ffi_runtime_t *rt, const char *req, size_t len, int lend,
     uint64_t timeout_ms, size_t stream_window, ngx_http_lua_sema_t **psem,
-    unsigned char *err, size_t *errlen);
+    int *lent, size_t *released, unsigned char *err, size_t *errlen);
+int ngx_http_resty_ffi_released(uint64_t *handles, int max);
+long ngx_http_resty_ffi_lent_tasks(void);
 int ngx_http_resty_ffi_stream_next(ngx_http_resty_ffi_task_t *task,
     const char **chunk, size_t *len);
 int ngx_http_resty_ffi_wait_briefly(ngx_http_resty_ffi_task_t *task);
@@ -75,6 +77,8 @@ local resty_ffi_result = C.ngx_http_resty_ffi_result
 local resty_ffi_finish = C.ngx_http_resty_ffi_finish
 local resty_ffi_abandon = C.ngx_http_resty_ffi_abandon
 local resty_ffi_live_tasks = C.ngx_http_resty_ffi_live_tasks
+local resty_ffi_released = C.ngx_http_resty_ffi_released
+local resty_ffi_lent_tasks = C.ngx_http_resty_ffi_lent_tasks
 local sema_wait = C.ngx_http_lua_ffi_sema_wait
 
 local ERR_BUF_SIZE = 1024
@@ -119,6 +123,24 @@ end
 local psem = ffi_new("ngx_http_lua_sema_t *[1]")
 local prsp = ffi_new("const char *[1]")
 local prc = ffi_new("int[1]")
+local plent = ffi_new("int[1]")
+local preleased = ffi_new("size_t[1]")
+local RELEASED_BATCH = 64
+local released_buf = ffi_new("uint64_t[?]", RELEASED_BATCH)
+local cast = ffi.cast
+local uintptr_t = ffi.typeof("uintptr_t")
+
+-- Zero-copy requests. A request of at least LEND_MIN bytes is lent to the runtime: it reads
+-- the Lua string's own bytes (immutable, never moved, NUL-terminated) instead of a copy, and
+-- the string is anchored here, under its task's handle, until the task is freed: by Lua
+-- itself after it read the answer, or by the module (a late answer after a timeout, a request
+-- that ended), which then lists the handle for ngx_http_resty_ffi_released. Smaller requests
+-- are cheaper to copy into the task's reused buffer than to anchor (bench/run.sh). Only the
+-- worker's main VM lends (the module decides): a lua_code_cache off request's VM is closed
+-- when the request ends, whatever is anchored in it.
+local LEND_MIN = 4096
+local anchors = {}    -- task handle (a number) -> the lent request string
+local anchored = 0
 
 local default_timeout_ms = DEFAULT_TIMEOUT_MS
 -- Directories searched first for a bare library name (set_library_path).
@@ -153,6 +175,62 @@ local function errbuf()
 end
 
 
+local function handle_key(task)
+    return tonumber(cast(uintptr_t, task))
+end
+
+
+-- Frees a task whose answer Lua read; a lent request's string is let go of.
+local function finish(task)
+    resty_ffi_finish(task)
+    if anchored > 0 then
+        local key = handle_key(task)
+        if anchors[key] ~= nil then
+            anchors[key] = nil
+            anchored = anchored - 1
+        end
+    end
+end
+
+
+-- Lets go of the strings of lent requests whose tasks the module freed.
+local function drain_released()
+    while true do
+        local n = resty_ffi_released(released_buf, RELEASED_BATCH)
+        for i = 0, n - 1 do
+            local key = tonumber(released_buf[i])
+            if anchors[key] ~= nil then
+                anchors[key] = nil
+                anchored = anchored - 1
+            end
+        end
+        if n < RELEASED_BATCH then
+            return
+        end
+    end
+end
+
+
+-- Posts a call or a stream; the task, or nil and the message.
+local function post(r, handle, req, timeout_ms, window)
+    local err, errlen = errbuf()
+    local len = #req
+    local task = resty_ffi_post(r, handle, req, len, len >= LEND_MIN and 1 or 0, timeout_ms,
+                                window, psem, plent, preleased, err, errlen)
+    if task == nil then
+        return nil, ffi_str(err, errlen[0])
+    end
+    if plent[0] == 1 then
+        anchors[handle_key(task)] = req
+        anchored = anchored + 1
+    end
+    if preleased[0] > 0 and anchored > 0 then
+        drain_released()
+    end
+    return task
+end
+
+
 -- Reads the finished task's answer and frees it.
 local function collect(task)
     local len = get_size_ptr()
@@ -171,7 +249,7 @@ local function collect(task)
             -- LuaJIT strings hold less than 2 GiB, and a big one may not fit in memory.
             local ok, s = pcall(ffi_str, rsp, n)
             if not ok then
-                resty_ffi_finish(task)
+                finish(task)
                 return false, "response of " .. n .. " bytes does not fit in a Lua string: "
                               .. tostring(s)
             end
@@ -180,7 +258,7 @@ local function collect(task)
     else
         rsp = nil
     end
-    resty_ffi_finish(task)
+    finish(task)
     if rc == 0 then
         return true, rsp
     end
@@ -291,13 +369,10 @@ local function call(self, req, opts)
         return false, r
     end
 
-    local err, errlen = errbuf()
     -- The runtime's deadline: none when the call waits for ever.
-    local task = resty_ffi_post(r, handle, req, #req,
-                                timeout_ms == NO_TIMEOUT_MS and 0 or timeout_ms, 0,
-                                psem, err, errlen)
-    if task == nil then
-        return false, ffi_str(err, errlen[0])
+    local task, err = post(r, handle, req, timeout_ms == NO_TIMEOUT_MS and 0 or timeout_ms, 0)
+    if not task then
+        return false, err
     end
 
     -- The answer may come while the worker spins for it inside the call (a runtime thread
@@ -388,7 +463,7 @@ function Stream:close()
     self.task = nil
     self.err = "closed"
     if resty_ffi_abandon(task) == 1 then
-        resty_ffi_finish(task)
+        finish(task)
     end
     return true
 end
@@ -403,11 +478,9 @@ local function stream(self, req, opts)
     if not handle then
         return nil, r
     end
-    local err, errlen = errbuf()
-    local task = resty_ffi_post(r, handle, req, #req, 0, window or DEFAULT_WINDOW, psem,
-                                err, errlen)
-    if task == nil then
-        return nil, ffi_str(err, errlen[0])
+    local task, err = post(r, handle, req, 0, window or DEFAULT_WINDOW)
+    if not task then
+        return nil, err
     end
     return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms }, Stream)
 end
@@ -632,6 +705,16 @@ end
 
 function _M.live_tasks()
     return tonumber(resty_ffi_live_tasks())
+end
+
+
+-- Zero-copy bookkeeping, for tests: the lent strings this VM still anchors (after letting
+-- go of those whose tasks were freed), and the worker's lent tasks not freed yet.
+function _M.lent()
+    if anchored > 0 then
+        drain_released()
+    end
+    return anchored, tonumber(resty_ffi_lent_tasks())
 end
 
 

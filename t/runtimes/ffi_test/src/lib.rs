@@ -498,6 +498,21 @@ fn num(b: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
+/// What `late_sum` read, for `late_log`.
+static LATE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// CRC-32 (IEEE, as ngx.crc32_long), bit by bit: test payloads only.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
 /// Tasks handed to `handle` so far.
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
@@ -658,6 +673,38 @@ fn handle(task: Ptr, held: &Held) {
         b"twice" => {
             respond(task, 0, rest);
             respond(task, 0, rest);
+        }
+        // Reads its request again after N ms (get_req's bytes stay valid until the answer,
+        // however long after the caller gave up: a lent request), answers its size, CRC-32
+        // and whether a NUL byte follows it, and keeps that line for `late_log`.
+        b"late_sum" => {
+            let ms = num(split(rest).0) as u64;
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(ms));
+                let mut len: c_int = 0;
+                // SAFETY: the task is ours until answered; get_req's bytes are `len` long and
+                // NUL-terminated.
+                let line = unsafe {
+                    let p = ngx_http_lua_ffi_get_req(task.0, &mut len);
+                    if p.is_null() {
+                        "no request".to_string()
+                    } else {
+                        let bytes = std::slice::from_raw_parts(p.cast::<u8>(), len as usize + 1);
+                        format!(
+                            "len={} crc={} nul={}",
+                            len,
+                            crc32(&bytes[..len as usize]),
+                            u8::from(bytes[len as usize] == 0)
+                        )
+                    }
+                };
+                LATE.lock().unwrap_or_else(|e| e.into_inner()).push(line.clone());
+                respond(task, 0, line.as_bytes());
+            });
+        }
+        b"late_log" => {
+            let lines = std::mem::take(&mut *LATE.lock().unwrap_or_else(|e| e.into_inner()));
+            respond(task, 0, lines.join("\n").as_bytes())
         }
         b"hold" => held
             .lock()
