@@ -257,13 +257,23 @@ pub fn init() -> Result<(), String> {
 /// write to it, and a closed (then reused) descriptor number must never receive that.
 pub fn exit() {
     crate::loaded::unload_all();
-    if !crate::lent::keep_main_vm_at_exit() {
-        ngx_log_error!(
-            NGX_LOG_ALERT,
-            cycle_log(),
-            "resty_ffi: {} lent request(s) still read by runtimes at exit, and the Lua VM could not be kept open",
-            crate::lent::live()
-        );
+    let lent = crate::lent::live();
+    if lent > 0 {
+        if crate::lent::keep_main_vm_at_exit() {
+            ngx_log_error!(
+                NGX_LOG_NOTICE,
+                cycle_log(),
+                "resty_ffi: {} lent request(s) still out at exit: the Lua VM is left to the process exit",
+                lent
+            );
+        } else {
+            ngx_log_error!(
+                NGX_LOG_ALERT,
+                cycle_log(),
+                "resty_ffi: {} lent request(s) still out at exit, and the Lua VM could not be kept open",
+                lent
+            );
+        }
     }
     let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
         return;

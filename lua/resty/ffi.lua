@@ -138,7 +138,7 @@ local uintptr_t = ffi.typeof("uintptr_t")
 -- are cheaper to copy into the task's reused buffer than to anchor (bench/run.sh). Only the
 -- worker's main VM lends (the module decides): a lua_code_cache off request's VM is closed
 -- when the request ends, whatever is anchored in it.
-local LEND_MIN = 4096
+local LEND_MIN = 2048
 local anchors = {}    -- task handle (a number) -> the lent request string
 local anchored = 0
 

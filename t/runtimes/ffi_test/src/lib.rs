@@ -513,6 +513,12 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// A byte of every 4 KiB and the last one, summed: touches every page of a large request.
+fn sparse_sum(bytes: &[u8]) -> u64 {
+    let last = bytes.last().map_or(0, |&b| u64::from(b));
+    bytes.iter().step_by(4096).map(|&b| u64::from(b)).sum::<u64>() + last
+}
+
 /// Tasks handed to `handle` so far.
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
@@ -700,6 +706,30 @@ fn handle(task: Ptr, held: &Held) {
                 };
                 LATE.lock().unwrap_or_else(|e| e.into_inner()).push(line.clone());
                 respond(task, 0, line.as_bytes());
+            });
+        }
+        // Reads its request again and again (a byte of every 4 KiB page and the last one),
+        // ignoring cancellation, for up to N ms, then answers how many reads found it intact:
+        // a runtime still reading a lent request while its worker exits.
+        b"reread" => {
+            let ms = num(split(rest).0) as u64;
+            let want = sparse_sum(&req);
+            thread::spawn(move || {
+                let until = std::time::Instant::now() + Duration::from_millis(ms);
+                let mut intact = 0u64;
+                while std::time::Instant::now() < until {
+                    let mut len: c_int = 0;
+                    // SAFETY: the task is ours until answered; get_req's bytes are `len` long.
+                    let ok = unsafe {
+                        let p = ngx_http_lua_ffi_get_req(task.0, &mut len);
+                        !p.is_null()
+                            && sparse_sum(std::slice::from_raw_parts(p.cast::<u8>(), len as usize))
+                                == want
+                    };
+                    intact += u64::from(ok);
+                    thread::yield_now();
+                }
+                respond(task, 0, intact.to_string().as_bytes());
             });
         }
         b"late_log" => {
