@@ -119,13 +119,15 @@ anchored 0, lent 0, live 0
             local rt = ngx.load_ffi("ffi_test", "zc2")
             local sent = {}
             for i = 1, 3 do
-                local req = "late_sum 200 " .. zc_payload("t2-" .. i)
+                local req = "late_sum 600 " .. zc_payload("t2-" .. i)
                 sent[i] = zc_expect(req)
-                ngx.say(rt:call(req, { timeout = 20 }))
+                -- (A timeout while the call is still queued would cancel it: the runtime
+                -- would never see it. 100 ms leaves a slow machine time to take it.)
+                ngx.say(rt:call(req, { timeout = 100 }))
             end
             zc_churn()
             ngx.say("anchored, lent while late: ", resty_ffi.lent())
-            ngx.sleep(0.4)
+            ngx.sleep(0.8)
             zc_churn()
             local _, log = rt:call("late_log")
             local got = {}
@@ -155,18 +157,18 @@ anchored 0, lent 0, live 0
     lua_check_client_abort on;
     location = /slow {
         content_by_lua_block {
-            ngx.load_ffi("ffi_test", "zc3"):call("late_sum 300 " .. zc_payload("t3"))
+            ngx.load_ffi("ffi_test", "zc3"):call("late_sum 600 " .. zc_payload("t3"))
             ngx.log(ngx.ERR, "must not be reached")
         }
     }
     location = /t {
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "zc3")
-            require("test_helpers").abort_after("/slow", 50)
+            require("test_helpers").abort_after("/slow", 150)
             zc_churn()
-            ngx.sleep(0.5)
+            ngx.sleep(0.8)
             zc_churn()
-            ngx.say(zc_check(rt, { "late_sum 300 " .. zc_payload("t3") }))
+            ngx.say(zc_check(rt, { "late_sum 600 " .. zc_payload("t3") }))
             ngx.say(zc_drained())
         }
     }
@@ -189,10 +191,10 @@ must not be reached
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "zc4")
             for i = 1, 5 do
-                ngx.thread.spawn(function() rt:call("late_sum 200 " .. zc_payload("t4-" .. i)) end)
+                ngx.thread.spawn(function() rt:call("late_sum 600 " .. zc_payload("t4-" .. i)) end)
             end
             -- Let the runtime take them (a call still queued is cancelled, never handed out).
-            ngx.sleep(0.05)
+            ngx.sleep(0.15)
             ngx.say("exiting with 5 calls in flight")
             ngx.exit(200)
         }
@@ -201,10 +203,10 @@ must not be reached
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "zc4")
             zc_churn()
-            ngx.sleep(0.4)
+            ngx.sleep(0.8)
             zc_churn()
             local sent = {}
-            for i = 1, 5 do sent[i] = "late_sum 200 " .. zc_payload("t4-" .. i) end
+            for i = 1, 5 do sent[i] = "late_sum 600 " .. zc_payload("t4-" .. i) end
             ngx.say(zc_check(rt, sent))
             ngx.say(zc_drained())
         }
@@ -224,14 +226,16 @@ must not be reached
         content_by_lua_block {
             local rt = ngx.load_ffi("ffi_test", "zc5")
             local th = ngx.thread.spawn(function()
-                return rt:call("late_sum 150 " .. zc_payload("t5"))
+                return rt:call("late_sum 600 " .. zc_payload("t5"))
             end)
+            -- Once the runtime took it (a killed thread's call still queued is cancelled).
+            ngx.sleep(0.15)
             ngx.thread.kill(th)
             th = nil
             zc_churn()
-            ngx.sleep(0.3)
+            ngx.sleep(0.8)
             zc_churn()
-            ngx.say(zc_check(rt, { "late_sum 150 " .. zc_payload("t5") }))
+            ngx.say(zc_check(rt, { "late_sum 600 " .. zc_payload("t5") }))
         }
     }
     location = /check {
@@ -255,16 +259,16 @@ must not be reached
             local rt = ngx.load_ffi("ffi_test", "zc6")
             local sent, threads = {}, {}
             for i = 1, 8 do
-                sent[i] = "late_sum 150 " .. zc_payload("t6-" .. i)
+                sent[i] = "late_sum 600 " .. zc_payload("t6-" .. i)
                 threads[i] = ngx.thread.spawn(function()
-                    return rt:call("late_sum 150 " .. zc_payload("t6-" .. i), { timeout = 10 })
+                    return rt:call("late_sum 600 " .. zc_payload("t6-" .. i), { timeout = 100 })
                 end)
             end
             rt:__unload()
             for i = 1, 8 do ngx.thread.wait(threads[i]) end
             threads = nil
             zc_churn()
-            ngx.sleep(0.4)
+            ngx.sleep(0.8)
             zc_churn()
             -- The library stays loaded (another cfg): late_log reads the same record.
             ngx.say(zc_check(ngx.load_ffi("ffi_test", "zc6-log"), sent))
@@ -290,13 +294,13 @@ anchored 0, lent 0, live 0
             local s = assert(rt:stream_sum(req))
             ngx.say(s:read() == zc_expect(req), " ", select(2, s:read()))
             rt:call("late_log")
-            s = assert(rt:stream_sum("late_sum 200 " .. zc_payload("t7b"), { timeout = 20 }))
+            s = assert(rt:stream_sum("late_sum 600 " .. zc_payload("t7b"), { timeout = 100 }))
             ngx.say(s:read())
             s = nil
             zc_churn()
-            ngx.sleep(0.4)
+            ngx.sleep(0.8)
             zc_churn()
-            ngx.say(zc_check(rt, { "late_sum 200 " .. zc_payload("t7b") }))
+            ngx.say(zc_check(rt, { "late_sum 600 " .. zc_payload("t7b") }))
             ngx.say(zc_drained())
         }
     }
@@ -321,7 +325,7 @@ anchored 0, lent 0, live 0
             local rt = assert(resty_ffi.load("ffi_test", "zc8"))
             local n = tonumber(ngx.var.arg_n)
             local th = ngx.thread.spawn(function()
-                return rt:call("late_sum 200 " .. zc_payload("t8-" .. n), { timeout = 20 })
+                return rt:call("late_sum 600 " .. zc_payload("t8-" .. n), { timeout = 100 })
             end)
             ngx.say("lent: ", select(2, resty_ffi.lent()), " ", select(3, ngx.thread.wait(th)))
         }
@@ -330,10 +334,10 @@ anchored 0, lent 0, live 0
         content_by_lua_block {
             local rt = require("resty.ffi").load("ffi_test", "zc8")
             zc_churn()
-            ngx.sleep(0.4)
+            ngx.sleep(0.8)
             zc_churn()
-            ngx.say(zc_check(rt, { "late_sum 200 " .. zc_payload("t8-1"),
-                                   "late_sum 200 " .. zc_payload("t8-2") }))
+            ngx.say(zc_check(rt, { "late_sum 600 " .. zc_payload("t8-1"),
+                                   "late_sum 600 " .. zc_payload("t8-2") }))
             ngx.say(zc_drained())
         }
     }
