@@ -264,6 +264,8 @@ impl TaskPtr {
             buf.clear();
             match req {
                 Request::Copy(bytes) => {
+                    // Room for the NUL too: a push into a full Vec would double it.
+                    buf.reserve(bytes.len() + 1);
                     buf.extend_from_slice(bytes);
                     buf.push(0);
                     *slot.lent.get() = (ptr::null(), 0);
@@ -575,6 +577,16 @@ mod tests {
         // SAFETY: the buffer has len + 1 bytes.
         let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len + 1) };
         assert_eq!(bytes, b"a\0b\0");
+        unsafe { t.free() };
+    }
+
+    #[test]
+    fn a_large_copied_request_takes_its_size_not_double() {
+        let big = vec![b'x'; 100 * 1024];
+        let t = new(&big);
+        // SAFETY: the task is ours (not queued anywhere).
+        let cap = unsafe { (*t.slot().request.get()).capacity() };
+        assert!(cap < 2 * big.len(), "{cap}");
         unsafe { t.free() };
     }
 
