@@ -740,11 +740,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
         // SAFETY: the caller's pointers, checked for NULL above; a lendable request has its
         // NUL byte at req[len] (checked here: a Lua string always has it).
         let (rt, request) = unsafe {
-            let request = if lend != 0
-                && !req.is_null()
-                && *req.add(len) == 0
-                && crate::lent::may_lend(r)
-            {
+            let request = if lend != 0 && !req.is_null() && *req.add(len) == 0 && crate::lent::may_lend(r) {
                 Request::Lent {
                     ptr: req.cast::<u8>(),
                     len,
@@ -757,8 +753,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_post(
             (&*rt, request)
         };
         // SAFETY: r is the calling coroutine's request; worker thread.
-        let (task, sem) =
-            unsafe { worker::post(r, rt.queue(), request, timeout_ms, stream_window) }?;
+        let (task, sem) = unsafe { worker::post(r, rt.queue(), request, timeout_ms, stream_window) }?;
         // SAFETY: checked non-NULL.
         unsafe {
             *psem = sem;
@@ -948,7 +943,9 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_released(handles: *mut u64, max: c_i
 /// Lent requests not freed yet in this worker (for tests).
 #[no_mangle]
 pub extern "C" fn ngx_http_resty_ffi_lent_tasks() -> c_long {
-    guard(-1, || c_long::try_from(crate::lent::live()).unwrap_or(c_long::MAX))
+    guard(-1, || {
+        c_long::try_from(crate::lent::live()).unwrap_or(c_long::MAX)
+    })
 }
 
 /// The answer code of a call cancelled before a runtime took it (RESTY_FFI_RC_CANCELLED).

@@ -547,7 +547,10 @@ mod tests {
         let q = QUEUE.get_or_init(|| RequestQueue::new(16, false));
         let bytes = b"lent bytes\0";
         let t = TaskPtr::with_request(
-            Request::Lent { ptr: bytes.as_ptr(), len: bytes.len() - 1 },
+            Request::Lent {
+                ptr: bytes.as_ptr(),
+                len: bytes.len() - 1,
+            },
             ptr::null_mut(),
             q,
             0,
