@@ -333,6 +333,12 @@ impl RequestQueue {
         self.queued.load(Ordering::Relaxed)
     }
 
+    /// Worker side: no task waits in the queue and no poller is between taking tasks and
+    /// polling again (a runtime that answers in its poller thread has answered them all).
+    pub fn looks_idle(&self) -> bool {
+        self.queued.load(Ordering::Acquire) == 0 && self.busy.load(Ordering::Acquire) == 0
+    }
+
     /// Worker side: whether a poller is spinning for a task now (so the next task is taken
     /// within microseconds, and waiting for its answer by spinning may pay).
     pub fn has_spinning_poller(&self) -> bool {

@@ -62,6 +62,9 @@ pub struct SpinPolicy {
     backoff: Duration,
     /// The last time `probe_due` said yes.
     last_probe: Option<Instant>,
+    /// Waits by yielding the CPU (one CPU for both sides), not by spinning: allowed on one
+    /// CPU, and being descheduled is the point.
+    yielding: bool,
 }
 
 impl Default for SpinPolicy {
@@ -77,7 +80,15 @@ impl SpinPolicy {
             paused_until: None,
             backoff: BACKOFF,
             last_probe: None,
+            yielding: false,
         }
+    }
+
+    /// The policy of a wait that yields the CPU to the other side (both on one CPU).
+    pub const fn yielding() -> Self {
+        let mut p = Self::new();
+        p.yielding = true;
+        p
     }
 
     /// True at most once per `PROBE_AFTER`, when spinning is allowed at all: time to try a
@@ -108,7 +119,7 @@ impl SpinPolicy {
                 self.budget = PROBE_SPIN;
             }
         }
-        if self.budget.is_zero() || !crate::queue::may_run_on_several_cpus() {
+        if self.budget.is_zero() || (!self.yielding && !crate::queue::may_run_on_several_cpus()) {
             return None;
         }
         Some(self.budget)
@@ -129,7 +140,7 @@ impl SpinPolicy {
                     self.paused_until = Some(now + PROBE_AFTER);
                 }
             }
-            Outcome::Descheduled if !machine_oversubscribed() => {}
+            Outcome::Descheduled if self.yielding || !machine_oversubscribed() => {}
             Outcome::Descheduled => {
                 self.paused_until = Some(now + self.backoff);
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
@@ -326,6 +337,23 @@ mod tests {
         let w = BusyGapWatch::new(Instant::now());
         std::thread::sleep(Duration::from_millis(2));
         assert!(w.tick(Instant::now()));
+    }
+
+    #[test]
+    fn a_yielding_wait_is_allowed_on_one_cpu_and_not_paused_by_descheduling() {
+        // Yielding is being descheduled on purpose: only misses shrink its budget.
+        let mut p = SpinPolicy::yielding();
+        let t0 = Instant::now();
+        assert_eq!(p.budget(t0), Some(MAX_SPIN));
+        for _ in 0..5 {
+            p.record(Outcome::Descheduled, t0);
+        }
+        assert_eq!(p.budget(t0), Some(MAX_SPIN));
+        for _ in 0..20 {
+            p.record(Outcome::Miss, t0);
+        }
+        assert_eq!(p.budget(t0), None);
+        assert_eq!(p.budget(t0 + PROBE_AFTER), Some(PROBE_SPIN));
     }
 
     #[test]
