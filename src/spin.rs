@@ -59,6 +59,8 @@ pub struct SpinPolicy {
     budget: Duration,
     /// No spinning before this instant.
     paused_until: Option<Instant>,
+    /// The pause is for a busy machine (a descheduled spin), not for spins that missed.
+    paused_for_load: bool,
     backoff: Duration,
     /// The last time `probe_due` said yes.
     last_probe: Option<Instant>,
@@ -78,6 +80,7 @@ impl SpinPolicy {
         SpinPolicy {
             budget: MAX_SPIN,
             paused_until: None,
+            paused_for_load: false,
             backoff: BACKOFF,
             last_probe: None,
             yielding: false,
@@ -106,6 +109,12 @@ impl SpinPolicy {
         }
         self.last_probe = Some(now);
         true
+    }
+
+    /// Spinning is paused because the machine is busy (a spin was descheduled while more
+    /// threads were runnable than CPUs): the thread it waits for may share its CPU.
+    pub fn crowded(&self, now: Instant) -> bool {
+        self.paused_for_load && self.paused_until.is_some_and(|until| now < until)
     }
 
     /// The budget for a spin starting `now`, None: do not spin (sleep at once).
@@ -138,11 +147,13 @@ impl SpinPolicy {
                 if self.budget < Duration::from_micros(2) {
                     self.budget = Duration::ZERO;
                     self.paused_until = Some(now + PROBE_AFTER);
+                    self.paused_for_load = false;
                 }
             }
             Outcome::Descheduled if self.yielding || !machine_oversubscribed() => {}
             Outcome::Descheduled => {
                 self.paused_until = Some(now + self.backoff);
+                self.paused_for_load = true;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
             Outcome::Abandoned => {}

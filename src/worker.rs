@@ -418,12 +418,20 @@ impl Worker {
         unsafe { ngx_post_event(&mut *self.spinner, ptr::addr_of_mut!(ngx_posted_next_events)) };
     }
 
+    /// Whether the worker waits for answers by yielding its CPU rather than by spinning or
+    /// sleeping in epoll: when it may run on one CPU only (its runtime threads inherit that),
+    /// or while spinning is paused because the machine is busy (a runtime thread woken then
+    /// often shares the worker's CPU).
+    fn waits_by_yielding(&self, now: Instant) -> bool {
+        !crate::queue::may_run_on_several_cpus() || self.spin_policy.crowded(now)
+    }
+
     /// Wakes the parked pollers of `queues`. On one CPU, then yields the CPU to them until
     /// they have answered what this iteration posted (or the yield policy's budget is
     /// spent), and takes the answers, without an eventfd write and an epoll wake-up.
     fn wake_and_yield(&mut self, queues: &[Arc<RequestQueue>]) {
         let start = Instant::now();
-        let budget = if self.live_tasks > 0 && !crate::queue::may_run_on_several_cpus() {
+        let budget = if self.live_tasks > 0 && self.waits_by_yielding(start) {
             self.yield_policy.budget(start)
         } else {
             None
@@ -630,11 +638,12 @@ pub unsafe fn post(
             unsafe { task.side() }.is_stream = true;
         }
         // One CPU for the worker and its runtime threads (a pinned worker: they inherit its
-        // affinity): spinning would only hold the CPU the runtime needs. The worker yields
-        // it instead: inside the call if nothing else waits in the event loop, else at the
-        // end of this event-loop iteration, for every call it posted (see `on_waker`).
-        let one_cpu = stream_window == 0 && !crate::queue::may_run_on_several_cpus();
-        let alone = one_cpu
+        // affinity), or a busy machine: spinning would only hold the CPU the runtime needs.
+        // The worker yields it instead: inside the call if nothing else waits in the event
+        // loop, else at the end of this event-loop iteration, for every call it posted (see
+        // `wake_and_yield`).
+        let yielding = stream_window == 0 && w.waits_by_yielding(Instant::now());
+        let alone = yielding
             && w.live_tasks == 0
             && w.yield_policy.budget(Instant::now()).is_some()
             && event_loop_probe::idle();
@@ -648,7 +657,7 @@ pub unsafe fn post(
                 }
                 true
             }
-            Ok(_) if one_cpu => {
+            Ok(_) if yielding => {
                 if !w.pending_wakes.iter().any(|q| Arc::ptr_eq(q, queue)) {
                     w.pending_wakes.push(queue.clone());
                 }
@@ -702,7 +711,7 @@ pub unsafe fn post(
         } else if taken_soon && w.live_tasks == 1 && event_loop_probe::idle() {
             // (Also while the event-loop spinner runs: it stops once nothing is in flight.)
             w.brief_candidate = Some((task, BriefWait::Spin));
-        } else if one_cpu {
+        } else if yielding {
             // Waited for at the end of the iteration (`on_waker`).
         } else if queue.has_spinning_poller() || w.spin_until.is_some() {
             w.spin_for_answers(task, false);
