@@ -317,7 +317,7 @@ live: 0
 
 
 
-=== TEST 8: the worker's exit deadline (reload, worker_shutdown_timeout 1s) cancels the handler's context; the mark it leaves in a shared dict outlives the worker
+=== TEST 8: the worker's exit deadline (reload, worker_shutdown_timeout 1s) cancels the handler's context; the mark it leaves in a shared dict outlives the worker; a line the handler logged just before the worker exits is written (exit_process drains the runtime log queue)
 --- http_config
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
 --- config
@@ -331,7 +331,8 @@ live: 0
                 lua_dir = "$TEST_NGINX_LUA_DIR",
                 calls = {
                     { key = "ctx", lib = "$TEST_NGINX_LIB_DIR/libffi_go_test.so",
-                      req = "wait_ctx_mark marks ctx 30000" },
+                      req = "wait_ctx_mark marks ctx 30000",
+                      logged = "%[resty_ffi%] wait_ctx_mark: context done %(context canceled%), marking ctx" },
                 },
             })
             for _, line in ipairs(lines) do ngx.say(line) end
@@ -347,6 +348,7 @@ the new worker reads ctx: marked
 nginx stopped after quit: true
 exit notice: true
 ctx: timer call ended: 1, the exiting worker saw the mark: 1
+ctx: the runtime's line in the log: 1
 old worker exited with code 0: 1
 alerts, errors, crashes: 0
 --- error_log eval

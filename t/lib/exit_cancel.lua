@@ -117,7 +117,8 @@ end
 
 -- opts: name (the runtime, for the log line), dir, port, binary, modules (load_module lines),
 -- lua_dir, main (optional main-level lines: env ...), calls = list of { key, lib, cfg,
--- global, req } where req waits in the runtime until it is cancelled and then marks key.
+-- global, req, logged } where req waits in the runtime until it is cancelled and then marks
+-- key; logged (optional) is a Lua pattern for a line the runtime logs before it marks.
 -- Returns the lines the test says (none of them a timing).
 function _M.run(opts)
     local out = {}
@@ -172,6 +173,10 @@ function _M.run(opts)
             inner_nginx.count(log, "timer call ended: " .. key .. " false worker exiting"),
             ", the exiting worker saw the mark: ",
             inner_nginx.count(log, "the exiting worker sees the mark: " .. key .. " true"))
+        if c.logged then
+            -- A line the runtime logged before it marked: the exiting worker wrote it.
+            say(c.key, ": the runtime's line in the log: ", inner_nginx.count(log, c.logged))
+        end
     end
     say("old worker exited with code 0: ",
         inner_nginx.count(log, "worker process " .. old[1] .. " exited with code 0"))

@@ -211,10 +211,11 @@ func waitCtxMark(ctx context.Context, arg []byte) ([]byte, error) {
 		return []byte("not cancelled"), nil
 	}
 	noticed := float64(time.Now().UnixNano()) / 1e9
+	// Logged before the mark: a worker that exits once it sees the mark still writes it.
+	restyffi.Logf(restyffi.LevelNotice, "wait_ctx_mark: context done (%v), marking %s", ctx.Err(), key)
 	if _, err := d.Store(restyffi.OpSet, string(key), noticed, 0, 0); err != nil {
 		restyffi.Logf(restyffi.LevelError, "wait_ctx_mark: %v", err)
 	}
-	restyffi.Logf(restyffi.LevelNotice, "wait_ctx_mark: context done (%v), marked %s", ctx.Err(), key)
 	return nil, fmt.Errorf("wait_ctx_mark: %w", ctx.Err())
 }
 
