@@ -1,9 +1,12 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Deadlines and cancellation in the Go SDK: a restyffi.ContextHandler's context carries the
 # call's deadline and is cancelled when the Lua caller gives up (timeout, client abort,
-# ngx.exit, a killed light thread). libffi_go_fetch.so (runtimes/go/examples/fetch) makes its
-# upstream request with that context: a caller's timeout closes the upstream connection.
-# libffi_go_test.so (runtimes/go/test-runtimes/sdk): wait_ctx, ctx_deadline, ctx_cancels.
+# ngx.exit, the end of a timer, a killed light thread, the worker's exit deadline: TEST 8,
+# an inner nginx through t/lib/exit_cancel.lua). libffi_go_fetch.so
+# (runtimes/go/examples/fetch) makes its upstream request with that context: a caller's
+# timeout closes the upstream connection.
+# libffi_go_test.so (runtimes/go/test-runtimes/sdk): wait_ctx, wait_ctx_mark, ctx_deadline,
+# ctx_cancels.
 
 use lib '.';
 use t::TestFFI 'no_plan';
