@@ -264,6 +264,10 @@ pub fn init() -> Result<(), String> {
 /// write to it, and a closed (then reused) descriptor number must never receive that.
 pub fn exit() {
     crate::loaded::unload_all();
+    // Lines the runtimes logged since the eventfd was last read (a handler that noticed its
+    // cancellation at the exit deadline, say) would die with the process: write them now.
+    // SAFETY: worker thread, in exit_process: the cycle's log is still live.
+    unsafe { runtime_log::drain(cycle_log()) };
     let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
         return;
     };
