@@ -208,7 +208,7 @@ END
 nginx_args=(-c "$PREFIX/conf/nginx.conf" -e "$PREFIX/logs/error.log")
 check "nginx -t" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
 check "Debian's nginx starts on 127.0.0.1:$PORT" "$DEBIAN_NGINX" "${nginx_args[@]}"
-answer=$(curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/echo?msg=hello")
+answer=$(curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 30 "http://127.0.0.1:$PORT/echo?msg=hello")
 check "echo runtime answers through the packaged module (got: ${answer:-nothing})" \
     test "$answer" = "true echo: hello live=0"
 workers_not_root() {
@@ -223,7 +223,8 @@ check "nginx stops (quit)" stop_nginx
 rm -rf "$RUNTIME_DIR"
 
 # 4. `make install` (ci/install.sh) puts the loaders in system paths, world-readable: Debian's
-#    nginx with its stock user loads the Python and Node.js loaders by bare name from there.
+#    nginx with its stock user loads the Python, Node.js and Java loaders by bare name from
+#    there (Java with the installed example jar on CLASSPATH, set by an `env` line).
 LOADER_TEST_DIR=/usr/local/lib/resty-ffi-test
 check "ci/install.sh (make install, PREFIX=/usr/local)" env PREFIX=/usr/local bash "$here/install.sh"
 loaders_world_readable() {
@@ -234,11 +235,21 @@ loaders_world_readable() {
     [ "$(stat -c %a /usr/local/lib/resty-ffi)" = 755 ]
 }
 check "installed loaders are world-readable" loaders_world_readable
+java_examples_world_readable() {
+    local f
+    for f in /usr/local/share/resty-ffi/java/echo.jar /usr/local/share/resty-ffi/java/http-client.jar; do
+        [ "$(stat -c %a "$f")" = 644 ] || { echo "$f: $(stat -c %a "$f" 2>&1)"; return 1; }
+    done
+    [ "$(stat -c %a /usr/local/share/resty-ffi)" = 755 ] && [ "$(stat -c %a /usr/local/share/resty-ffi/java)" = 755 ]
+}
+check "installed Java examples are world-readable (share/resty-ffi/java)" java_examples_world_readable
+# Debian's JRE (openjdk-17-jre-headless): the JVM the installed Java loader starts.
+JAVA_RUNTIME_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 install -D -m 0644 "$REPO_ROOT/runtimes/python/examples/echo.py" "$LOADER_TEST_DIR/echo.py"
 install -D -m 0644 "$REPO_ROOT/runtimes/nodejs/examples/echo/echo.js" "$LOADER_TEST_DIR/echo.js"
-python3 - "$PREFIX/conf/nginx.conf" "$LOADER_TEST_DIR" <<'PY'
+python3 - "$PREFIX/conf/nginx.conf" "$LOADER_TEST_DIR" "$JAVA_RUNTIME_HOME" <<'PY'
 import re, sys
-path, d = sys.argv[1], sys.argv[2]
+path, d, java_home = sys.argv[1], sys.argv[2], sys.argv[3]
 conf = open(path).read()
 conf = re.sub(r'set_library_path\("[^"]*"\)', 'set_library_path("/usr/local/lib/resty-ffi")', conf)
 # The installed loaders by bare name, as a user of the installed package would load them.
@@ -256,16 +267,31 @@ conf = conf.replace("""        location = /echo {""", """        location = /py 
                 ngx.say(select(2, rt:echo("hello")))
             }
         }
+        location = /java {
+            content_by_lua_block {
+                local rt, err = require("resty.ffi").load("ffi_java", "demo.echo.App,init,java: ")
+                if not rt then return ngx.say("load failed: ", err) end
+                ngx.say(select(2, rt:echo("hello")))
+            }
+        }
         location = /echo {""" % (d, d))
+# Java as a user configures it: the class path and the JVM through nginx.conf `env` lines.
+conf = conf.replace("worker_processes 1;", """worker_processes 1;
+env CLASSPATH=/usr/local/share/resty-ffi/java/echo.jar;
+env JAVA_HOME=%s;
+env "JAVA_OPTS=-Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1";""" % java_home)
 conf = conf.replace("user www-data;", "")   # nginx's compiled-in default user
 open(path, "w").write(conf)
 PY
 check "nginx -t with the installed loaders" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
 check "Debian's nginx starts again, default user" "$DEBIAN_NGINX" "${nginx_args[@]}"
-answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/py")
+answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 30 "http://127.0.0.1:$PORT/py")
 check "the installed Python loader answers (got: ${answer:-nothing})" test "$answer" = "py: hello"
 answer=$(curl -s -m 30 "http://127.0.0.1:$PORT/node")
 check "the installed Node.js loader answers (got: ${answer:-nothing})" test "$answer" = "node: hello"
+answer=$(curl -s -m 60 "http://127.0.0.1:$PORT/java")
+check "the installed Java loader answers, CLASSPATH and JAVA_HOME from env lines (got: ${answer:-nothing})" \
+    test "$answer" = "java: hello"
 workers_not_as_root() {
     local pid users
     pid=$(nginx_pid) || return 1
