@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The Debian package, end to end: build it (ci/deb.sh), `apt-get install ./<deb>`, run
-# Debian's /usr/sbin/nginx with a config whose only module lines are
+# The Debian packages, end to end: build the module's (ci/deb.sh), `apt-get install ./<deb>`,
+# run Debian's /usr/sbin/nginx with a config whose only module lines are
 # `include /etc/nginx/modules-enabled/*.conf;` (no lua_package_path: resty_ffi must be on the
-# default path), call the Rust echo runtime, stop nginx, then `apt-get remove` and
-# `apt-get purge` and check that nothing of the package is left.
+# default path), call the Rust echo runtime, stop nginx. Then `make install` (ci/install.sh)
+# into /usr/local and the Python, Node.js and Java loaders by bare name with nginx's default
+# user; then the loaders' packages (ci/deb-loaders.sh) installed with apt, each loader called
+# with the default user, and purged. Last `apt-get remove` and `apt-get purge` of the module's
+# package, and checks that nothing of any package is left.
 #
 # One line per check (`ok N - ...` / `not ok N - ...`), then `N passed, N failed`.
 # Never writes the machine's /etc, /usr or /var: it runs in a mount namespace of its own
@@ -107,7 +110,11 @@ package_status() { dpkg-query -W -f='${db:Status-Status}' "$PACKAGE" 2>/dev/null
 package_gone() { local s; s=$(package_status); [ -z "$s" ] || [ "$s" = not-installed ]; }
 cleanup() {
     stop_nginx
-    if ! package_gone; then "${APT[@]}" purge "$PACKAGE" >>"$PREFIX/checks.log" 2>&1; fi
+    local p left=()
+    for p in "$PACKAGE-python" "$PACKAGE-java" "$PACKAGE-nodejs" "$PACKAGE"; do
+        PACKAGE=$p package_gone || left+=("$p")
+    done
+    [ "${#left[@]}" = 0 ] || "${APT[@]}" purge "${left[@]}" >>"$PREFIX/checks.log" 2>&1
     if [ -n "$installed_before" ] && [ -n "${deb:-}" ]; then
         "${APT[@]}" install "$deb" >>"$PREFIX/checks.log" 2>&1 ||
             log "warning: could not reinstall $PACKAGE (it was installed before the test)"
@@ -302,9 +309,73 @@ workers_not_as_root() {
 check "workers run as nginx's compiled-in default user, not root" workers_not_as_root
 check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
 check "nginx stops (quit)" stop_nginx
-rm -rf "$LOADER_TEST_DIR"
+rm -rf "$LOADER_TEST_DIR" /usr/local/lib/resty-ffi /usr/local/share/resty-ffi
 
-# 5. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
+# 5. The loaders' packages (ci/deb-loaders.sh), installed with apt: Debian's nginx with its
+#    stock user loads each loader by bare name from /usr/lib/resty-ffi (Java with the JVM the
+#    loader finds by itself: no JAVA_HOME line), then apt purges them and nothing is left.
+mapfile -t loader_debs < <(bash "$here/deb-loaders.sh" 2>>"$PREFIX/checks.log")
+loader_debs_built() {
+    local l
+    [ "${#loader_debs[@]}" = 3 ] || { echo "built: ${loader_debs[*]}"; return 1; }
+    for l in python java nodejs; do
+        printf '%s\n' "${loader_debs[@]}" | grep -q "/$PACKAGE-${l}_[^/]*_$arch\.deb$" || { echo "no $l .deb"; return 1; }
+    done
+}
+check "ci/deb-loaders.sh builds $PACKAGE-{python,java,nodejs}_<version>_$arch.deb" loader_debs_built
+module_version=$(dpkg-deb -f "$deb" Version)
+loader_deb() { printf '%s\n' "${loader_debs[@]}" | grep "/$PACKAGE-${1}_"; }
+loader_depends() {
+    deb_has_depends "$(loader_deb python)" "$PACKAGE (= $module_version)" "libpython3.11 (>= 3.11.0)" &&
+        deb_has_depends "$(loader_deb java)" "$PACKAGE (= $module_version)" openjdk-17-jre-headless &&
+        deb_has_depends "$(loader_deb nodejs)" "$PACKAGE (= $module_version)" "libuv1 (>= 1.44.1)" node-undici
+}
+check "loader packages depend on the module's exact version and on their runtimes" loader_depends
+check "apt-get install the three loader packages" "${APT[@]}" install --no-install-recommends "${loader_debs[@]}"
+loader_packages=("$PACKAGE-python" "$PACKAGE-java" "$PACKAGE-nodejs")
+mapfile -t loader_files < <(for d in "${loader_debs[@]}"; do dpkg-deb -c "$d"; done |
+    awk '$1 !~ /^d/ { print substr($6, 2) }')
+packaged_loaders_present() {
+    local f
+    for f in "${loader_files[@]}"; do
+        [ -f "$f" ] || { echo "missing: $f"; return 1; }
+        [ "$(stat -c %a "$f")" = 644 ] || { echo "$f: $(stat -c %a "$f")"; return 1; }
+    done
+    [ "$(stat -c %a /usr/lib/resty-ffi)" = 755 ]
+}
+check "the loaders' ${#loader_files[@]} files installed, world-readable" packaged_loaders_present
+install -D -m 0644 "$REPO_ROOT/runtimes/python/examples/echo.py" "$LOADER_TEST_DIR/echo.py"
+install -D -m 0644 "$REPO_ROOT/runtimes/nodejs/examples/echo/echo.js" "$LOADER_TEST_DIR/echo.js"
+sed -i -e 's|set_library_path("/usr/local/lib/resty-ffi")|set_library_path("/usr/lib/resty-ffi")|' \
+    -e 's|^env CLASSPATH=/usr/local/share/resty-ffi/java/echo.jar;|env CLASSPATH=/usr/share/resty-ffi/java/echo.jar;|' \
+    -e '/^env JAVA_HOME=/d' "$PREFIX/conf/nginx.conf"
+: >"$PREFIX/logs/error.log"
+check "nginx -t with the packaged loaders" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
+check "Debian's nginx starts with the packaged loaders, default user" "$DEBIAN_NGINX" "${nginx_args[@]}"
+answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 30 "http://127.0.0.1:$PORT/py")
+check "the packaged Python loader answers (got: ${answer:-nothing})" test "$answer" = "py: hello"
+answer=$(curl -s -m 30 "http://127.0.0.1:$PORT/node")
+check "the packaged Node.js loader answers (got: ${answer:-nothing})" test "$answer" = "node: hello"
+answer=$(curl -s -m 60 "http://127.0.0.1:$PORT/java")
+check "the packaged Java loader answers, no JAVA_HOME set (got: ${answer:-nothing})" test "$answer" = "java: hello"
+check "workers run as nginx's compiled-in default user, not root" workers_not_as_root
+check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
+check "nginx stops (quit)" stop_nginx
+rm -rf "$LOADER_TEST_DIR"
+check "apt-get purge the loader packages" "${APT[@]}" purge "${loader_packages[@]}"
+loaders_gone() {
+    local p s
+    for p in "${loader_packages[@]}"; do
+        s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+        [ -z "$s" ] || [ "$s" = not-installed ] || { echo "$p: $s"; return 1; }
+    done
+}
+check "after purge: the loader packages unknown to dpkg" loaders_gone
+check "after purge: none of their ${#loader_files[@]} files, no /usr/lib/resty-ffi, no /usr/share/resty-ffi" \
+    none_left "${loader_files[@]}" /usr/lib/resty-ffi /usr/share/resty-ffi \
+    "/usr/share/doc/$PACKAGE-python" "/usr/share/doc/$PACKAGE-java" "/usr/share/doc/$PACKAGE-nodejs"
+
+# 6. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
 mapfile -t files < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print substr($6, 2) }')
 check "apt-get remove" "${APT[@]}" remove "$PACKAGE"
 symlink_set_aside() { [ -L "$ENABLED_LINK.removed" ] && none_left "$ENABLED_LINK"; }
