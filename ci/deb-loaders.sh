@@ -9,8 +9,8 @@
 #       Depends: openjdk-17-jre-headless (the JVM it starts; the loader's default JAVA_HOME)
 #   libnginx-mod-http-resty-ffi-nodejs   /usr/lib/resty-ffi/libffi_nodejs.so, libnode.so.108
 #       Depends: what libnode.so.108 links (dpkg-shlibdeps), node-cjs-module-lexer, node-undici
-#       libnode.so.108 is Debian's (libnode108), shipped beside the loader where its $ORIGIN
-#       runpath finds it: Debian's libnode108 cannot be installed next to a nodejs package
+#       libnode.so.108 is Debian's (libnode108), shipped beside the loader where its runpath
+#       ($ORIGIN only: ci/elf-runpath.py drops the build's directory) finds it: Debian's libnode108 cannot be installed next to a nodejs package
 #       from elsewhere (its node-* dependencies want Debian's nodejs), see runtimes/nodejs/build.sh.
 #
 # A stock nginx.conf loads them by bare name after
@@ -128,6 +128,9 @@ nodejs_deb() {
     [ -n "$libnode" ] || die "libnode.so.108 not found under $RESTY_FFI_BUILD/libnode (runtimes/nodejs/build.sh unpacks it)"
     stage_start "$p"
     stage_lib "$LIB_DIR/libffi_nodejs.so"
+    # Its runpath is $ORIGIN and the build's libnode directory: only $ORIGIN is kept.
+    python3 "$here/elf-runpath.py" "$STAGE/$LIBDIR/libffi_nodejs.so" '$ORIGIN' >/dev/null ||
+        die "cannot set the runpath of libffi_nodejs.so"
     install -m 0644 "$(readlink -f "$libnode")" "$STAGE/$LIBDIR/libnode.so.108"
     {
         copyright_of runtimes/nodejs/loader/Cargo.toml resty_ffi_nodejs

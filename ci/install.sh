@@ -44,6 +44,9 @@ if [ -f "$LIB_DIR/libffi_nodejs.so" ]; then
     [ -n "$libnode" ] || libnode=$(ldconfig -p | awk '/libnode\.so\.108 / { print $NF; exit }')
     [ -n "$libnode" ] || die "libnode.so.108 not found (runtimes/nodejs/build.sh fetches it)"
     put "$(readlink -f "$libnode")" "$LIBDIR/libnode.so.108"
+    # The loader's runpath also names the build's libnode directory: only $ORIGIN is kept.
+    python3 "$REPO_ROOT/ci/elf-runpath.py" "$DESTDIR$LIBDIR/libffi_nodejs.so" '$ORIGIN' >/dev/null ||
+        die "cannot set the runpath of $LIBDIR/libffi_nodejs.so"
 fi
 # The Java examples (runtimes/java/build.sh builds them): jars on the API, nothing else needed.
 for jar in echo.jar http-client.jar; do

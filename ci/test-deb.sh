@@ -242,6 +242,13 @@ loaders_world_readable() {
     [ "$(stat -c %a /usr/local/lib/resty-ffi)" = 755 ]
 }
 check "installed loaders are world-readable" loaders_world_readable
+runpath_is_origin() {   # file: its RUNPATH is $ORIGIN and nothing else (no build directory)
+    local r
+    r=$(readelf -d "$1" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]$/\1/p')
+    echo "$1: runpath [$r]"
+    [ "$r" = '$ORIGIN' ]
+}
+check "installed Node.js loader: runpath \$ORIGIN only" runpath_is_origin /usr/local/lib/resty-ffi/libffi_nodejs.so
 java_examples_world_readable() {
     local f
     for f in /usr/local/share/resty-ffi/java/echo.jar /usr/local/share/resty-ffi/java/http-client.jar; do
@@ -344,6 +351,7 @@ packaged_loaders_present() {
     [ "$(stat -c %a /usr/lib/resty-ffi)" = 755 ]
 }
 check "the loaders' ${#loader_files[@]} files installed, world-readable" packaged_loaders_present
+check "packaged Node.js loader: runpath \$ORIGIN only" runpath_is_origin /usr/lib/resty-ffi/libffi_nodejs.so
 install -D -m 0644 "$REPO_ROOT/runtimes/python/examples/echo.py" "$LOADER_TEST_DIR/echo.py"
 install -D -m 0644 "$REPO_ROOT/runtimes/nodejs/examples/echo/echo.js" "$LOADER_TEST_DIR/echo.js"
 sed -i -e 's|set_library_path("/usr/local/lib/resty-ffi")|set_library_path("/usr/lib/resty-ffi")|' \
