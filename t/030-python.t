@@ -284,7 +284,7 @@ expected failure
 
 
 
-=== TEST 8: a failing init: load_ffi gives nil and the reason (traceback in error.log); the worker goes on
+=== TEST 8: a failing init: load_ffi gives nil and the reason (traceback in error.log); the worker goes on; a cfg naming a .py file gets the module name to use
 --- config
     location = /t {
         content_by_lua_block {
@@ -305,6 +305,7 @@ expected failure
             try("pyt_init")
             try("pyt-init,init")
             try("opt=1;pyt_init,init")
+            try("/srv/app/pyt_init.py,init")
             local rt, err = ngx.load_ffi("resty_ffi_python", nil, { is_global = true })
             ngx.say(err)
             rt = assert(py_load(T .. "/pyt_init,init_ok"))
@@ -325,6 +326,7 @@ rc=1: python: cannot import pyt_broken: SyntaxError: expected ':'
 rc=1: python: bad cfg "pyt_init": no function name; expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 rc=1: python: bad cfg: "pyt-init" is not a Python module name; expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 rc=1: python: bad cfg: unknown option "opt=1" (the only option is venv=<dir>;)
+rc=1: python: bad cfg: "pyt_init.py" is a file name, and Python takes a module name: "pyt_init" (its directory before it, as in /srv/app/pyt_init,init); expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 libffi_init of libresty_ffi_python.so failed: rc=1: python: no cfg: expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 trueok after all that
 --- error_log eval
