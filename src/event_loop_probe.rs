@@ -19,7 +19,7 @@ use std::fs;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use nginx_sys::{ngx_posted_events, ngx_posted_next_events, ngx_queue_t};
+use nginx_sys::{ngx_event_t, ngx_posted_events, ngx_posted_next_events, ngx_queue_t};
 
 thread_local! {
     /// The worker's epoll descriptor, once found.
@@ -68,17 +68,20 @@ fn find_epoll_watching(target: RawFd) -> Option<RawFd> {
     found
 }
 
-/// True if nginx has nothing else to do at this moment: no posted event waits and no
-/// descriptor of its event loop has an uncollected event. Worker thread only.
-pub fn idle() -> bool {
+/// True if nginx has nothing else to do at this moment: no posted event waits (but `own`, the
+/// caller's own event) and no descriptor of its event loop has an uncollected event. Expired
+/// timers and signals are not seen here: nginx looks at them only between two iterations,
+/// which the caller must let happen now and then (see `worker::may_wait_in_call`). Worker
+/// thread only.
+pub fn idle(own: *mut ngx_event_t) -> bool {
     let Some(epfd) = EPOLL_FD.with(|c| c.get()) else {
         return false;
     };
-    // SAFETY: worker thread, the only user of nginx's posted-event queues; reading their
-    // heads does not change them.
+    // SAFETY: worker thread, the only user of nginx's posted-event queues and of `own`;
+    // reading their links does not change them.
     let posted = unsafe {
         !queue_empty(std::ptr::addr_of_mut!(ngx_posted_events))
-            || !queue_empty(std::ptr::addr_of_mut!(ngx_posted_next_events))
+            || !queue_holds_at_most(std::ptr::addr_of_mut!(ngx_posted_next_events), own)
     };
     if posted {
         return false;
@@ -103,6 +106,15 @@ pub fn idle() -> bool {
 /// `q` points to a live, initialized nginx queue head.
 unsafe fn queue_empty(q: *mut ngx_queue_t) -> bool {
     (*q).next == q
+}
+
+/// Empty, or holding `own` alone.
+///
+/// # Safety
+/// `q` points to a live, initialized nginx queue head; `own` to a live event.
+unsafe fn queue_holds_at_most(q: *mut ngx_queue_t, own: *mut ngx_event_t) -> bool {
+    let own_link = std::ptr::addr_of_mut!((*own).queue);
+    (*q).next == q || ((*q).next == own_link && (*own_link).next == q)
 }
 
 #[cfg(test)]

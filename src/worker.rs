@@ -72,6 +72,10 @@ struct Worker {
     brief_candidate: Option<(TaskPtr, BriefWait)>,
     /// Learns whether waiting by yielding the CPU pays (one CPU only).
     yield_policy: SpinPolicy,
+    /// Since when calls have been waited for inside the call without a turn of the event
+    /// loop, which `loop_marker` (posted to the next iteration) ends.
+    in_call_streak: Option<Instant>,
+    loop_marker: Box<ngx_event_t>,
     /// The call `wait_briefly` waits for now: its answer needs no semaphore post.
     brief_waiting: Option<TaskPtr>,
     /// The worker is exiting (quit, reload): calls still waiting at `exit_deadline` end.
@@ -108,6 +112,10 @@ const CLOSE_GIVE_UP: Duration = Duration::from_secs(60);
 
 /// At most one "dropped N response(s)" line per interval.
 const STRAY_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest stretch of calls waited for inside the call without a turn of the event loop
+/// (see `may_wait_in_call`): nginx's timers have a resolution of 1 ms anyway.
+const MAX_IN_CALL_STREAK: Duration = Duration::from_millis(1);
 
 /// How often the worker looks for killed light threads' calls while calls are in flight.
 const SWEEP_MS: ngx_msec_t = 100;
@@ -188,6 +196,10 @@ pub fn init() -> Result<(), String> {
     waker.handler = Some(on_waker);
     waker.log = log;
     // SAFETY: as above.
+    let mut loop_marker: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    loop_marker.handler = Some(on_loop_marker);
+    loop_marker.log = log;
+    // SAFETY: as above.
     let mut spinner: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     spinner.handler = Some(on_spin);
     spinner.log = log;
@@ -244,6 +256,8 @@ pub fn init() -> Result<(), String> {
             spin_probe: false,
             brief_candidate: None,
             yield_policy: SpinPolicy::yielding(),
+            in_call_streak: None,
+            loop_marker,
             brief_waiting: None,
             exiting: false,
             exit_deadline,
@@ -284,6 +298,9 @@ pub fn exit() {
         }
         if w.spinner.posted() != 0 {
             ngx_delete_posted_event(&mut *w.spinner);
+        }
+        if w.loop_marker.posted() != 0 {
+            ngx_delete_posted_event(&mut *w.loop_marker);
         }
         if w.exit_deadline.timer_set() != 0 {
             ngx_del_timer(&mut *w.exit_deadline);
@@ -420,6 +437,34 @@ impl Worker {
         // SAFETY: worker thread; the spinner lives as long as the worker state. A posted
         // "next" event makes nginx poll epoll without sleeping on its next iteration.
         unsafe { ngx_post_event(&mut *self.spinner, ptr::addr_of_mut!(ngx_posted_next_events)) };
+    }
+
+    /// Whether a call may be waited for inside the call (spinning or yielding, no trip through
+    /// the event loop): nginx's event loop has nothing waiting, and the worker went through it
+    /// within the last `MAX_IN_CALL_STREAK` (expired timers and signals are looked at only
+    /// there). A request whose calls follow each other thus never holds up another
+    /// connection, a timer or a reload for longer than that.
+    fn may_wait_in_call(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .in_call_streak
+            .is_some_and(|start| now.saturating_duration_since(start) >= MAX_IN_CALL_STREAK)
+        {
+            return false;
+        }
+        if !event_loop_probe::idle(&mut *self.loop_marker) {
+            return false;
+        }
+        if self.in_call_streak.is_none() {
+            self.in_call_streak = Some(now);
+            if self.loop_marker.posted() == 0 {
+                // SAFETY: worker thread; the marker lives as long as the worker state.
+                unsafe {
+                    ngx_post_event(&mut *self.loop_marker, ptr::addr_of_mut!(ngx_posted_next_events))
+                };
+            }
+        }
+        true
     }
 
     /// Whether the worker waits for answers by yielding its CPU rather than by spinning or
@@ -650,7 +695,7 @@ pub unsafe fn post(
         let alone = yielding
             && w.live_tasks == 0
             && w.yield_policy.budget(Instant::now()).is_some()
-            && event_loop_probe::idle();
+            && w.may_wait_in_call();
         // Responders skip the eventfd while the worker collects answers itself; taken before
         // the runtime is woken, which on one CPU may run (and answer) at once.
         let held = alone && w.done.try_hold_wakeups();
@@ -712,7 +757,7 @@ pub unsafe fn post(
             }
         } else if stream_window > 0 {
             // A stream's reader waits for chunks on its semaphore (`stream_next`).
-        } else if taken_soon && w.live_tasks == 1 && event_loop_probe::idle() {
+        } else if taken_soon && w.live_tasks == 1 && w.may_wait_in_call() {
             // (Also while the event-loop spinner runs: it stops once nothing is in flight.)
             w.brief_candidate = Some((task, BriefWait::Spin));
         } else if yielding {
@@ -1120,6 +1165,12 @@ extern "C" fn on_spin(_ev: *mut ngx_event_t) {
                 w.drain_done();
             }
         });
+    })
+}
+
+extern "C" fn on_loop_marker(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| w.in_call_streak = None);
     })
 }
 
