@@ -857,8 +857,8 @@ pub extern "C" fn ngx_http_resty_ffi_telemetry(on: c_int) -> c_int {
 
 /// Lua side: the next chunk of a stream call: 1 and the chunk (valid until the next call or
 /// the task's end); 0 nothing yet (wait on the semaphore: the next chunk or the end posts
-/// it); 2 the stream ended (read the answer with `ngx_http_resty_ffi_result`); -1 not a
-/// stream, or given up.
+/// it); 2 the stream ended (read the answer with `ngx_http_resty_ffi_result`); 3 another
+/// coroutine waits for the next chunk already (do not wait too); -1 not a stream, or given up.
 ///
 /// # Safety
 /// `task` from `ngx_http_resty_ffi_post` with a window; out-pointers valid.
@@ -884,6 +884,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_stream_next(
             }
             Some(StreamNext::Wait) => 0,
             Some(StreamNext::End) => 2,
+            Some(StreamNext::Busy) => 3,
             None => -1,
         }
     })

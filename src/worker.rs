@@ -700,6 +700,9 @@ pub enum StreamNext {
     Wait,
     /// The stream ended: read the answer with `result` (the last bytes, or an error).
     End,
+    /// Another coroutine waits for the next chunk on the semaphore: one reader at a time
+    /// (a post wakes one waiter; a second one would be left on the semaphore).
+    Busy,
 }
 
 /// Lua side: the next chunk of a stream call's answer, or what to do instead.
@@ -714,6 +717,7 @@ pub fn stream_next(task: TaskPtr) -> Option<StreamNext> {
         }
         side.chunk = Vec::new();
         match side.waiter {
+            Waiter::Waiting if side.reader_waiting => Some(StreamNext::Busy),
             Waiter::Waiting => {
                 side.reader_waiting = true;
                 Some(StreamNext::Wait)
@@ -773,6 +777,7 @@ pub fn finish(task: TaskPtr) {
 /// be freed when it comes back.
 pub fn abandon(task: TaskPtr) -> bool {
     with(|w| {
+        w.wake_stream_reader(task);
         let step = w.apply(task, Event::Abandoned);
         count_given_up(task, &step, |s| &s.timeouts);
         step.answer_readable
@@ -803,6 +808,27 @@ pub fn close_when_unused(pending: PendingClose) {
 }
 
 impl Worker {
+    /// A stream closed (`abandon`) by another coroutine than the one waiting in its read
+    /// (another light thread, another request): post the semaphore so that reader leaves it
+    /// and finds the stream closed. Left on it, it would still wait there when the task is
+    /// freed and the semaphore reused or handed back to lua-nginx-module (whose memory its
+    /// wait-queue entry points into). A reader that timed out left the semaphore already.
+    fn wake_stream_reader(&mut self, task: TaskPtr) {
+        // SAFETY: worker thread; the waiter side is the worker's alone.
+        let side = unsafe { task.side() };
+        // SAFETY: a Waiting task's semaphore is ours and live.
+        if side.is_stream
+            && side.reader_waiting
+            && side.waiter == Waiter::Waiting
+            && !side.sem.is_null()
+            && unsafe { self.lua.count(side.sem) } < 0
+        {
+            side.reader_waiting = false;
+            // SAFETY: as above; its post is consumed by the waiting reader (clean).
+            unsafe { self.lua.post(side.sem) };
+        }
+    }
+
     fn arm_sweeper(&mut self) {
         if self.sweeper.timer_set() == 0 {
             // SAFETY: worker thread; the event lives as long as the worker state.

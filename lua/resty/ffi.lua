@@ -325,11 +325,30 @@ local pchunk = ffi_new("const char *[1]")
 
 -- The next chunk; nil and why at the end: "eof" when the runtime answered rc 0 (its last
 -- bytes, if any, came as the last chunk), its rc and message if it answered an error, or
--- "timeout", "closed", "worker exiting", ...
+-- "timeout", "closed", "worker exiting", ... Refused (nil and why, the stream goes on):
+-- from another request than the one that opened it, where it cannot yield, and while
+-- another light thread waits in read() ("busy reading").
 function Stream:read()
     local task = self.task
     if not task then
         return nil, self.err
+    end
+    -- A read may wait on the stream's semaphore, which only the request that opened the
+    -- stream may do, where it can yield: a coroutine that registered as the semaphore's
+    -- waiter and then could not yield (or whose request ended while another request's
+    -- waited) would be left in a semaphore that is freed or reused under it.
+    local r = get_request()
+    if r ~= self.r then
+        return nil, r and "stream opened by another request (read it where it was opened)"
+                      or "no request found"
+    end
+    local phase = get_phase()
+    if not YIELDABLE[phase] then
+        return nil, "API disabled in the context of " .. tostring(phase)
+                    .. " (it cannot yield)"
+    end
+    if not co_isyieldable() then
+        return nil, NOT_YIELDABLE
     end
     while true do
         local len = get_size_ptr()
@@ -350,14 +369,15 @@ function Stream:read()
             self.err, self.rsp = res, rsp
             return nil, res, rsp
         end
+        if rc == 3 then
+            -- Another light thread waits in read() on this stream: one reader at a time
+            -- (a semaphore post wakes one waiter). The stream goes on.
+            return nil, "busy reading"
+        end
         if rc ~= 0 then
             self.task = nil
             self.err = "closed"
             return nil, "closed"
-        end
-        local r = get_request()
-        if not r then
-            return nil, "no request found"
         end
         local ok, msg = wait(r, self.sem, self.timeout_ms)
         if not ok and resty_ffi_abandon(task) ~= 1 then
@@ -379,7 +399,8 @@ function Stream:chunks()
 end
 
 
--- Stops reading: the runtime is told (its send answers cancelled). True.
+-- Stops reading: the runtime is told (its send answers cancelled). True. Any request may
+-- close a stream; a light thread waiting in read() wakes with "closed".
 function Stream:close()
     local task = self.task
     if not task then
@@ -409,7 +430,7 @@ local function stream(self, req, opts)
     if task == nil then
         return nil, ffi_str(err, errlen[0])
     end
-    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms }, Stream)
+    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms, r = r }, Stream)
 end
 
 
