@@ -129,3 +129,29 @@ nileof
 live: 0
 --- error_log
 timer read: nil stream opened by another request
+
+
+
+=== TEST 5: a window too large for a size_t is a stream, not a plain call left unread
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            for _, w in ipairs({ 2^64, 2^70, 1e300, 2^53 + 2, 1.5 }) do
+                local s = assert(rt:stream_x("stream 2 3", { window = w }))
+                local t = {}
+                for c in s:chunks() do t[#t + 1] = c end
+                ngx.say(table.concat(t, ","), " ", s.err)
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+0:c,1:c,end eof
+0:c,1:c,end eof
+0:c,1:c,end eof
+0:c,1:c,end eof
+0:c,1:c,end eof
+live: 0

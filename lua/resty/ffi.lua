@@ -83,6 +83,8 @@ local DEFAULT_TIMEOUT_MS = 60000
 -- Responses from this size on become Lua strings under pcall (LuaJIT's limit is 2 GiB).
 local LARGE_RESPONSE = 64 * 1024 * 1024
 local DEFAULT_MAX_QUEUE = 65536
+-- The largest stream window (2^53 bytes, a double's exact integers: in effect, none).
+local MAX_WINDOW = 2 ^ 53
 -- sema_wait takes an int of milliseconds: "no timeout" is the largest one (24.8 days).
 local NO_TIMEOUT_MS = 2147483647
 local FLAG_GLOBAL = 1
@@ -236,6 +238,14 @@ local function prepare(self, req, opts, what)
             error("bad argument #2 to runtime " .. what
                   .. " (window: a number of bytes >= 1 expected, got " .. tostring(window) .. ")",
                   3)
+        end
+        if window then
+            -- A size_t from a double: beyond 2^64 LuaJIT's conversion gives 0, which the
+            -- module reads as "not a stream". 2^53 bytes is as good as no bound.
+            window = floor(window)
+            if window > MAX_WINDOW then
+                window = MAX_WINDOW
+            end
         end
     end
 
