@@ -173,6 +173,7 @@ unsafe fn set_err(err: *mut *const c_char, msg: &'static str) {
         ("exists", c"exists"),
         ("not found", c"not found"),
         ("not a number", c"not a number"),
+        ("worker exiting", c"worker exiting"),
         ("no lua_shared_dict of that name in nginx.conf", c"no lua_shared_dict of that name in nginx.conf"),
         (
             "lua-nginx-module's shared dictionary functions are not in this process",

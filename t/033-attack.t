@@ -4,6 +4,12 @@
 use lib '.';
 use t::TestFFI 'no_plan';
 
+# (t::TestFFI's default, named for the blocks that add to it)
+our $HttpConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block { require "resty_ffi" }
+_EOC_
+
 no_long_string();
 run_tests();
 
@@ -155,3 +161,100 @@ GET /t
 0:c,1:c,end eof
 0:c,1:c,end eof
 live: 0
+
+
+
+=== TEST 6: workers exit (reload, quit) while runtime threads change a shared dict without pause: the gate stops them first, the zone stays sound
+--- http_config eval
+$::HttpConfig . q{
+    init_by_lua_block {
+        -- The inner nginx: two workers, each with two runtime threads storing, deleting and
+        -- counting in one zone that outlives the workers across the reload.
+        package.loaded.inner_conf = [[
+$TEST_NGINX_LOAD_MODULE_LINES
+user root;
+worker_processes 2;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict hammer 2m;
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        ngx.timer.at(0, function()
+            local rt = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_test.so")
+            ngx.log(ngx.NOTICE, "hammer: ", select(2, rt:call("dict_hammer hammer 2")))
+        end)
+    }
+    server {
+        listen 127.0.0.1:PORT reuseport;
+        location = /count {
+            content_by_lua_block {
+                local d = ngx.shared.hammer
+                -- Walks the whole tree: a half-updated one shows here.
+                local keys = d:get_keys(0)
+                local bytes = 0
+                for _, k in ipairs(keys) do
+                    local v = d:get(k)
+                    if type(v) == "string" then bytes = bytes + #v end
+                end
+                ngx.print(d:get("hammered") or 0)
+            }
+        }
+    }
+}
+]]
+    }
+}
+--- config
+    location = /t {
+        content_by_lua_block {
+            package.path = "$TEST_NGINX_LUA_DIR/../t/lib/?.lua;" .. package.path
+            local inner_nginx = require "inner_nginx"
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner-shdict-exit",
+                                          package.loaded.inner_conf, 20350, "$TEST_NGINX_BINARY")
+            assert(inner:start())
+            local function count()
+                return tonumber(inner_nginx.sh("curl -s -m 5 http://127.0.0.1:20350/count")) or 0
+            end
+            local function hammering()
+                local from = count()
+                return inner_nginx.wait_for(function() return count() > from + 1000 end)
+            end
+            ngx.say("hammering: ", hammering())
+            for i = 1, 2 do
+                local old = inner:workers()
+                inner:signal("HUP")
+                ngx.say("reload ", i, ": old workers exited: ", inner_nginx.wait_for(function()
+                    for _, pid in ipairs(old) do
+                        if inner_nginx.alive(pid) then return false end
+                    end
+                    return true
+                end, 100))
+                ngx.say("hammering: ", hammering())
+            end
+            ngx.say("nginx stopped after quit: ", inner:stop("QUIT"))
+            local log = inner:error_log()
+            -- 6 workers exited, each with 2 threads (a thread may be killed before it
+            -- writes its line: exit follows the gate at once).
+            ngx.say("threads stopped by the gate: ",
+                    inner_nginx.count(log, "dict_hammer stopped: worker exiting") > 0)
+            ngx.say("exited with code 0: ", inner_nginx.count(log, "worker process %d+ exited with code 0"))
+            ngx.say("alerts, crashes: ", inner:alerts())
+        }
+    }
+--- request
+GET /t
+--- response_body
+hammering: true
+reload 1: old workers exited: true
+hammering: true
+reload 2: old workers exited: true
+hammering: true
+nginx stopped after quit: true
+threads stopped by the gate: true
+exited with code 0: 6
+alerts, crashes: 0
+--- timeout: 60

@@ -25,6 +25,7 @@
 //! | `dict_incr <dict> <key> <delta> [init]` | `value N`, `declined <why>`, `error <why>` |
 //! | `dict_ttl <dict> <key>` | ms left, 0 never expires, -1 not there |
 //! | `dict_incr_many <dict> <key> <n> <threads>` | threads each add 1 n times (on threads of their own); `done` |
+//! | `dict_hammer <dict> <threads>` | rc 0 `started` at once; threads store, incr and look the zone up in a loop until an operation fails with `worker exiting`, then each writes `ffi_test: dict_hammer stopped: worker exiting` to stderr (nginx's error.log) |
 //! | `stream <n> <size>`     | (a stream call) n chunks `<i>:` + filler to size, then `end` |
 //! | `stream_fail <n>`       | n chunks, then rc 7 `went wrong` |
 //! | `stream_total <bytes> <chunk>` | bytes in chunks, then `waited=N` (sends that found the window full) |
@@ -288,6 +289,59 @@ fn dict_incr_many(rest: &[u8]) -> Vec<u8> {
         }
     }
     b"done".to_vec()
+}
+
+/// `dict_hammer <dict> <threads>`: threads that change the zone's tree (stores of varying
+/// sizes, deletes, incr) and look it up by name, without pause, until the module says the
+/// worker is exiting: what a worker's exit must not cut in half.
+fn dict_hammer(rest: &[u8]) -> Vec<u8> {
+    let (name, threads) = split(rest);
+    let (name, threads) = (name.to_vec(), num(threads).max(1));
+    for t in 0..threads {
+        let name = name.clone();
+        thread::spawn(move || {
+            let value = vec![b'v'; 300];
+            for i in 0usize.. {
+                let d = match dict(&name) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("ffi_test: dict_hammer stopped: {e}");
+                        return;
+                    }
+                };
+                let key = format!("h{t}:{}", i % 500);
+                let (mut forcible, mut err) = (0, std::ptr::null());
+                let len = if i % 7 == 0 { 0 } else { i % value.len() };
+                // SAFETY: every buffer is ours.
+                let rc = unsafe {
+                    ngx_http_resty_ffi_shdict_store(
+                        d.0,
+                        0,
+                        key.as_ptr().cast(),
+                        key.len(),
+                        if len == 0 { 0 } else { 4 },
+                        value.as_ptr().cast(),
+                        len,
+                        0.0,
+                        0,
+                        0,
+                        &mut forcible,
+                        &mut err,
+                    )
+                };
+                if rc < 0 && err_text(err) == "worker exiting" {
+                    eprintln!("ffi_test: dict_hammer stopped: worker exiting");
+                    return;
+                }
+                let counted = dict_incr(&[&name[..], b" hammered 1 0"].concat());
+                if counted.starts_with(b"error worker exiting") {
+                    eprintln!("ffi_test: dict_hammer stopped: worker exiting");
+                    return;
+                }
+            }
+        });
+    }
+    b"started".to_vec()
 }
 
 /// `dict_ttl <dict> <key>`: ms left (0: never expires), -1: not there.
@@ -615,6 +669,7 @@ fn handle(task: Ptr, held: &Held) {
         b"dict_store" => respond(task, 0, &dict_store(rest)),
         b"dict_incr" => respond(task, 0, &dict_incr(rest)),
         b"dict_ttl" => respond(task, 0, &dict_ttl(rest)),
+        b"dict_hammer" => respond(task, 0, &dict_hammer(rest)),
         b"dict_incr_many" => {
             let rest = rest.to_vec();
             thread::spawn(move || respond(task, 0, &dict_incr_many(&rest)));
