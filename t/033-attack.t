@@ -258,3 +258,36 @@ threads stopped by the gate: true
 exited with code 0: 6
 alerts, crashes: 0
 --- timeout: 60
+
+
+
+=== TEST 7: streams dropped unread in a long-lived request or timer are closed by the GC: no runtime thread sends into them for ever
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local before = tonumber(select(2, rt:call("streams_cancelled")))
+            for i = 1, 50 do
+                local s = assert(rt:stream_x("stream_until_cancel 100", { window = 100 }))
+                for chunk in s:chunks() do
+                    break   -- a loop left early: the stream is garbage now
+                end
+            end
+            collectgarbage()
+            collectgarbage()
+            local ok = false
+            for _ = 1, 100 do
+                ngx.sleep(0.02)
+                if require("resty_ffi").live_tasks() == 0 then ok = true break end
+            end
+            ngx.say("all freed while the request goes on: ", ok)
+            ngx.say("the runtime saw them cancelled: ",
+                    tonumber(select(2, rt:call("streams_cancelled"))) - before)
+        }
+    }
+--- request
+GET /t
+--- response_body
+all freed while the request goes on: true
+the runtime saw them cancelled: 50
+--- timeout: 20

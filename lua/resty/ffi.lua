@@ -440,7 +440,17 @@ local function stream(self, req, opts)
     if task == nil then
         return nil, ffi_str(err, errlen[0])
     end
-    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms, r = r }, Stream)
+    -- A stream dropped unread (a loop over s:chunks() left early, in a request or timer
+    -- that goes on) would keep the runtime sending into a full window until its request
+    -- ends, holding a runtime thread: the GC closes it. The finalizer holds only the
+    -- handle, which is refused once the task is freed (read to its end, or closed).
+    local anchor = ffi_gc(ffi_new("char[1]"), function()
+        if resty_ffi_abandon(task) == 1 then
+            resty_ffi_finish(task)   -- answered, never read
+        end
+    end)
+    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms, r = r,
+                          anchor = anchor }, Stream)
 end
 
 
