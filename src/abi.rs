@@ -480,6 +480,12 @@ fn send_chunk(task: *mut c_void, buf: *const c_char, len: usize, block: bool) ->
     let Some(stream) = task.stream() else {
         return -1;
     };
+    // Still the task this handle names? A runtime answering on another thread meanwhile (it
+    // must not) lets the worker free the slot and a new stream call take it: the stream just
+    // read would be that call's, and the chunk would land in another caller's answer.
+    if !task.is_taken() {
+        return -1;
+    }
     if block && worker::on_worker_thread() {
         return -1;
     }
