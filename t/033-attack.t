@@ -291,3 +291,27 @@ GET /t
 all freed while the request goes on: true
 the runtime saw them cancelled: 50
 --- timeout: 20
+
+
+
+=== TEST 8: a chunk too large for a Lua string (2 GiB - 1): nil and a message, the stream closed, all freed
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local s = assert(rt:stream_x("stream_big 2147483647"))
+            ngx.say(s:read())
+            ngx.say(s:read())
+            ngx.sleep(0.1)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+            ngx.say(rt:call("echo still fine"))
+        }
+    }
+--- request
+GET /t
+--- response_body
+nilchunk of 2147483647 bytes does not fit in a Lua string: string length overflow
+nilchunk of 2147483647 bytes does not fit in a Lua string: string length overflow
+live: 0
+truestill fine
+--- timeout: 60

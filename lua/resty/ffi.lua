@@ -364,7 +364,20 @@ function Stream:read()
         local len = get_size_ptr()
         local rc = resty_ffi_stream_next(task, pchunk, len)
         if rc == 1 then
-            return ffi_str(pchunk[0], len[0])
+            local n = tonumber(len[0])
+            if n < LARGE_RESPONSE then
+                return ffi_str(pchunk[0], n)
+            end
+            -- As for an answer: a chunk may be too large for a Lua string, or for memory.
+            local ok, chunk = pcall(ffi_str, pchunk[0], n)
+            if ok then
+                return chunk
+            end
+            -- The chunk is lost: the stream cannot go on whole.
+            self:close()
+            self.err = "chunk of " .. n .. " bytes does not fit in a Lua string: "
+                       .. tostring(chunk)
+            return nil, self.err
         end
         if rc == 2 then
             self.task = nil

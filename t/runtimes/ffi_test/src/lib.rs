@@ -32,6 +32,7 @@
 //! | `stream_until_cancel <size>` | chunks every ms until the caller is gone (counted) |
 //! | `stream_until_cancel_mark <dict> <key> <size>` | as `stream_until_cancel`, and once a send sees the caller gone adds 1 to the shared dictionary's key (init 0): a mark that outlives the worker |
 //! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
+//! | `stream_big <n>`        | (a stream call) one chunk of n `z` bytes, then `end` (a cancelled send answers `cancelled`) |
 //! | `stream_then_send`      | (a stream call) `one`, the answer `end`, then a send on the answered task (kept for `late_send`) |
 //! | `send_misuse`           | rc 0, `send=N try_send=M`: both on a plain call |
 //! | `late_send`             | rc 0, what the send after `stream_then_send`'s answer returned |
@@ -461,6 +462,15 @@ fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
                 thread::sleep(Duration::from_millis(1));
             }
         }
+        // `stream_big <n>`: one chunk of n bytes (larger than a Lua string can be), then "end".
+        b"stream_big" => {
+            let chunk = vec![b'z'; num(rest)];
+            if send(task, &chunk) != 0 {
+                return respond(task, 0, b"cancelled");
+            }
+            drop(chunk);
+            respond(task, 0, b"end");
+        }
         // `stream_then_send`: a chunk, the answer, then a send on the answered task (a
         // misbehaving runtime): the module must refuse it (-1) and deliver nothing more.
         b"stream_then_send" => {
@@ -645,7 +655,8 @@ fn handle(task: Ptr, held: &Held) {
         | b"stream_until_cancel"
         | b"stream_until_cancel_mark"
         | b"stream_slow"
-        | b"stream_then_send" => {
+        | b"stream_then_send"
+        | b"stream_big" => {
             let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
             thread::spawn(move || stream_command(task, &cmd, &rest));
         }
