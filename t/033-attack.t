@@ -302,7 +302,11 @@ the runtime saw them cancelled: 50
             local s = assert(rt:stream_x("stream_big 2147483647"))
             ngx.say(s:read())
             ngx.say(s:read())
-            ngx.sleep(0.1)
+            -- (the runtime answers once its 2 GiB send returned: wait for it)
+            for _ = 1, 500 do
+                if require("resty_ffi").live_tasks() == 0 then break end
+                ngx.sleep(0.02)
+            end
             ngx.say("live: ", require("resty_ffi").live_tasks())
             ngx.say(rt:call("echo still fine"))
         }
@@ -315,3 +319,83 @@ nilchunk of 2147483647 bytes does not fit in a Lua string: string length overflo
 live: 0
 truestill fine
 --- timeout: 60
+
+
+
+=== TEST 9: reload and quit while wrk drives streams (read to the end, closed early, dropped unread) and runtime shared-dict calls on two workers
+--- http_config eval
+$::HttpConfig . q{
+    init_by_lua_block {
+        package.loaded.inner_conf = [[
+$TEST_NGINX_LOAD_MODULE_LINES
+user root;
+worker_processes 2;
+worker_shutdown_timeout 2s;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict counts 1m;
+    init_worker_by_lua_block { require "resty_ffi" }
+    server {
+        listen 127.0.0.1:PORT reuseport;
+        location = /mix {
+            content_by_lua_block {
+                local rt = ngx.load_ffi("$TEST_NGINX_LIB_DIR/libffi_test.so", "threads=2")
+                local s = rt:stream_x("stream 20 300", { window = 600 })
+                local n = 0
+                for _ in s:chunks() do n = n + 1 end
+                local s2 = rt:stream_x("stream_until_cancel 50", { window = 100 })
+                s2:read()
+                if ngx.worker.pid() % 2 == 0 then s2:close() end   -- else dropped unread
+                local ok, res = rt:call("dict_incr counts mix 1 0")
+                ngx.say(n, " ", s.err, " ", ok and res or "failed")
+            }
+        }
+    }
+}
+]]
+    }
+}
+--- config
+    location = /t {
+        content_by_lua_block {
+            package.path = "$TEST_NGINX_LUA_DIR/../t/lib/?.lua;" .. package.path
+            local inner_nginx = require "inner_nginx"
+            local inner = inner_nginx.new(ngx.config.prefix() .. "html/inner-stream-load",
+                                          package.loaded.inner_conf, 20351, "$TEST_NGINX_BINARY")
+            assert(inner:start())
+            ngx.sleep(0.3)
+            ngx.say("one: ", inner_nginx.sh("curl -s -m 5 http://127.0.0.1:20351/mix"))
+            inner:wrk("/mix", 32, 4)
+            ngx.sleep(1)
+            local old = inner:workers()
+            inner:signal("HUP")
+            ngx.say("old workers exited after reload: ", inner_nginx.wait_for(function()
+                for _, pid in ipairs(old) do
+                    if inner_nginx.alive(pid) then return false end
+                end
+                return true
+            end, 50))
+            ngx.sleep(0.5)
+            ngx.say("nginx stopped after quit: ", inner:stop("QUIT"))
+            ngx.sleep(3)   -- let wrk end
+            ngx.say("alerts, crashes: ", inner:alerts(true))
+            ngx.say("workers exited cleanly: ",
+                    inner_nginx.count(inner:error_log(), "worker process %d+ exited with code 0"))
+            ngx.say("wrk drove streams: ", inner:wrk_requests() > 100)
+        }
+    }
+--- request
+GET /t
+--- response_body
+one: 21 eof value 1
+
+old workers exited after reload: true
+nginx stopped after quit: true
+alerts, crashes: 0
+workers exited cleanly: 4
+wrk drove streams: true
+--- timeout: 40
