@@ -399,3 +399,47 @@ alerts, crashes: 0
 workers exited cleanly: 4
 wrk drove streams: true
 --- timeout: 40
+
+
+
+=== TEST 10: the newer ABI functions refuse wrong handles and arguments (NULL, small, far off, stale, on the stack; NULL names, buffers, dicts); stray answers are dropped; a reserved rc reaches Lua as is
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            rt:call("abi_garbage")
+            local ok, res = rt:call("abi_garbage")
+            for item in res:gmatch("%S+") do ngx.say(item) end
+            ngx.say(rt:call("error -5 runtime says cancelled"))
+            ngx.say(rt:call("error -99 reserved"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+null=1,0,0,-1,-1,true
+one=1,0,0,-1,-1,true
+max=1,0,0,-1,-1,true
+far=1,0,0,-1,-1,true
+stack=1,0,0,-1,-1,true
+stale=1,0,0,-1,-1,true
+own_null_buf=-1
+cancel_poll=-1,-1,-1,-1
+zones=true,true
+err=no
+lua_shared_dict
+of
+that
+name
+in
+nginx.conf
+null_dict=-1,-1
+false-5runtime says cancelled
+false-99reserved
+live: 0
+--- error_log
+dropped
+--- no_error_log
+[alert]
+[crit]

@@ -26,6 +26,7 @@
 //! | `dict_ttl <dict> <key>` | ms left, 0 never expires, -1 not there |
 //! | `dict_incr_many <dict> <key> <n> <threads>` | threads each add 1 n times (on threads of their own); `done` |
 //! | `dict_hammer <dict> <threads>` | rc 0 `started` at once; threads store, incr and look the zone up in a loop until an operation fails with `worker exiting`, then each writes `ffi_test: dict_hammer stopped: worker exiting` to stderr (nginx's error.log) |
+//! | `abi_garbage`           | rc 0, what the newer ABI functions answer for handles and arguments that are wrong (NULL, small integers, stale, far off, NULL/empty names, NULL buffers), one `name=value` per call |
 //! | `stream <n> <size>`     | (a stream call) n chunks `<i>:` + filler to size, then `end` |
 //! | `stream_fail <n>`       | n chunks, then rc 7 `went wrong` |
 //! | `stream_total <bytes> <chunk>` | bytes in chunks, then `waited=N` (sends that found the window full) |
@@ -345,6 +346,82 @@ fn dict_hammer(rest: &[u8]) -> Vec<u8> {
     b"started".to_vec()
 }
 
+/// The previous `abi_garbage` task's handle: stale by the time the next one runs.
+static LAST_GARBAGE_TASK: AtomicUsize = AtomicUsize::new(0);
+
+/// `abi_garbage`: the newer ABI functions with wrong handles and arguments; none may crash,
+/// each must refuse. Answers `name=value ...`.
+fn abi_garbage(task: Ptr, tq: Ptr) -> Vec<u8> {
+    let stale = LAST_GARBAGE_TASK.swap(task.0 as usize, Ordering::SeqCst);
+    let mut handles: Vec<(&str, *mut c_void)> = vec![
+        ("null", std::ptr::null_mut()),
+        ("one", 1 as *mut c_void),
+        ("max", usize::MAX as *mut c_void),
+        ("far", (task.0 as usize ^ (1 << 45)) as *mut c_void),
+        ("stack", &stale as *const usize as *mut c_void),
+    ];
+    if stale != 0 {
+        handles.push(("stale", stale as *mut c_void));
+    }
+    let mut out = Vec::new();
+    for (name, h) in handles {
+        // SAFETY: the module must accept any value as a handle.
+        let r = unsafe {
+            (
+                ngx_http_resty_ffi_task_cancelled(h),
+                ngx_http_resty_ffi_task_deadline(h),
+                ngx_http_resty_ffi_task_streaming(h),
+                ngx_http_resty_ffi_task_send(h, b"x".as_ptr().cast(), 1),
+                ngx_http_resty_ffi_task_try_send(h, std::ptr::null(), 0),
+                ngx_http_lua_ffi_get_req(h, std::ptr::null_mut()).is_null(),
+            )
+        };
+        out.push(format!("{name}={},{},{},{},{},{}", r.0, r.1, r.2, r.3, r.4, r.5));
+        // A stray answer: dropped (and counted), never delivered.
+        // SAFETY: as above; a malloc()ed answer the module frees.
+        unsafe {
+            let p = libc::malloc(4).cast::<c_char>();
+            std::ptr::copy_nonoverlapping(b"bad\0".as_ptr().cast(), p, 4);
+            ngx_http_lua_ffi_respond(h, 0, p, 0);
+        }
+    }
+    // This task's own: a plain call, so send is refused; a NULL buffer with a length too.
+    // SAFETY: the task is ours until answered.
+    out.push(format!("own_null_buf={}", unsafe { ngx_http_resty_ffi_task_try_send(task.0, std::ptr::null(), 5) }));
+    let mut tasks = [std::ptr::null_mut::<c_void>(); 2];
+    // SAFETY: bad arguments the module must refuse without blocking.
+    let cp = unsafe {
+        (
+            ngx_http_resty_ffi_cancel_poll(std::ptr::null_mut(), tasks.as_mut_ptr(), 2),
+            ngx_http_resty_ffi_cancel_poll(tq.0, std::ptr::null_mut(), 2),
+            ngx_http_resty_ffi_cancel_poll(tq.0, tasks.as_mut_ptr(), 0),
+            ngx_http_resty_ffi_cancel_poll(tq.0, tasks.as_mut_ptr(), -1),
+        )
+    };
+    out.push(format!("cancel_poll={},{},{},{}", cp.0, cp.1, cp.2, cp.3));
+    let mut err: *const c_char = std::ptr::null();
+    // SAFETY: a NULL name with a length, an empty name, a NULL err.
+    let zones = unsafe {
+        (
+            ngx_http_resty_ffi_shdict(std::ptr::null(), 5, &mut err).is_null(),
+            ngx_http_resty_ffi_shdict(b"x".as_ptr().cast(), 0, std::ptr::null_mut()).is_null(),
+        )
+    };
+    out.push(format!("zones={},{} err={}", zones.0, zones.1, err_text(err)));
+    // SAFETY: a NULL dict: refused.
+    let nulls = unsafe {
+        (
+            ngx_http_resty_ffi_shdict_ttl(std::ptr::null_mut(), b"k".as_ptr().cast(), 1),
+            ngx_http_resty_ffi_shdict_store(
+                std::ptr::null_mut(), 0, b"k".as_ptr().cast(), 1, 4, std::ptr::null(), 0, 0.0, 0, 0,
+                std::ptr::null_mut(), std::ptr::null_mut(),
+            ),
+        )
+    };
+    out.push(format!("null_dict={},{}", nulls.0, nulls.1));
+    out.join(" ").into_bytes()
+}
+
 /// `dict_ttl <dict> <key>`: ms left (0: never expires), -1: not there.
 fn dict_ttl(rest: &[u8]) -> Vec<u8> {
     let (name, key) = split(rest);
@@ -565,7 +642,7 @@ fn num(b: &[u8]) -> usize {
 /// Tasks handed to `handle` so far.
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
-fn handle(task: Ptr, held: &Held) {
+fn handle(task: Ptr, held: &Held, tq: Ptr) {
     HANDLED.fetch_add(1, Ordering::SeqCst);
     let mut len: c_int = 0;
     // SAFETY: the task is live until answered; the request has `len` bytes.
@@ -681,6 +758,7 @@ fn handle(task: Ptr, held: &Held) {
         b"dict_incr" => respond(task, 0, &dict_incr(rest)),
         b"dict_ttl" => respond(task, 0, &dict_ttl(rest)),
         b"dict_hammer" => respond(task, 0, &dict_hammer(rest)),
+        b"abi_garbage" => respond(task, 0, &abi_garbage(task, tq)),
         b"dict_incr_many" => {
             let rest = rest.to_vec();
             thread::spawn(move || respond(task, 0, &dict_incr_many(&rest)));
@@ -753,7 +831,7 @@ fn serve(tq: Ptr, held: Arc<Held>) {
         if task.is_null() {
             break;
         }
-        handle(Ptr(task), &held);
+        handle(Ptr(task), &held, tq);
     }
     // Unloaded: answer what was held back, as an async runtime would.
     let held: Vec<_> = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
