@@ -707,7 +707,7 @@ pub enum StreamNext {
 
 /// Lua side: the next chunk of a stream call's answer, or what to do instead.
 pub fn stream_next(task: TaskPtr) -> Option<StreamNext> {
-    with(|_| {
+    with(|w| {
         let stream = task.stream()?;
         // SAFETY: worker thread.
         let side = unsafe { task.side() };
@@ -717,7 +717,11 @@ pub fn stream_next(task: TaskPtr) -> Option<StreamNext> {
         }
         side.chunk = Vec::new();
         match side.waiter {
-            Waiter::Waiting if side.reader_waiting => Some(StreamNext::Busy),
+            // (A reader killed while it waited left the semaphore: not busy any more.)
+            // SAFETY: a Waiting task's semaphore is ours and live; worker thread.
+            Waiter::Waiting if side.reader_waiting && unsafe { w.lua.count(side.sem) } < 0 => {
+                Some(StreamNext::Busy)
+            }
             Waiter::Waiting => {
                 side.reader_waiting = true;
                 Some(StreamNext::Wait)

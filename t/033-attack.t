@@ -443,3 +443,29 @@ dropped
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 11: a light thread killed while it waits in read(): the stream reads on from another
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local s = assert(rt:stream_x("stream_slow 300", { timeout = 2000 }))
+            ngx.say(s:read())
+            local th = ngx.thread.spawn(function() return s:read() end)
+            ngx.sleep(0.01)
+            ngx.say("killed: ", ngx.thread.kill(th))
+            ngx.say(s:read())
+            ngx.say(s:read())
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+first
+killed: 1
+second
+nileof
+live: 0
