@@ -469,3 +469,29 @@ killed: 1
 second
 nileof
 live: 0
+
+
+
+=== TEST 12: metrics.enable refuses intervals that are not a sane number of seconds (NaN made a timer that never fired)
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict m 1m;
+    init_worker_by_lua_block { require "resty_ffi" }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local m = require "resty.ffi.metrics"
+            for _, every in ipairs({ 0/0, math.huge, -1, 0, "1" }) do
+                local ok, err = pcall(m.enable, "m", every)
+                ngx.say(ok, " ", (tostring(err):gsub("^.-: ", "")))
+            end
+        }
+    }
+--- request
+GET /t
+--- response_body
+false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got nan)
+false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got inf)
+false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got -1)
+false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 0)
+false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 1)
