@@ -495,3 +495,32 @@ false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got inf
 false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got -1)
 false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 0)
 false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 1)
+
+
+
+=== TEST 13: a stream kept in a module-level table after its request ended: a later request's read and close are refused or see it closed; nothing waits, nothing leaks
+--- config
+    location = /open {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            package.loaded.kept_stream = assert(rt:stream_x("stream_until_cancel 10", { window = 10 }))
+            ngx.say(package.loaded.kept_stream:read())
+        }
+    }
+    location = /later {
+        content_by_lua_block {
+            local s = package.loaded.kept_stream
+            local c, err = s:read()
+            ngx.say("read: ", c, " ", err == "closed" or err == "stream opened by another request (read it where it was opened)")
+            ngx.say("close: ", s:close())
+            for _ = 1, 100 do
+                if require("resty_ffi").live_tasks() == 0 then break end
+                ngx.sleep(0.02)
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request eval
+["GET /open", "GET /later"]
+--- response_body eval
+["0:cdefghij\n", "read: nil true\nclose: true\nlive: 0\n"]
