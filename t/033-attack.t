@@ -524,3 +524,46 @@ false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 1)
 ["GET /open", "GET /later"]
 --- response_body eval
 ["0:cdefghij\n", "read: nil true\nclose: true\nlive: 0\n"]
+
+
+
+=== TEST 14: huge keys and values from a runtime: refused as for Lua ("key too long", "no memory"), the zone intact
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict d 1m;
+    init_worker_by_lua_block { require "resty_ffi" }
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local function say(cmd, label)
+                local ok, res = rt:call(cmd)
+                ngx.say(label, " -> ", res)
+            end
+            local k64 = string.rep("k", 65535)
+            say("dict_store d 0 " .. k64 .. " string 0 0 v", "65535-byte key")
+            say("dict_get d " .. k64, "get it")
+            say("dict_store d 0 " .. k64 .. "k string 0 0 v", "65536-byte key")
+            say("dict_get d " .. k64 .. "k", "get")
+            say("dict_incr d " .. k64 .. "k 1 0", "incr")
+            say("dict_ttl d " .. k64 .. "k", "ttl")
+            say("dict_store d 0 big string 0 0 " .. string.rep("v", 2 * 1024 * 1024), "2 MiB value, set")
+            say("dict_store d 4 big string 0 0 " .. string.rep("v", 2 * 1024 * 1024), "2 MiB value, safe_set")
+            say("dict_store d 0 small string 0 0 fine", "then")
+            -- (the failed set evicted what it could, as Lua's own set does: the big key went)
+            ngx.say("Lua reads: ", ngx.shared.d:get("small"), " ", ngx.shared.d:get(k64))
+        }
+    }
+--- request
+GET /t
+--- response_body
+65535-byte key -> stored
+get it -> string v flags=0
+65536-byte key -> error key too long
+get -> error key too long
+incr -> error key too long
+ttl -> -1
+2 MiB value, set -> error no memory
+2 MiB value, safe_set -> error no memory
+then -> stored
+Lua reads: fine nil
