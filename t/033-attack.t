@@ -567,3 +567,83 @@ ttl -> -1
 2 MiB value, safe_set -> error no memory
 then -> stored
 Lua reads: fine nil
+
+
+
+=== TEST 15: calls and stream reads from the remaining odd places: a __gc finalizer, an xpcall handler, coroutine.wrap, set_by_lua, header_filter, log, init_worker, ngx.timer.every
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    lua_shared_dict seen 1m;
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        local rt = ngx.load_ffi("ffi_test")
+        ngx.shared.seen:set("init_worker", tostring(select(2, rt:call("echo x"))))
+        local n = 0
+        ngx.timer.every(0.01, function(premature)
+            n = n + 1
+            if premature or n > 2 then return end
+            local s = rt:stream_x("stream 2 3")
+            local t = {}
+            for c in s:chunks() do t[#t + 1] = c end
+            ngx.shared.seen:set("every" .. n, select(2, rt:call("echo e")) .. " " .. table.concat(t, ","))
+        end)
+    }
+--- config
+    location = /t {
+        set_by_lua_block $set {
+            return tostring(select(2, ngx.load_ffi("ffi_test"):call("echo s")))
+        }
+        header_filter_by_lua_block {
+            ngx.shared.seen:set("header_filter", tostring(select(2, ngx.load_ffi("ffi_test"):call("echo h"))))
+        }
+        log_by_lua_block {
+            ngx.shared.seen:set("log", tostring(select(2, ngx.load_ffi("ffi_test"):call("echo l"))))
+        }
+        content_by_lua_block {
+            local ffi = require "ffi"
+            local rt = ngx.load_ffi("ffi_test")
+            local from_gc
+            do
+                local p = ffi.gc(ffi.new("int[1]"), function() from_gc = select(2, rt:call("echo g")) end)
+                p = nil
+            end
+            collectgarbage()
+            collectgarbage()
+            ngx.say("__gc: ", from_gc)
+            ngx.say("xpcall handler: ", select(2, xpcall(error, function()
+                return select(2, rt:call("echo h"))
+            end)))
+            ngx.say("coroutine.wrap: ", select(2, coroutine.wrap(function() return rt:call("echo w") end)()))
+            local s = rt:stream_x("stream 2 3")
+            ngx.say("stream read in coroutine.wrap: ", coroutine.wrap(function() return s:read() end)())
+            ngx.say("set_by_lua: ", ngx.var.set)
+            for _ = 1, 100 do
+                if ngx.shared.seen:get("every2") then break end
+                ngx.sleep(0.01)
+            end
+            local seen = ngx.shared.seen
+            ngx.say("init_worker: ", seen:get("init_worker"))
+            ngx.say("timer.every: ", seen:get("every1"), " / ", seen:get("every2"))
+            ngx.say("header_filter: ", seen:get("header_filter"))
+        }
+    }
+    location = /after {
+        content_by_lua_block {
+            ngx.say("log: ", ngx.shared.seen:get("log"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request eval
+["GET /t", "GET /after"]
+--- response_body eval
+["__gc: cannot yield here: a runtime call cannot be made inside a C function (a string.gsub or table.sort callback, a metamethod called by a C function, the top level of a required module)
+xpcall handler: cannot yield here: a runtime call cannot be made inside a C function (a string.gsub or table.sort callback, a metamethod called by a C function, the top level of a required module)
+coroutine.wrap: w
+stream read in coroutine.wrap: 0:c
+set_by_lua: API disabled in the context of set (it cannot yield)
+init_worker: API disabled in the context of init_worker (it cannot yield)
+timer.every: e 0:c,1:c,end / e 0:c,1:c,end
+header_filter: API disabled in the context of header_filter (it cannot yield)
+", "log: API disabled in the context of log (it cannot yield)
+live: 0
+"]
