@@ -647,3 +647,34 @@ header_filter: API disabled in the context of header_filter (it cannot yield)
 ", "log: API disabled in the context of log (it cannot yield)
 live: 0
 "]
+
+
+
+=== TEST 16: eight runtime threads send on one stream task at once through a small window: every chunk arrives once, each thread's in order
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local s = assert(rt:stream_x("stream_senders 8 2000", { window = 64 }))
+            local next_i, n, bad = {}, 0, 0
+            for chunk in s:chunks() do
+                local t, i = chunk:match("^(%d+):(%d+)$")
+                if t then
+                    i = tonumber(i)
+                    if i ~= (next_i[t] or 0) then bad = bad + 1 end
+                    next_i[t] = i + 1
+                    n = n + 1
+                elseif chunk ~= "end" then
+                    bad = bad + 1
+                end
+            end
+            ngx.say("chunks: ", n, " out of order or foreign: ", bad, " end: ", s.err)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+chunks: 16000 out of order or foreign: 0 end: eof
+live: 0
+--- timeout: 30

@@ -34,6 +34,7 @@
 //! | `stream_until_cancel_mark <dict> <key> <size>` | as `stream_until_cancel`, and once a send sees the caller gone adds 1 to the shared dictionary's key (init 0): a mark that outlives the worker |
 //! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
 //! | `stream_big <n>`        | (a stream call) one chunk of n `z` bytes, then `end` (a cancelled send answers `cancelled`) |
+//! | `stream_senders <threads> <n>` | (a stream call) threads send n chunks `<t>:<i>` each, all at once on the one task; once all returned, `end` |
 //! | `stream_then_send`      | (a stream call) `one`, the answer `end`, then a send on the answered task (kept for `late_send`) |
 //! | `send_misuse`           | rc 0, `send=N try_send=M`: both on a plain call |
 //! | `late_send`             | rc 0, what the send after `stream_then_send`'s answer returned |
@@ -539,6 +540,26 @@ fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
                 thread::sleep(Duration::from_millis(1));
             }
         }
+        // `stream_senders <threads> <n>`: many threads send on one task at once.
+        b"stream_senders" => {
+            let (threads, n) = split(rest);
+            let (threads, n) = (num(threads), num(n));
+            let senders: Vec<_> = (0..threads)
+                .map(|t| {
+                    thread::spawn(move || {
+                        for i in 0..n {
+                            if send(task, format!("{t}:{i}").as_bytes()) != 0 {
+                                return;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for s in senders {
+                let _ = s.join();
+            }
+            respond(task, 0, b"end");
+        }
         // `stream_big <n>`: one chunk of n bytes (larger than a Lua string can be), then "end".
         b"stream_big" => {
             let chunk = vec![b'z'; num(rest)];
@@ -733,7 +754,8 @@ fn handle(task: Ptr, held: &Held, tq: Ptr) {
         | b"stream_until_cancel_mark"
         | b"stream_slow"
         | b"stream_then_send"
-        | b"stream_big" => {
+        | b"stream_big"
+        | b"stream_senders" => {
             let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
             thread::spawn(move || stream_command(task, &cmd, &rest));
         }
