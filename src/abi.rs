@@ -174,6 +174,9 @@ unsafe fn set_err(err: *mut *const c_char, msg: &'static str) {
         ("not found", c"not found"),
         ("not a number", c"not a number"),
         ("worker exiting", c"worker exiting"),
+        ("value is a list", c"value is a list"),
+        ("attempt to add or replace nil values", c"attempt to add or replace nil values"),
+        ("unsupported value type", c"unsupported value type"),
         ("no lua_shared_dict of that name in nginx.conf", c"no lua_shared_dict of that name in nginx.conf"),
         (
             "lua-nginx-module's shared dictionary functions are not in this process",

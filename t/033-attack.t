@@ -527,7 +527,7 @@ false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 1)
 
 
 
-=== TEST 14: huge keys and values from a runtime: refused as for Lua ("key too long", "no memory"), the zone intact
+=== TEST 14: huge keys and values from a runtime: refused as for Lua ("key too long", "no memory"), the zone intact; a list's get says so
 --- http_config
     lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
     lua_shared_dict d 1m;
@@ -550,6 +550,8 @@ false bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got 1)
             say("dict_store d 0 big string 0 0 " .. string.rep("v", 2 * 1024 * 1024), "2 MiB value, set")
             say("dict_store d 4 big string 0 0 " .. string.rep("v", 2 * 1024 * 1024), "2 MiB value, safe_set")
             say("dict_store d 0 small string 0 0 fine", "then")
+            ngx.shared.d:lpush("list", "a")
+            say("dict_get d list", "a Lua list")
             -- (the failed set evicted what it could, as Lua's own set does: the big key went)
             ngx.say("Lua reads: ", ngx.shared.d:get("small"), " ", ngx.shared.d:get(k64))
         }
@@ -566,6 +568,7 @@ ttl -> -1
 2 MiB value, set -> error no memory
 2 MiB value, safe_set -> error no memory
 then -> stored
+a Lua list -> error value is a list
 Lua reads: fine nil
 
 
