@@ -131,7 +131,8 @@ int ngx_http_resty_ffi_task_streaming(void *task);
 
 /* Sends a chunk (copied): 0 sent; RESTY_FFI_RC_CANCELLED the caller is gone (stop sending,
  * then answer the task); -1 not a stream task in your hands. Waits while the window is full
- * (never on nginx's thread: -1 there). */
+ * (never on nginx's thread: -1 there). An empty chunk (len 0) delivers nothing: it only
+ * tells whether the caller is still there. */
 int ngx_http_resty_ffi_task_send(void *task, const char *buf, size_t len);
 
 /* As ngx_http_resty_ffi_task_send, but 1 instead of waiting when the window is full. */

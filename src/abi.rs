@@ -497,8 +497,11 @@ fn send_chunk(task: *mut c_void, buf: *const c_char, len: usize, block: bool) ->
     let chunk = unsafe { bytes(buf, len) };
     match stream.send(chunk, block) {
         Sent::Sent => {
-            if let Some(done) = done_queue::get() {
-                done.push_chunk(task);
+            // (An empty chunk was not queued: nothing to tell the reader.)
+            if !chunk.is_empty() {
+                if let Some(done) = done_queue::get() {
+                    done.push_chunk(task);
+                }
             }
             0
         }

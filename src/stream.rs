@@ -54,7 +54,8 @@ impl Stream {
         self.chunks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runtime side: queues a copy of `chunk`. A chunk always fits into an empty window
+    /// Runtime side: queues a copy of `chunk` (an empty one is not queued: `Sent`, or
+    /// `Cancelled` if the caller is gone). A chunk always fits into an empty window
     /// (so one larger than the window still goes through, alone); otherwise waits for room
     /// (`block`) or says it would.
     pub fn send(&self, chunk: &[u8], block: bool) -> Sent {
@@ -62,6 +63,11 @@ impl Stream {
         loop {
             if c.cancelled {
                 return Sent::Cancelled;
+            }
+            // Nothing to send: nothing is queued (no window bounds empty chunks, so a runtime
+            // sending them in a loop would grow the queue without end).
+            if chunk.is_empty() {
+                return Sent::Sent;
             }
             if c.bytes == 0 || c.bytes + chunk.len() <= self.window {
                 break;
@@ -136,6 +142,17 @@ mod tests {
         assert_eq!(s.pop().as_deref(), Some(&b"789"[..]));
         assert_eq!(s.pop().as_deref(), Some(&b"abc"[..]));
         assert_eq!(s.pop(), None);
+    }
+
+    #[test]
+    fn empty_chunks_are_not_queued() {
+        let s = Stream::new(1);
+        for _ in 0..1000 {
+            assert_eq!(s.send(b"", true), Sent::Sent);
+        }
+        assert_eq!(s.pop(), None);
+        s.cancel();
+        assert_eq!(s.send(b"", false), Sent::Cancelled);
     }
 
     #[test]

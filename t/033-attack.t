@@ -681,3 +681,25 @@ GET /t
 chunks: 16000 out of order or foreign: 0 end: eof
 live: 0
 --- timeout: 30
+
+
+
+=== TEST 17: a runtime sending empty chunks without end (no window bounds them) queues nothing
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local s = assert(rt:stream_x("stream_empty 3000000", { window = 16 }))
+            ngx.sleep(0.5)   -- the runtime sends meanwhile; nothing may pile up
+            local n = 0
+            for chunk in s:chunks() do n = n + 1 end
+            ngx.say("chunks: ", n, " end: ", s.err)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+chunks: 1 end: eof
+live: 0
+--- timeout: 60

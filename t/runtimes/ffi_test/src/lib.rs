@@ -35,6 +35,7 @@
 //! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
 //! | `stream_big <n>`        | (a stream call) one chunk of n `z` bytes, then `end` (a cancelled send answers `cancelled`) |
 //! | `stream_senders <threads> <n>` | (a stream call) threads send n chunks `<t>:<i>` each, all at once on the one task; once all returned, `end` |
+//! | `stream_empty <n>`      | (a stream call) n empty sends (len 0, half with a NULL buffer), then `end` |
 //! | `stream_then_send`      | (a stream call) `one`, the answer `end`, then a send on the answered task (kept for `late_send`) |
 //! | `send_misuse`           | rc 0, `send=N try_send=M`: both on a plain call |
 //! | `late_send`             | rc 0, what the send after `stream_then_send`'s answer returned |
@@ -560,6 +561,17 @@ fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
             }
             respond(task, 0, b"end");
         }
+        // `stream_empty <n>`: n sends of nothing, which no window bounds.
+        b"stream_empty" => {
+            for i in 0..num(rest) {
+                let buf: *const c_char = if i % 2 == 0 { std::ptr::null() } else { b"".as_ptr().cast() };
+                // SAFETY: a zero-length chunk (NULL allowed).
+                if unsafe { ngx_http_resty_ffi_task_send(task.0, buf, 0) } != 0 {
+                    return respond(task, 0, b"cancelled");
+                }
+            }
+            respond(task, 0, b"end");
+        }
         // `stream_big <n>`: one chunk of n bytes (larger than a Lua string can be), then "end".
         b"stream_big" => {
             let chunk = vec![b'z'; num(rest)];
@@ -755,7 +767,8 @@ fn handle(task: Ptr, held: &Held, tq: Ptr) {
         | b"stream_slow"
         | b"stream_then_send"
         | b"stream_big"
-        | b"stream_senders" => {
+        | b"stream_senders"
+        | b"stream_empty" => {
             let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
             thread::spawn(move || stream_command(task, &cmd, &rest));
         }
