@@ -13,6 +13,11 @@ use std::time::Duration;
 /// The window a stream call gets unless it asks for another one.
 pub const DEFAULT_WINDOW: usize = 256 * 1024;
 
+/// What a queued chunk costs beyond its bytes (its `Vec` in the queue, the allocator's
+/// header and rounding, its event on the done-queue), counted against the window: without
+/// it, 1-byte chunks held some 80 times the window in memory (t/033 TEST 18).
+pub const CHUNK_COST: usize = 64;
+
 /// How often a waiting sender looks at its task's cancel flag on its own (a cancel also
 /// wakes it at once; this bounds the cost of a missed wake-up).
 const RECHECK: Duration = Duration::from_millis(100);
@@ -30,6 +35,7 @@ pub enum Sent {
 #[derive(Default)]
 struct Chunks {
     queue: VecDeque<Vec<u8>>,
+    /// What the queued chunks cost: their bytes plus `CHUNK_COST` each.
     bytes: usize,
     senders_waiting: usize,
     cancelled: bool,
@@ -69,7 +75,7 @@ impl Stream {
             if chunk.is_empty() {
                 return Sent::Sent;
             }
-            if c.bytes == 0 || c.bytes + chunk.len() <= self.window {
+            if c.bytes == 0 || c.bytes + cost(chunk) <= self.window {
                 break;
             }
             if !block {
@@ -83,7 +89,7 @@ impl Stream {
                 .unwrap_or_else(|e| e.into_inner().0);
             c.senders_waiting -= 1;
         }
-        c.bytes += chunk.len();
+        c.bytes += cost(chunk);
         c.queue.push_back(chunk.to_vec());
         Sent::Sent
     }
@@ -93,7 +99,7 @@ impl Stream {
         let (chunk, wake) = {
             let mut c = self.lock();
             let chunk = c.queue.pop_front()?;
-            c.bytes -= chunk.len();
+            c.bytes -= cost(&chunk);
             (chunk, c.senders_waiting > 0)
         };
         if wake {
@@ -114,10 +120,15 @@ impl Stream {
         self.room.notify_all();
     }
 
-    /// Bytes sent and not read yet (for tests).
+    /// What the chunks sent and not read yet cost (for tests).
     pub fn buffered(&self) -> usize {
         self.lock().bytes
     }
+}
+
+/// A chunk's share of the window.
+fn cost(chunk: &[u8]) -> usize {
+    chunk.len().saturating_add(CHUNK_COST)
 }
 
 #[cfg(test)]
@@ -127,10 +138,10 @@ mod tests {
 
     #[test]
     fn chunks_come_out_in_order_and_the_window_holds_senders() {
-        let s = Arc::new(Stream::new(10));
+        let s = Arc::new(Stream::new(10 + 2 * CHUNK_COST));
         assert_eq!(s.send(b"0123456", false), Sent::Sent);
         assert_eq!(s.send(b"789", false), Sent::Sent);
-        assert_eq!(s.send(b"x", false), Sent::WouldBlock, "10 of 10 bytes in flight");
+        assert_eq!(s.send(b"x", false), Sent::WouldBlock, "the window is full");
         let sender = {
             let s = s.clone();
             std::thread::spawn(move || s.send(b"abc", true))
@@ -160,7 +171,17 @@ mod tests {
         let s = Stream::new(4);
         assert_eq!(s.send(b"0123456789", false), Sent::Sent);
         assert_eq!(s.send(b"x", false), Sent::WouldBlock);
-        assert_eq!(s.buffered(), 10);
+        assert_eq!(s.buffered(), 10 + CHUNK_COST);
+    }
+
+    #[test]
+    fn each_chunk_costs_its_bookkeeping_too() {
+        let s = Stream::new(1000);
+        let mut sent = 0;
+        while s.send(b"x", false) == Sent::Sent {
+            sent += 1;
+        }
+        assert_eq!(sent, 1000 / (1 + CHUNK_COST));
     }
 
     #[test]

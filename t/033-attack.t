@@ -703,3 +703,42 @@ GET /t
 chunks: 1 end: eof
 live: 0
 --- timeout: 60
+
+
+
+=== TEST 18: 1-byte chunks: what waits for a slow reader stays within the window (each chunk's bookkeeping counts)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local function rss_kb()
+                for line in io.lines("/proc/self/status") do
+                    local kb = line:match("^VmRSS:%s+(%d+)")
+                    if kb then return tonumber(kb) end
+                end
+            end
+            local rt = ngx.load_ffi("ffi_test")
+            local before = rss_kb()
+            local ss = {}
+            for i = 1, 20 do
+                ss[i] = assert(rt:stream_x("stream_total 262144 1", { window = 262144 }))
+            end
+            -- The runtime fills every window while nobody reads.
+            ngx.sleep(1)
+            local grew = rss_kb() - before
+            -- 20 windows of 256 KiB are 5 MiB; 1-byte chunks used to take 80 times that.
+            ngx.say("20 full windows hold less than 20 MiB: ", grew < 20 * 1024, grew >= 20 * 1024 and (" (" .. grew .. " kB)") or "")
+            local n = 0
+            for i = 1, 20 do
+                for chunk in ss[i]:chunks() do n = n + #chunk end
+            end
+            ngx.say("bytes read: ", n > 20 * 262144)
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+20 full windows hold less than 20 MiB: true
+bytes read: true
+live: 0
+--- timeout: 120
