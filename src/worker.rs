@@ -870,7 +870,10 @@ impl Worker {
 
     fn check_pending_closes(&mut self) {
         self.pending_closes.retain(|p| {
-            let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited());
+            // Calls the runtime still holds are answered by its code, maybe on a thread it
+            // started for the call that has not called into the module yet (unrecorded).
+            let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited())
+                || p.queue.stats.live.get() > 0;
             if users_left && p.since.elapsed() < CLOSE_GIVE_UP {
                 return true;
             }
