@@ -183,3 +183,44 @@ live tasks: 0
 [crit]
 [emerg]
 exited on signal
+
+
+
+=== TEST 5: a C runtime's cancel_poll thread, started after libffi_init, lingers in the library after the unload: the library stays mapped until it exits
+--- config
+    location = /t {
+        content_by_lua_block {
+            local lib = "$TEST_NGINX_LIB_DIR/libffi_c_test.so"
+            local function mapped()
+                local f = assert(io.open("/proc/self/maps"))
+                local maps = f:read("*a")
+                f:close()
+                return maps:find("libffi_c_test.so", 1, true) ~= nil
+            end
+            local rt = assert(ngx.load_ffi(lib, nil, { unpin = true }))
+            ngx.say(rt:call("cancel_thread"))
+            ngx.sleep(0.05)
+            assert(rt:__unload())
+            ngx.sleep(0.3)
+            ngx.say("mapped while the thread lingers: ", mapped())
+            local gone = false
+            for _ = 1, 300 do
+                if not mapped() then gone = true break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("library unmapped after: ", gone)
+        }
+    }
+--- request
+GET /t
+--- response_body
+truestarted
+mapped while the thread lingers: true
+library unmapped after: true
+--- timeout: 20
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+exited on signal

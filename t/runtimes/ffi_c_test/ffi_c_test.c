@@ -7,6 +7,8 @@
  *   inits          how many times libffi_init ran in this copy of the library
  *   later <ms>     rc 0 "later", answered after ms by a thread started for the task (one
  *                  that never calls into the module before it answers)
+ *   cancel_thread  rc 0 "started": starts a thread (after libffi_init) that waits in
+ *                  cancel_poll until the unload, then stays 500 ms in the library's code
  *
  * With unpin, each copy is unmapped after unload, so `inits` starts at 1 again.
  */
@@ -50,6 +52,19 @@ static void *answer_later(void *arg)
     return NULL;
 }
 
+/* A cancellation listener started late; it lingers in the library after the unload. */
+static void *listen_cancels(void *tq)
+{
+    void *tasks[8];
+    struct timespec ts = { 0, 500 * 1000000L };
+
+    while (ngx_http_resty_ffi_cancel_poll(tq, tasks, 8) > 0) {
+        /* nothing held here is cancellable */
+    }
+    nanosleep(&ts, NULL);
+    return NULL;
+}
+
 static void *serve(void *tq)
 {
     void *held[MAX_HELD];
@@ -84,6 +99,15 @@ static void *serve(void *tq)
                 continue;
             }
             pthread_detach(t);
+        } else if (len == 13 && memcmp(req, "cancel_thread", 13) == 0) {
+            pthread_t t;
+
+            if (pthread_create(&t, NULL, listen_cancels, tq) != 0) {
+                ngx_http_lua_ffi_respond(task, 11, NULL, 0);
+                continue;
+            }
+            pthread_detach(t);
+            respond_copy(task, "started", 7);
         } else if (len == 5 && memcmp(req, "inits", 5) == 0) {
             respond_copy(task, num, snprintf(num, sizeof(num), "%d", inits));
         } else {
