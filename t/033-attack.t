@@ -742,3 +742,48 @@ GET /t
 bytes read: true
 live: 0
 --- timeout: 120
+
+
+
+=== TEST 19: four threads in cancel_poll on one queue: 200 calls given up on are each announced once; the unload releases every listener
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test", "cancel_listeners=4")
+            local before = select(2, rt:call("cancels")):match("announced=(%d+)")
+            local threads = {}
+            for i = 1, 200 do
+                threads[i] = ngx.thread.spawn(function()
+                    return rt:call("wait_announce 5000", { timeout = 50 })
+                end)
+            end
+            local timeouts = 0
+            for i = 1, 200 do
+                local _, ok, err = ngx.thread.wait(threads[i])
+                if not ok and err == "timeout" then timeouts = timeouts + 1 end
+            end
+            ngx.say("timeouts: ", timeouts)
+            local announced
+            for _ = 1, 200 do
+                announced = select(2, rt:call("cancels")):match("announced=(%d+)") - before
+                if announced >= 200 then break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("announced: ", announced)
+            rt:__unload()
+            for _ = 1, 100 do
+                if require("resty_ffi").live_tasks() == 0 then break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+timeouts: 200
+announced: 200
+live: 0
+--- error_log
+ffi_test: cancel listener done (4 so far)
+--- timeout: 30

@@ -45,7 +45,8 @@
 //! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
 //! (default 1); `poll_in_init` calls task_poll on nginx's thread inside libffi_init (a bug
 //! the module must survive: it returns NULL at once instead of blocking the worker);
-//! `cancel_listener` also starts a thread that waits in cancel_poll and counts announcements.
+//! `cancel_listener` also starts a thread that waits in cancel_poll and counts announcements
+//! (`cancel_listeners=N`: N such threads, with one poll thread).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -616,6 +617,9 @@ fn claim(task: Ptr) -> bool {
     }
 }
 
+/// Cancel listeners whose cancel_poll returned 0 (the unload).
+static LISTENERS_DONE: AtomicUsize = AtomicUsize::new(0);
+
 fn listen_for_cancels(tq: Ptr) {
     let mut tasks = [std::ptr::null_mut::<c_void>(); 16];
     loop {
@@ -632,6 +636,9 @@ fn listen_for_cancels(tq: Ptr) {
             }
         }
     }
+    LISTENERS_DONE.fetch_add(1, Ordering::SeqCst);
+    // Said where the test can read it after the unload: nginx's error.log.
+    eprintln!("ffi_test: cancel listener done ({} so far)", LISTENERS_DONE.load(Ordering::SeqCst));
 }
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
@@ -898,7 +905,11 @@ pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int
         .strip_prefix("threads=")
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    if cfg == "cancel_listener" {
+    let listeners = match cfg.strip_prefix("cancel_listeners=") {
+        Some(n) => n.parse().unwrap_or(1),
+        None => usize::from(cfg == "cancel_listener"),
+    };
+    for _ in 0..listeners {
         let tq = Ptr(tq);
         if thread::Builder::new()
             .name("ffi_test_cancel".into())
