@@ -787,3 +787,43 @@ live: 0
 --- error_log
 ffi_test: cancel listener done (4 so far)
 --- timeout: 30
+
+
+
+=== TEST 20: a request closes a stream a timer is waiting on: the timer's read wakes with "closed", nothing is left on the semaphore
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local shared = {}
+            ngx.timer.at(0, function()
+                local s = assert(rt:stream_x("stream_slow 2000", { timeout = 5000 }))
+                shared.s = s
+                shared.first = s:read()
+                shared.second = { s:read() }
+            end)
+            for _ = 1, 100 do
+                if shared.first then break end
+                ngx.sleep(0.01)
+            end
+            ngx.sleep(0.05)   -- the timer waits in read() now
+            ngx.say("first: ", shared.first, " close: ", shared.s:close())
+            for _ = 1, 100 do
+                if shared.second then break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("timer's read: ", unpack(shared.second))
+            for _ = 1, 300 do
+                if require("resty_ffi").live_tasks() == 0 then break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+first: first close: true
+timer's read: nilclosed
+live: 0
+--- timeout: 20
