@@ -330,6 +330,19 @@ end
 -- A stream call's reader: s:read(), s:chunks(), s:close().
 local Stream = {}
 Stream.__index = Stream
+
+
+-- The stream's task is no longer this object's: its handle goes, and the GC anchor's
+-- finalizer is disarmed (a handle kept for long could name a reused slot once its
+-- generation wrapped, 2^20 calls through that slot later).
+local function stream_ended(self)
+    self.task = nil
+    local anchor = self.anchor
+    if anchor then
+        self.anchor = nil
+        ffi_gc(anchor, nil)
+    end
+end
 local pchunk = ffi_new("const char *[1]")
 
 
@@ -380,7 +393,7 @@ function Stream:read()
             return nil, self.err
         end
         if rc == 2 then
-            self.task = nil
+            stream_ended(self)
             local ok, res, rsp = collect(task)
             if ok then
                 self.err = "eof"
@@ -398,14 +411,14 @@ function Stream:read()
             return nil, "busy reading"
         end
         if rc ~= 0 then
-            self.task = nil
+            stream_ended(self)
             self.err = "closed"
             return nil, "closed"
         end
         local ok, msg = wait(r, self.sem, self.timeout_ms)
         if not ok and resty_ffi_abandon(task) ~= 1 then
             -- The reader gave up (timeout): the stream ends, the runtime is told.
-            self.task = nil
+            stream_ended(self)
             self.err = msg
             return nil, msg
         end
@@ -429,7 +442,7 @@ function Stream:close()
     if not task then
         return true
     end
-    self.task = nil
+    stream_ended(self)
     self.err = "closed"
     if resty_ffi_abandon(task) == 1 then
         resty_ffi_finish(task)
