@@ -827,3 +827,46 @@ first: first close: true
 timer's read: nilclosed
 live: 0
 --- timeout: 20
+
+
+
+=== TEST 21: hostile stream options and method names: bad windows and timeouts raise, "stream_" alone is a stream, "__index" raises, a 100 KB name is just a name
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            for _, opts in ipairs({ { window = 0 }, { window = -1 }, { window = 0/0 },
+                                    { window = math.huge }, { window = "64" }, { window = 0.5 },
+                                    { timeout = "x" }, { timeout = -1 }, { timeout = 0/0 },
+                                    { timeout = math.huge } }) do
+                local ok, err = pcall(rt.stream_x, rt, "stream 1 1", opts)
+                ngx.say(ok, " ", tostring(err):match("bad argument.*"))
+            end
+            local s = assert(rt:stream_("stream 1 2"))
+            ngx.say("stream_: ", s:read(), " ", s:read())
+            local ok, err = pcall(function() return rt.__index end)
+            ngx.say("__index: ", ok, " ", tostring(err):match("no runtime method.*"))
+            local long = "stream_" .. string.rep("n", 100000)
+            local s2 = assert(rt[long](rt, "stream 1 2"))
+            ngx.say("long name: ", s2:read())
+            s2:close()
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+false bad argument #2 to runtime stream (window: a number of bytes >= 1 expected, got 0)
+false bad argument #2 to runtime stream (window: a number of bytes >= 1 expected, got -1)
+false bad argument #2 to runtime stream (window: a number of bytes >= 1 expected, got nan)
+false bad argument #2 to runtime stream (window: a number of bytes >= 1 expected, got inf)
+false bad argument #2 to runtime stream (window: a number of bytes >= 1 expected, got 64)
+false bad argument #2 to runtime stream (window: a number of bytes >= 1 expected, got 0.5)
+false bad argument #2 to runtime stream (timeout: finite number of milliseconds >= 0 expected (0: none), got x)
+false bad argument #2 to runtime stream (timeout: finite number of milliseconds >= 0 expected (0: none), got -1)
+false bad argument #2 to runtime stream (timeout: finite number of milliseconds >= 0 expected (0: none), got nan)
+false bad argument #2 to runtime stream (timeout: finite number of milliseconds >= 0 expected (0: none), got inf)
+stream_: 0: end
+__index: false no runtime method __index (names starting with __ are reserved; __unload is the only one)
+long name: 0:
+live: 0
