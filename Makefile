@@ -13,8 +13,10 @@ build: setup
 test:
 	bash ci/test.sh
 
+# The module's .deb (ci/deb.sh) and one per loader (ci/deb-loaders.sh), in $RESTY_FFI_BUILD/deb.
 package: build
 	bash ci/deb.sh
+	bash ci/deb-loaders.sh
 
 # PREFIX (default /usr/local) and DESTDIR as usual; see ci/install.sh.
 install: build

@@ -40,26 +40,14 @@ cd "$REPO_ROOT"
 cargo build --release --workspace --quiet
 module=$CARGO_TARGET_DIR/release/libngx_http_resty_ffi_module.so
 
-# 2. Version, ABI, maintainer, date.
-upstream_version=$(sed -n '/^\[package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
-[ -n "$upstream_version" ] || die "no [package] version in Cargo.toml"
-VERSION=$upstream_version-${RESTY_FFI_DEB_REVISION:-1}
-ARCH=$(dpkg --print-architecture)
+# 2. Version, maintainer, date (ci/deb-common.sh), and the nginx ABI.
+. "$here/deb-common.sh"
 [ -f "$ABI_SUBSTVARS" ] || die "$ABI_SUBSTVARS not found (install nginx-dev)"
 abi=$(sed -n 's/^nginx:abi=//p' "$ABI_SUBSTVARS")
 [ -n "$abi" ] || die "no nginx:abi in $ABI_SUBSTVARS"
 if ! dpkg-query -W -f='${Provides}' nginx 2>/dev/null | tr ',' '\n' | grep -qx " *$abi"; then
     log "warning: the installed nginx does not provide $abi: this package will not install here"
 fi
-if [ -n "${DEBEMAIL:-}" ]; then
-    maintainer="${DEBFULLNAME:-resty-ffi maintainers} <$DEBEMAIL>"
-else
-    maintainer=$(git log -1 --format='%an <%ae>' 2>/dev/null || true)
-    [ -n "$maintainer" ] || maintainer="resty-ffi maintainers <root@localhost>"
-fi
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-# Reproducible: file times clamped to the last commit (dpkg-deb honours SOURCE_DATE_EPOCH).
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 # 3. The staged tree.
 rm -rf "$OUT/stage"
@@ -76,72 +64,11 @@ install -D -m 0644 "$REPO_ROOT/lua/resty/ffi/metrics.lua" "$STAGE/usr/share/lua/
 install -m 0644 "$REPO_ROOT/abi/resty_ffi.h" "$STAGE/usr/include/resty_ffi.h"
 
 # Debian's copyright file: this package and the Rust crates linked into the module.
-crates=$(cargo tree --quiet --locked --offline -p ngx_http_resty_ffi_module -e normal --prefix none \
-    -f '{p}: {l}' | sed -e 's/ (\*)$//' -e 's/ ([^)]*)//' | grep -v '^ngx_http_resty_ffi_module ' | sort -u) ||
-    die "cargo tree failed"
-{
-    cat <<END
-Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-Upstream-Name: resty-ffi
-Comment: The module statically links these Rust crates (name version: license):
-$(sed 's/^/ /' <<<"$crates")
- Apache-2.0: see /usr/share/common-licenses/Apache-2.0.
-
-Files: *
-Copyright: $(date -u -d "@$SOURCE_DATE_EPOCH" +%Y) the resty-ffi authors
-License: BSD-2-Clause
-
-License: BSD-2-Clause
- Redistribution and use in source and binary forms, with or without
- modification, are permitted provided that the following conditions are met:
- .
- 1. Redistributions of source code must retain the above copyright notice,
-    this list of conditions and the following disclaimer.
- .
- 2. Redistributions in binary form must reproduce the above copyright notice,
-    this list of conditions and the following disclaimer in the documentation
-    and/or other materials provided with the distribution.
- .
- THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
- AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE
- IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE
- ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE
- LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR
- CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF
- SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS
- INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN
- CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE)
- ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE
- POSSIBILITY OF SUCH DAMAGE.
-
-License: MIT
- Permission is hereby granted, free of charge, to any person obtaining a copy
- of this software and associated documentation files (the "Software"), to deal
- in the Software without restriction, including without limitation the rights
- to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
- copies of the Software, and to permit persons to whom the Software is
- furnished to do so, subject to the following conditions:
- .
- The above copyright notice and this permission notice shall be included in
- all copies or substantial portions of the Software.
- .
- THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
- IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
- FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
- AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
- LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
- OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
- THE SOFTWARE.
-END
-} >"$STAGE/usr/share/doc/$PACKAGE/copyright"
-
-cat <<END | gzip -9n >"$STAGE/usr/share/doc/$PACKAGE/changelog.Debian.gz"
-$PACKAGE ($VERSION) unstable; urgency=medium
-
-  * Built from resty-ffi commit $commit by ci/deb.sh.
-
- -- $maintainer  $(date -R -u -d "@$SOURCE_DATE_EPOCH")
-END
+crates=$(deb_crates "$REPO_ROOT/Cargo.toml" ngx_http_resty_ffi_module) || die "cargo tree failed"
+deb_copyright "The module statically links these Rust crates (name version: license):
+$crates
+Apache-2.0: see /usr/share/common-licenses/Apache-2.0." >"$STAGE/usr/share/doc/$PACKAGE/copyright"
+deb_changelog "$PACKAGE" >"$STAGE/usr/share/doc/$PACKAGE/changelog.Debian.gz"
 chmod 0644 "$STAGE/usr/share/doc/$PACKAGE/"*
 
 # 4. Maintainer scripts: Debian's dh_nginx snippets with this module's conf pair.
@@ -156,23 +83,16 @@ for script in postinst prerm postrm; do
     chmod 0755 "$STAGE/DEBIAN/$script"
 done
 
-# 5. Shared-library dependencies, as dh_shlibdeps computes them (dpkg-shlibdeps wants a
-#    debian/control next to it).
-shlibs_dir=$OUT/shlibs
-rm -rf "$shlibs_dir"
-mkdir -p "$shlibs_dir/debian"
-printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$PACKAGE" "$PACKAGE" >"$shlibs_dir/debian/control"
-shlibs=$(cd "$shlibs_dir" && dpkg-shlibdeps -O "$STAGE/usr/lib/nginx/modules/ngx_http_resty_ffi_module.so" 2>/dev/null |
-    sed -n 's/^shlibs:Depends=//p') || die "dpkg-shlibdeps failed (apt-get install dpkg-dev)"
-
-(cd "$STAGE" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$STAGE/DEBIAN/md5sums"
-installed_size=$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)
+# 5. Shared-library dependencies, as dh_shlibdeps computes them.
+shlibs=$(deb_shlibdeps "$OUT/shlibs" "$STAGE/usr/lib/nginx/modules/ngx_http_resty_ffi_module.so") ||
+    die "dpkg-shlibdeps failed (apt-get install dpkg-dev)"
+installed_size=$(deb_installed_size "$STAGE")
 
 cat >"$STAGE/DEBIAN/control" <<END
 Package: $PACKAGE
 Version: $VERSION
 Architecture: $ARCH
-Maintainer: $maintainer
+Maintainer: $MAINTAINER
 Installed-Size: $installed_size
 Depends: libnginx-mod-http-lua, lua-resty-core, $abi${shlibs:+, $shlibs}
 Recommends: nginx
@@ -190,6 +110,6 @@ Description: nginx module to call Go, Python, Java, Rust and Node.js from Lua
 END
 
 deb=$OUT/${PACKAGE}_${VERSION}_$ARCH.deb
-rm -f "$OUT"/*.deb
-dpkg-deb --root-owner-group -Zxz --build "$STAGE" "$deb" >/dev/null || die "dpkg-deb failed"
+rm -f "$OUT/${PACKAGE}_"*.deb
+deb_build "$STAGE" "$deb" || die "dpkg-deb failed"
 echo "$deb"

@@ -7,6 +7,8 @@
 #   $PREFIX/lib/resty-ffi/: the loaders built here (libresty_ffi_python.so, libffi_java.so with
 #       resty-ffi.jar beside it, libffi_nodejs.so with the libnode.so.108 it embeds, found
 #       through its $ORIGIN runpath) and the example runtimes libffi_echo.so, libffi_argon2.so
+#   $PREFIX/share/resty-ffi/java/: the Java examples echo.jar and http-client.jar (class path
+#       entries for `env CLASSPATH=...;`)
 # PREFIX defaults to /usr/local; DESTDIR stages everything under another root (packaging).
 # Run after ci/build.sh. Prints the nginx.conf lines that use what it installed.
 set -euo pipefail
@@ -17,6 +19,7 @@ DESTDIR=${DESTDIR:-}
 MODDIR=${NGINX_MODULES_DIR:-/usr/lib/nginx/modules}
 LIBDIR=$PREFIX/lib/resty-ffi
 LUADIR=$PREFIX/share/lua/5.1
+SHAREDIR=$PREFIX/share/resty-ffi
 
 [ -f "$MODULE_SO" ] || die "no module at $MODULE_SO: run ci/build.sh first"
 
@@ -41,8 +44,16 @@ if [ -f "$LIB_DIR/libffi_nodejs.so" ]; then
     [ -n "$libnode" ] || libnode=$(ldconfig -p | awk '/libnode\.so\.108 / { print $NF; exit }')
     [ -n "$libnode" ] || die "libnode.so.108 not found (runtimes/nodejs/build.sh fetches it)"
     put "$(readlink -f "$libnode")" "$LIBDIR/libnode.so.108"
+    # The loader's runpath also names the build's libnode directory: only $ORIGIN is kept.
+    python3 "$REPO_ROOT/ci/elf-runpath.py" "$DESTDIR$LIBDIR/libffi_nodejs.so" '$ORIGIN' >/dev/null ||
+        die "cannot set the runpath of $LIBDIR/libffi_nodejs.so"
 fi
+# The Java examples (runtimes/java/build.sh builds them): jars on the API, nothing else needed.
+for jar in echo.jar http-client.jar; do
+    [ -f "$RESTY_FFI_BUILD/java/$jar" ] && put "$RESTY_FFI_BUILD/java/$jar" "$SHAREDIR/java/$jar"
+done
 chmod 0755 "$DESTDIR$LIBDIR" "$DESTDIR$LUADIR/resty" "$DESTDIR$LUADIR/resty/ffi"
+if [ -d "$DESTDIR$SHAREDIR/java" ]; then chmod 0755 "$DESTDIR$SHAREDIR" "$DESTDIR$SHAREDIR/java"; fi
 
 cat >&2 <<CONF
 [resty-ffi] in nginx.conf:
@@ -55,4 +66,6 @@ cat >&2 <<CONF
             require "resty_ffi"                                  -- ngx.load_ffi, for the original's code
         }
     }
+    # Java: the examples' class path (and JAVA_HOME, if not the JDK the loader was built with)
+    env CLASSPATH=$SHAREDIR/java/echo.jar;             # then load("ffi_java", "demo.echo.App,init,")
 CONF

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The Debian package, end to end: build it (ci/deb.sh), `apt-get install ./<deb>`, run
-# Debian's /usr/sbin/nginx with a config whose only module lines are
+# The Debian packages, end to end: build the module's (ci/deb.sh), `apt-get install ./<deb>`,
+# run Debian's /usr/sbin/nginx with a config whose only module lines are
 # `include /etc/nginx/modules-enabled/*.conf;` (no lua_package_path: resty_ffi must be on the
-# default path), call the Rust echo runtime, stop nginx, then `apt-get remove` and
-# `apt-get purge` and check that nothing of the package is left.
+# default path), call the Rust echo runtime, stop nginx. Then `make install` (ci/install.sh)
+# into /usr/local and the Python, Node.js and Java loaders by bare name with nginx's default
+# user; then the loaders' packages (ci/deb-loaders.sh) installed with apt, each loader called
+# with the default user, and purged. Last `apt-get remove` and `apt-get purge` of the module's
+# package, and checks that nothing of any package is left.
 #
 # One line per check (`ok N - ...` / `not ok N - ...`), then `N passed, N failed`.
 # Never writes the machine's /etc, /usr or /var: it runs in a mount namespace of its own
@@ -107,7 +110,11 @@ package_status() { dpkg-query -W -f='${db:Status-Status}' "$PACKAGE" 2>/dev/null
 package_gone() { local s; s=$(package_status); [ -z "$s" ] || [ "$s" = not-installed ]; }
 cleanup() {
     stop_nginx
-    if ! package_gone; then "${APT[@]}" purge "$PACKAGE" >>"$PREFIX/checks.log" 2>&1; fi
+    local p left=()
+    for p in "$PACKAGE-python" "$PACKAGE-java" "$PACKAGE-nodejs" "$PACKAGE"; do
+        PACKAGE=$p package_gone || left+=("$p")
+    done
+    [ "${#left[@]}" = 0 ] || "${APT[@]}" purge "${left[@]}" >>"$PREFIX/checks.log" 2>&1
     if [ -n "$installed_before" ] && [ -n "${deb:-}" ]; then
         "${APT[@]}" install "$deb" >>"$PREFIX/checks.log" 2>&1 ||
             log "warning: could not reinstall $PACKAGE (it was installed before the test)"
@@ -208,7 +215,7 @@ END
 nginx_args=(-c "$PREFIX/conf/nginx.conf" -e "$PREFIX/logs/error.log")
 check "nginx -t" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
 check "Debian's nginx starts on 127.0.0.1:$PORT" "$DEBIAN_NGINX" "${nginx_args[@]}"
-answer=$(curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/echo?msg=hello")
+answer=$(curl -s -m 10 --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 30 "http://127.0.0.1:$PORT/echo?msg=hello")
 check "echo runtime answers through the packaged module (got: ${answer:-nothing})" \
     test "$answer" = "true echo: hello live=0"
 workers_not_root() {
@@ -223,7 +230,8 @@ check "nginx stops (quit)" stop_nginx
 rm -rf "$RUNTIME_DIR"
 
 # 4. `make install` (ci/install.sh) puts the loaders in system paths, world-readable: Debian's
-#    nginx with its stock user loads the Python and Node.js loaders by bare name from there.
+#    nginx with its stock user loads the Python, Node.js and Java loaders by bare name from
+#    there (Java with the installed example jar on CLASSPATH, set by an `env` line).
 LOADER_TEST_DIR=/usr/local/lib/resty-ffi-test
 check "ci/install.sh (make install, PREFIX=/usr/local)" env PREFIX=/usr/local bash "$here/install.sh"
 loaders_world_readable() {
@@ -234,11 +242,28 @@ loaders_world_readable() {
     [ "$(stat -c %a /usr/local/lib/resty-ffi)" = 755 ]
 }
 check "installed loaders are world-readable" loaders_world_readable
+runpath_is_origin() {   # file: its RUNPATH is $ORIGIN and nothing else (no build directory)
+    local r
+    r=$(readelf -d "$1" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]$/\1/p')
+    echo "$1: runpath [$r]"
+    [ "$r" = '$ORIGIN' ]
+}
+check "installed Node.js loader: runpath \$ORIGIN only" runpath_is_origin /usr/local/lib/resty-ffi/libffi_nodejs.so
+java_examples_world_readable() {
+    local f
+    for f in /usr/local/share/resty-ffi/java/echo.jar /usr/local/share/resty-ffi/java/http-client.jar; do
+        [ "$(stat -c %a "$f")" = 644 ] || { echo "$f: $(stat -c %a "$f" 2>&1)"; return 1; }
+    done
+    [ "$(stat -c %a /usr/local/share/resty-ffi)" = 755 ] && [ "$(stat -c %a /usr/local/share/resty-ffi/java)" = 755 ]
+}
+check "installed Java examples are world-readable (share/resty-ffi/java)" java_examples_world_readable
+# Debian's JRE (openjdk-17-jre-headless): the JVM the installed Java loader starts.
+JAVA_RUNTIME_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 install -D -m 0644 "$REPO_ROOT/runtimes/python/examples/echo.py" "$LOADER_TEST_DIR/echo.py"
 install -D -m 0644 "$REPO_ROOT/runtimes/nodejs/examples/echo/echo.js" "$LOADER_TEST_DIR/echo.js"
-python3 - "$PREFIX/conf/nginx.conf" "$LOADER_TEST_DIR" <<'PY'
+python3 - "$PREFIX/conf/nginx.conf" "$LOADER_TEST_DIR" "$JAVA_RUNTIME_HOME" <<'PY'
 import re, sys
-path, d = sys.argv[1], sys.argv[2]
+path, d, java_home = sys.argv[1], sys.argv[2], sys.argv[3]
 conf = open(path).read()
 conf = re.sub(r'set_library_path\("[^"]*"\)', 'set_library_path("/usr/local/lib/resty-ffi")', conf)
 # The installed loaders by bare name, as a user of the installed package would load them.
@@ -256,16 +281,31 @@ conf = conf.replace("""        location = /echo {""", """        location = /py 
                 ngx.say(select(2, rt:echo("hello")))
             }
         }
+        location = /java {
+            content_by_lua_block {
+                local rt, err = require("resty.ffi").load("ffi_java", "demo.echo.App,init,java: ")
+                if not rt then return ngx.say("load failed: ", err) end
+                ngx.say(select(2, rt:echo("hello")))
+            }
+        }
         location = /echo {""" % (d, d))
+# Java as a user configures it: the class path and the JVM through nginx.conf `env` lines.
+conf = conf.replace("worker_processes 1;", """worker_processes 1;
+env CLASSPATH=/usr/local/share/resty-ffi/java/echo.jar;
+env JAVA_HOME=%s;
+env "JAVA_OPTS=-Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1";""" % java_home)
 conf = conf.replace("user www-data;", "")   # nginx's compiled-in default user
 open(path, "w").write(conf)
 PY
 check "nginx -t with the installed loaders" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
 check "Debian's nginx starts again, default user" "$DEBIAN_NGINX" "${nginx_args[@]}"
-answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 0 "http://127.0.0.1:$PORT/py")
+answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 30 "http://127.0.0.1:$PORT/py")
 check "the installed Python loader answers (got: ${answer:-nothing})" test "$answer" = "py: hello"
 answer=$(curl -s -m 30 "http://127.0.0.1:$PORT/node")
 check "the installed Node.js loader answers (got: ${answer:-nothing})" test "$answer" = "node: hello"
+answer=$(curl -s -m 60 "http://127.0.0.1:$PORT/java")
+check "the installed Java loader answers, CLASSPATH and JAVA_HOME from env lines (got: ${answer:-nothing})" \
+    test "$answer" = "java: hello"
 workers_not_as_root() {
     local pid users
     pid=$(nginx_pid) || return 1
@@ -276,9 +316,74 @@ workers_not_as_root() {
 check "workers run as nginx's compiled-in default user, not root" workers_not_as_root
 check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
 check "nginx stops (quit)" stop_nginx
-rm -rf "$LOADER_TEST_DIR"
+rm -rf "$LOADER_TEST_DIR" /usr/local/lib/resty-ffi /usr/local/share/resty-ffi
 
-# 5. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
+# 5. The loaders' packages (ci/deb-loaders.sh), installed with apt: Debian's nginx with its
+#    stock user loads each loader by bare name from /usr/lib/resty-ffi (Java with the JVM the
+#    loader finds by itself: no JAVA_HOME line), then apt purges them and nothing is left.
+mapfile -t loader_debs < <(bash "$here/deb-loaders.sh" 2>>"$PREFIX/checks.log")
+loader_debs_built() {
+    local l
+    [ "${#loader_debs[@]}" = 3 ] || { echo "built: ${loader_debs[*]}"; return 1; }
+    for l in python java nodejs; do
+        printf '%s\n' "${loader_debs[@]}" | grep -q "/$PACKAGE-${l}_[^/]*_$arch\.deb$" || { echo "no $l .deb"; return 1; }
+    done
+}
+check "ci/deb-loaders.sh builds $PACKAGE-{python,java,nodejs}_<version>_$arch.deb" loader_debs_built
+module_version=$(dpkg-deb -f "$deb" Version)
+loader_deb() { printf '%s\n' "${loader_debs[@]}" | grep "/$PACKAGE-${1}_"; }
+loader_depends() {
+    deb_has_depends "$(loader_deb python)" "$PACKAGE (= $module_version)" "libpython3.11 (>= 3.11.0)" &&
+        deb_has_depends "$(loader_deb java)" "$PACKAGE (= $module_version)" openjdk-17-jre-headless &&
+        deb_has_depends "$(loader_deb nodejs)" "$PACKAGE (= $module_version)" "libuv1 (>= 1.44.1)" node-undici
+}
+check "loader packages depend on the module's exact version and on their runtimes" loader_depends
+check "apt-get install the three loader packages" "${APT[@]}" install --no-install-recommends "${loader_debs[@]}"
+loader_packages=("$PACKAGE-python" "$PACKAGE-java" "$PACKAGE-nodejs")
+mapfile -t loader_files < <(for d in "${loader_debs[@]}"; do dpkg-deb -c "$d"; done |
+    awk '$1 !~ /^d/ { print substr($6, 2) }')
+packaged_loaders_present() {
+    local f
+    for f in "${loader_files[@]}"; do
+        [ -f "$f" ] || { echo "missing: $f"; return 1; }
+        [ "$(stat -c %a "$f")" = 644 ] || { echo "$f: $(stat -c %a "$f")"; return 1; }
+    done
+    [ "$(stat -c %a /usr/lib/resty-ffi)" = 755 ]
+}
+check "the loaders' ${#loader_files[@]} files installed, world-readable" packaged_loaders_present
+check "packaged Node.js loader: runpath \$ORIGIN only" runpath_is_origin /usr/lib/resty-ffi/libffi_nodejs.so
+install -D -m 0644 "$REPO_ROOT/runtimes/python/examples/echo.py" "$LOADER_TEST_DIR/echo.py"
+install -D -m 0644 "$REPO_ROOT/runtimes/nodejs/examples/echo/echo.js" "$LOADER_TEST_DIR/echo.js"
+sed -i -e 's|set_library_path("/usr/local/lib/resty-ffi")|set_library_path("/usr/lib/resty-ffi")|' \
+    -e 's|^env CLASSPATH=/usr/local/share/resty-ffi/java/echo.jar;|env CLASSPATH=/usr/share/resty-ffi/java/echo.jar;|' \
+    -e '/^env JAVA_HOME=/d' "$PREFIX/conf/nginx.conf"
+: >"$PREFIX/logs/error.log"
+check "nginx -t with the packaged loaders" "$DEBIAN_NGINX" -t "${nginx_args[@]}"
+check "Debian's nginx starts with the packaged loaders, default user" "$DEBIAN_NGINX" "${nginx_args[@]}"
+answer=$(curl -s -m 30 --retry 20 --retry-connrefused --retry-delay 1 --retry-max-time 30 "http://127.0.0.1:$PORT/py")
+check "the packaged Python loader answers (got: ${answer:-nothing})" test "$answer" = "py: hello"
+answer=$(curl -s -m 30 "http://127.0.0.1:$PORT/node")
+check "the packaged Node.js loader answers (got: ${answer:-nothing})" test "$answer" = "node: hello"
+answer=$(curl -s -m 60 "http://127.0.0.1:$PORT/java")
+check "the packaged Java loader answers, no JAVA_HOME set (got: ${answer:-nothing})" test "$answer" = "java: hello"
+check "workers run as nginx's compiled-in default user, not root" workers_not_as_root
+check "error.log: no [error] [crit] [alert] [emerg]" no_errors_logged
+check "nginx stops (quit)" stop_nginx
+rm -rf "$LOADER_TEST_DIR"
+check "apt-get purge the loader packages" "${APT[@]}" purge "${loader_packages[@]}"
+loaders_gone() {
+    local p s
+    for p in "${loader_packages[@]}"; do
+        s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+        [ -z "$s" ] || [ "$s" = not-installed ] || { echo "$p: $s"; return 1; }
+    done
+}
+check "after purge: the loader packages unknown to dpkg" loaders_gone
+check "after purge: none of their ${#loader_files[@]} files, no /usr/lib/resty-ffi, no /usr/share/resty-ffi" \
+    none_left "${loader_files[@]}" /usr/lib/resty-ffi /usr/share/resty-ffi \
+    "/usr/share/doc/$PACKAGE-python" "/usr/share/doc/$PACKAGE-java" "/usr/share/doc/$PACKAGE-nodejs"
+
+# 6. Remove, then purge: Debian moves the symlink aside on remove and deletes it on purge.
 mapfile -t files < <(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print substr($6, 2) }')
 check "apt-get remove" "${APT[@]}" remove "$PACKAGE"
 symlink_set_aside() { [ -L "$ENABLED_LINK.removed" ] && none_left "$ENABLED_LINK"; }

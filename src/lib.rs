@@ -6,6 +6,7 @@
 
 pub mod abi;
 pub mod done_queue;
+pub mod event_loop_probe;
 pub mod handle_space;
 pub mod load_diagnosis;
 pub mod loaded;

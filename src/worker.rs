@@ -27,6 +27,7 @@ use nginx_sys::{
 use ngx::ngx_log_error;
 
 use crate::done_queue::{self, Done, DoneQueue};
+use crate::event_loop_probe;
 use crate::lua_sema::{LuaSema, Sema};
 use crate::queue::{PushError, RequestQueue};
 use crate::telemetry;
@@ -66,8 +67,15 @@ struct Worker {
     spin_watch: Option<(TaskPtr, Instant)>,
     spin_probe: bool,
     /// The call just posted, when its caller may wait for the answer without yielding
-    /// (`wait_briefly`): a poller was spinning and no other call is in flight.
-    brief_candidate: Option<TaskPtr>,
+    /// (`wait_briefly`), and how: a poller was spinning and no other call is in flight, or
+    /// on one CPU nothing else waits in the event loop.
+    brief_candidate: Option<(TaskPtr, BriefWait)>,
+    /// Learns whether waiting by yielding the CPU pays (one CPU only).
+    yield_policy: SpinPolicy,
+    /// Since when calls have been waited for inside the call without a turn of the event
+    /// loop, which `loop_marker` (posted to the next iteration) ends.
+    in_call_streak: Option<Instant>,
+    loop_marker: Box<ngx_event_t>,
     /// The call `wait_briefly` waits for now: its answer needs no semaphore post.
     brief_waiting: Option<TaskPtr>,
     /// The worker is exiting (quit, reload): calls still waiting at `exit_deadline` end.
@@ -104,6 +112,10 @@ const CLOSE_GIVE_UP: Duration = Duration::from_secs(60);
 
 /// At most one "dropped N response(s)" line per interval.
 const STRAY_LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest stretch of calls waited for inside the call without a turn of the event loop
+/// (see `may_wait_in_call`): nginx's timers have a resolution of 1 ms anyway.
+const MAX_IN_CALL_STREAK: Duration = Duration::from_millis(1);
 
 /// How often the worker looks for killed light threads' calls while calls are in flight.
 const SWEEP_MS: ngx_msec_t = 100;
@@ -173,6 +185,8 @@ pub fn init() -> Result<(), String> {
             return Err("cannot add the eventfd to the event loop".to_string());
         }
     }
+    // Unknown: on one CPU every call goes through the event loop (still correct).
+    event_loop_probe::init(done.fd());
     // SAFETY: an all-zero ngx_event_t is the usual "not posted, no timer" state.
     let mut reaper: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     reaper.handler = Some(on_reaper);
@@ -181,6 +195,10 @@ pub fn init() -> Result<(), String> {
     let mut waker: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     waker.handler = Some(on_waker);
     waker.log = log;
+    // SAFETY: as above.
+    let mut loop_marker: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
+    loop_marker.handler = Some(on_loop_marker);
+    loop_marker.log = log;
     // SAFETY: as above.
     let mut spinner: Box<ngx_event_t> = Box::new(unsafe { std::mem::zeroed() });
     spinner.handler = Some(on_spin);
@@ -237,6 +255,9 @@ pub fn init() -> Result<(), String> {
             spin_watch: None,
             spin_probe: false,
             brief_candidate: None,
+            yield_policy: SpinPolicy::yielding(),
+            in_call_streak: None,
+            loop_marker,
             brief_waiting: None,
             exiting: false,
             exit_deadline,
@@ -257,6 +278,10 @@ pub fn init() -> Result<(), String> {
 /// write to it, and a closed (then reused) descriptor number must never receive that.
 pub fn exit() {
     crate::loaded::unload_all();
+    // Lines the runtimes logged since the eventfd was last read (a handler that noticed its
+    // cancellation at the exit deadline, say) would die with the process: write them now.
+    // SAFETY: worker thread, in exit_process: the cycle's log is still live.
+    unsafe { runtime_log::drain(cycle_log()) };
     let Some(mut w) = WORKER.with(|w| w.borrow_mut().take()) else {
         return;
     };
@@ -273,6 +298,9 @@ pub fn exit() {
         }
         if w.spinner.posted() != 0 {
             ngx_delete_posted_event(&mut *w.spinner);
+        }
+        if w.loop_marker.posted() != 0 {
+            ngx_delete_posted_event(&mut *w.loop_marker);
         }
         if w.exit_deadline.timer_set() != 0 {
             ngx_del_timer(&mut *w.exit_deadline);
@@ -409,6 +437,82 @@ impl Worker {
         // SAFETY: worker thread; the spinner lives as long as the worker state. A posted
         // "next" event makes nginx poll epoll without sleeping on its next iteration.
         unsafe { ngx_post_event(&mut *self.spinner, ptr::addr_of_mut!(ngx_posted_next_events)) };
+    }
+
+    /// Whether a call may be waited for inside the call (spinning or yielding, no trip through
+    /// the event loop): nginx's event loop has nothing waiting, and the worker went through it
+    /// within the last `MAX_IN_CALL_STREAK` (expired timers and signals are looked at only
+    /// there). A request whose calls follow each other thus never holds up another
+    /// connection, a timer or a reload for longer than that.
+    fn may_wait_in_call(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .in_call_streak
+            .is_some_and(|start| now.saturating_duration_since(start) >= MAX_IN_CALL_STREAK)
+        {
+            return false;
+        }
+        if !event_loop_probe::idle(&mut *self.loop_marker) {
+            return false;
+        }
+        if self.in_call_streak.is_none() {
+            self.in_call_streak = Some(now);
+            if self.loop_marker.posted() == 0 {
+                // SAFETY: worker thread; the marker lives as long as the worker state.
+                unsafe {
+                    ngx_post_event(&mut *self.loop_marker, ptr::addr_of_mut!(ngx_posted_next_events))
+                };
+            }
+        }
+        true
+    }
+
+    /// Whether the worker waits for answers by yielding its CPU rather than by spinning or
+    /// sleeping in epoll: when it may run on one CPU only (its runtime threads inherit that),
+    /// or while spinning is paused because the machine is busy (a runtime thread woken then
+    /// often shares the worker's CPU).
+    fn waits_by_yielding(&self, now: Instant) -> bool {
+        !crate::queue::may_run_on_several_cpus() || self.spin_policy.crowded(now)
+    }
+
+    /// Wakes the parked pollers of `queues`. On one CPU, then yields the CPU to them until
+    /// they have answered what this iteration posted (or the yield policy's budget is
+    /// spent), and takes the answers, without an eventfd write and an epoll wake-up.
+    fn wake_and_yield(&mut self, queues: &[Arc<RequestQueue>]) {
+        let start = Instant::now();
+        let budget = if self.live_tasks > 0 && self.waits_by_yielding(start) {
+            self.yield_policy.budget(start)
+        } else {
+            None
+        };
+        // Taken before the wake-up: on one CPU the woken poller may run (and answer) at once.
+        let held = budget.is_some() && self.done.try_hold_wakeups();
+        for q in queues {
+            q.wake_pollers();
+        }
+        let Some(budget) = budget.filter(|_| held) else {
+            return;
+        };
+        let done = self.done;
+        let mut answers = 0usize;
+        let outcome = loop {
+            yield_cpu();
+            done.pop_each(|d| {
+                answers += usize::from(matches!(d, Done::Answer(_)));
+                self.on_done(d)
+            });
+            // Their pollers are back for more: what they took is answered, or handed on to
+            // threads of the runtime's own (answered later, through the eventfd).
+            if queues.iter().all(|q| q.looks_idle()) {
+                break if answers > 0 { Outcome::Hit(start.elapsed()) } else { Outcome::Abandoned };
+            }
+            if start.elapsed() >= budget {
+                break Outcome::Miss;
+            }
+        };
+        self.yield_policy.record(outcome, Instant::now());
+        done.release_hold(|t| self.on_done(t));
+        self.drain_logs();
     }
 
     /// Everything the runtimes handed back: finished tasks, log lines, stray answers.
@@ -582,7 +686,36 @@ pub unsafe fn post(
             // SAFETY: worker thread; not queued yet.
             unsafe { task.side() }.is_stream = true;
         }
+        // One CPU for the worker and its runtime threads (a pinned worker: they inherit its
+        // affinity), or a busy machine: spinning would only hold the CPU the runtime needs.
+        // The worker yields it instead: inside the call if nothing else waits in the event
+        // loop, else at the end of this event-loop iteration, for every call it posted (see
+        // `wake_and_yield`).
+        let yielding = stream_window == 0 && w.waits_by_yielding(Instant::now());
+        let alone = yielding
+            && w.live_tasks == 0
+            && w.yield_policy.budget(Instant::now()).is_some()
+            && w.may_wait_in_call();
+        // Responders skip the eventfd while the worker collects answers itself; taken before
+        // the runtime is woken, which on one CPU may run (and answer) at once.
+        let held = alone && w.done.try_hold_wakeups();
         let taken_soon = match queue.push(task) {
+            Ok(pushed) if held => {
+                if pushed.wake {
+                    queue.wake_pollers();
+                }
+                true
+            }
+            Ok(_) if yielding => {
+                if !w.pending_wakes.iter().any(|q| Arc::ptr_eq(q, queue)) {
+                    w.pending_wakes.push(queue.clone());
+                }
+                // SAFETY: worker thread; the waker event lives as long as the worker state.
+                // A "next" event: nginx looks at epoll (without sleeping) before it runs, so a
+                // request whose calls follow each other cannot keep other connections waiting.
+                unsafe { ngx_post_event(&mut *w.waker, ptr::addr_of_mut!(ngx_posted_next_events)) };
+                false
+            }
             Ok(pushed) if pushed.wake => {
                 // Wake the runtime once, after everything this iteration posts.
                 w.pending_wakes.push(queue.clone());
@@ -592,6 +725,9 @@ pub unsafe fn post(
             }
             Ok(pushed) => pushed.taken_soon,
             Err(e) => {
+                if held {
+                    w.done.release_hold(|t| w.on_done(t));
+                }
                 // SAFETY: never queued.
                 unsafe { task.free() };
                 w.release_sem(sem, true);
@@ -614,11 +750,18 @@ pub unsafe fn post(
         // is waited for inside the call (`wait_briefly`), without a yield and a trip
         // through the event loop; with more in flight the event loop keeps serving them.
         w.brief_candidate = None;
-        if stream_window > 0 {
+        if held {
+            // Waited for right here, the hold released: `wait_briefly` only reports.
+            if w.yield_in_call(task) {
+                w.brief_candidate = Some((task, BriefWait::Answered));
+            }
+        } else if stream_window > 0 {
             // A stream's reader waits for chunks on its semaphore (`stream_next`).
-        } else if taken_soon && w.live_tasks == 1 {
+        } else if taken_soon && w.live_tasks == 1 && w.may_wait_in_call() {
             // (Also while the event-loop spinner runs: it stops once nothing is in flight.)
-            w.brief_candidate = Some(task);
+            w.brief_candidate = Some((task, BriefWait::Spin));
+        } else if yielding {
+            // Waited for at the end of the iteration (`on_waker`).
         } else if queue.has_spinning_poller() || w.spin_until.is_some() {
             w.spin_for_answers(task, false);
         } else if w.spin_policy.probe_due(Instant::now()) {
@@ -634,15 +777,44 @@ pub unsafe fn post(
 /// the semaphore as usual.
 pub fn wait_briefly(task: TaskPtr) -> bool {
     with(|w| {
-        if w.brief_candidate.take() != Some(task) {
-            return false;
+        match w.brief_candidate.take() {
+            Some((t, BriefWait::Spin)) if t == task => w.spin_in_call(task),
+            Some((t, BriefWait::Answered)) => t == task,
+            _ => false,
         }
-        w.spin_in_call(task)
     })
     .unwrap_or(false)
 }
 
 impl Worker {
+    /// One CPU: yields it to the runtime thread (woken by `post`, the done-queue's wake-ups
+    /// held) until the answer is there, within the yield policy's budget, then releases the
+    /// hold. The answer comes without an eventfd write, an epoll round or a Lua yield.
+    fn yield_in_call(&mut self, task: TaskPtr) -> bool {
+        let start = Instant::now();
+        let budget = self.yield_policy.budget(start).unwrap_or(Duration::ZERO);
+        let done = self.done;
+        self.brief_waiting = Some(task);
+        let outcome = loop {
+            // First a look: the woken poller often ran (and answered) at once, preempting us.
+            done.pop_each(|t| self.on_done(t));
+            // SAFETY: worker thread.
+            if unsafe { task.side() }.waiter == Waiter::Posted {
+                break Outcome::Hit(start.elapsed());
+            }
+            if start.elapsed() >= budget {
+                break Outcome::Miss;
+            }
+            yield_cpu();
+        };
+        self.brief_waiting = None;
+        self.yield_policy.record(outcome, Instant::now());
+        done.release_hold(|t| self.on_done(t));
+        // Log lines written during the hold did not write the eventfd.
+        self.drain_logs();
+        matches!(outcome, Outcome::Hit(_))
+    }
+
     fn spin_in_call(&mut self, task: TaskPtr) -> bool {
         let start = Instant::now();
         let Some(budget) = self.spin_policy.budget(start) else {
@@ -690,6 +862,22 @@ impl Worker {
         }
         matches!(outcome, Outcome::Hit(_))
     }
+}
+
+/// How `wait_briefly` waits for a call's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BriefWait {
+    /// Spinning: a runtime thread runs on another CPU.
+    Spin,
+    /// Nothing: `post` yielded the CPU to the runtime thread (both on one CPU) and the
+    /// answer is there.
+    Answered,
+}
+
+/// Gives the CPU to another runnable thread of this CPU (the runtime's), if there is one.
+fn yield_cpu() {
+    // SAFETY: no arguments, no memory; cannot fail on Linux.
+    unsafe { libc::sched_yield() };
 }
 
 /// What `stream_next` found.
@@ -1013,12 +1201,18 @@ extern "C" fn on_spin(_ev: *mut ngx_event_t) {
     })
 }
 
+extern "C" fn on_loop_marker(_ev: *mut ngx_event_t) {
+    crate::panic_guard::guard((), || {
+        let _ = with(|w| w.in_call_streak = None);
+    })
+}
+
 extern "C" fn on_waker(_ev: *mut ngx_event_t) {
     crate::panic_guard::guard((), || {
-        let pending = with(|w| std::mem::take(&mut w.pending_wakes)).unwrap_or_default();
-        for q in pending {
-            q.wake_pollers();
-        }
+        let _ = with(|w| {
+            let pending = std::mem::take(&mut w.pending_wakes);
+            w.wake_and_yield(&pending);
+        });
     })
 }
 

@@ -407,3 +407,49 @@ live: 0
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 12: the worker's exit deadline (reload, worker_shutdown_timeout 1s): the tokio future is dropped (a Drop guard marks), the pool handler sees is_cancelled(); the marks in a shared dict outlive the worker
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- t/lib/exit_cancel.lua: an inner nginx reloaded while two timers' calls wait in
+            -- wait_cancel_mark; how long after the exit deadline each noticed is logged.
+            local lib = "$TEST_NGINX_LIB_DIR/libffi_sdk_test.so"
+            local lines = require("exit_cancel").run({
+                name = "rust", port = 20331, dir = ngx.config.prefix() .. "html/inner-exit",
+                binary = "$TEST_NGINX_BINARY", modules = "$TEST_NGINX_LOAD_MODULE_LINES",
+                lua_dir = "$TEST_NGINX_LUA_DIR",
+                calls = {
+                    { key = "tokio", lib = lib, cfg = '{"mode":"async"}',
+                      req = "wait_cancel_mark marks tokio 30000" },
+                    { key = "pool", lib = lib, cfg = '{"mode":"pool"}',
+                      req = "wait_cancel_mark marks pool 30000" },
+                },
+            })
+            for _, line in ipairs(lines) do ngx.say(line) end
+        }
+    }
+--- request
+GET /t
+--- response_body
+the runtime holds the calls: true
+marks before the reload: tokio nil nil; pool nil nil; 
+old worker exited after the reload: true
+the new worker reads tokio: marked
+the new worker reads pool: marked
+nginx stopped after quit: true
+exit notice: true
+tokio: timer call ended: 1, the exiting worker saw the mark: 1
+pool: timer call ended: 1, the exiting worker saw the mark: 1
+old worker exited with code 0: 1
+alerts, errors, crashes: 0
+--- error_log eval
+[
+qr/worker exit: rust tokio: noticed -?\d+\.\d+ ms after the Lua call ended/,
+qr/worker exit: rust pool: noticed -?\d+\.\d+ ms after the Lua call ended/,
+]
+--- timeout: 30

@@ -221,3 +221,40 @@ true
 [crit]
 [emerg]
 exited on signal
+
+
+
+=== TEST 9: ngx.load_ffi before require "resty_ffi" is Lua's own error (no hook can install a hint); the fix works
+Only require "resty_ffi" installs ngx.load_ffi (lua-nginx-module has no hook that runs a
+dynamic module's Lua when it creates a VM): the exact text a user searches for, with the
+README's fix. init_worker_by_lua installs it for the worker's VM; a lua_code_cache off
+request has a VM of its own, where the handler must require it.
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block { require "resty_ffi" }
+--- config
+    location = /cached {
+        content_by_lua_block {
+            local ok, res = ngx.load_ffi("ffi_test"):call("echo installed by init_worker")
+            ngx.say(ok, " ", res)
+        }
+    }
+    location = /nocache {
+        lua_code_cache off;
+        content_by_lua_block {
+            local ok, err = pcall(function() return ngx.load_ffi("ffi_test") end)
+            ngx.say(ok, " ", (err:gsub("^.-:%d+: ", "")))
+            require "resty_ffi"
+            ngx.say(select(2, ngx.load_ffi("ffi_test"):call("echo after require")))
+        }
+    }
+--- request eval
+["GET /cached", "GET /nocache"]
+--- response_body eval
+["true installed by init_worker\n",
+"false attempt to call field 'load_ffi' (a nil value)\nafter require\n"]
+--- no_error_log
+[error]
+[crit]
+[emerg]
+exited on signal

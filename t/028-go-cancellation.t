@@ -1,9 +1,12 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Deadlines and cancellation in the Go SDK: a restyffi.ContextHandler's context carries the
 # call's deadline and is cancelled when the Lua caller gives up (timeout, client abort,
-# ngx.exit, a killed light thread). libffi_go_fetch.so (runtimes/go/examples/fetch) makes its
-# upstream request with that context: a caller's timeout closes the upstream connection.
-# libffi_go_test.so (runtimes/go/test-runtimes/sdk): wait_ctx, ctx_deadline, ctx_cancels.
+# ngx.exit, the end of a timer, a killed light thread, the worker's exit deadline: TEST 8,
+# an inner nginx through t/lib/exit_cancel.lua). libffi_go_fetch.so
+# (runtimes/go/examples/fetch) makes its upstream request with that context: a caller's
+# timeout closes the upstream connection.
+# libffi_go_test.so (runtimes/go/test-runtimes/sdk): wait_ctx, wait_ctx_mark, ctx_deadline,
+# ctx_cancels.
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -314,3 +317,43 @@ unload: true
 falsetimeout
 done=101
 live: 0
+
+
+
+=== TEST 8: the worker's exit deadline (reload, worker_shutdown_timeout 1s) cancels the handler's context; the mark it leaves in a shared dict outlives the worker; a line the handler logged just before the worker exits is written (exit_process drains the runtime log queue)
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- t/lib/exit_cancel.lua: an inner nginx reloaded while a timer's call waits in
+            -- wait_ctx_mark; how long after the exit deadline ctx.Done() fired is logged.
+            local lines = require("exit_cancel").run({
+                name = "go", port = 20330, dir = ngx.config.prefix() .. "html/inner-exit",
+                binary = "$TEST_NGINX_BINARY", modules = "$TEST_NGINX_LOAD_MODULE_LINES",
+                lua_dir = "$TEST_NGINX_LUA_DIR",
+                calls = {
+                    { key = "ctx", lib = "$TEST_NGINX_LIB_DIR/libffi_go_test.so",
+                      req = "wait_ctx_mark marks ctx 30000",
+                      logged = "%[resty_ffi%] wait_ctx_mark: context done %(context canceled%), marking ctx" },
+                },
+            })
+            for _, line in ipairs(lines) do ngx.say(line) end
+        }
+    }
+--- request
+GET /t
+--- response_body
+the runtime holds the calls: true
+marks before the reload: ctx nil nil; 
+old worker exited after the reload: true
+the new worker reads ctx: marked
+nginx stopped after quit: true
+exit notice: true
+ctx: timer call ended: 1, the exiting worker saw the mark: 1
+ctx: the runtime's line in the log: 1
+old worker exited with code 0: 1
+alerts, errors, crashes: 0
+--- error_log eval
+qr/worker exit: go ctx: noticed -?\d+\.\d+ ms after the Lua call ended/
+--- timeout: 30

@@ -284,7 +284,7 @@ expected failure
 
 
 
-=== TEST 8: a failing init: load_ffi gives nil and the reason (traceback in error.log); the worker goes on
+=== TEST 8: a failing init: load_ffi gives nil and the reason (traceback in error.log); the worker goes on; a cfg naming a .py file gets the module name to use
 --- config
     location = /t {
         content_by_lua_block {
@@ -305,6 +305,7 @@ expected failure
             try("pyt_init")
             try("pyt-init,init")
             try("opt=1;pyt_init,init")
+            try("/srv/app/pyt_init.py,init")
             local rt, err = ngx.load_ffi("resty_ffi_python", nil, { is_global = true })
             ngx.say(err)
             rt = assert(py_load(T .. "/pyt_init,init_ok"))
@@ -325,6 +326,7 @@ rc=1: python: cannot import pyt_broken: SyntaxError: expected ':'
 rc=1: python: bad cfg "pyt_init": no function name; expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 rc=1: python: bad cfg: "pyt-init" is not a Python module name; expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 rc=1: python: bad cfg: unknown option "opt=1" (the only option is venv=<dir>;)
+rc=1: python: bad cfg: "pyt_init.py" is a file name, and Python takes a module name: "pyt_init" (its directory before it, as in /srv/app/pyt_init,init); expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 libffi_init of libresty_ffi_python.so failed: rc=1: python: no cfg: expected [venv=<dir>;]<[dir/]module[?]>,<func>[,<cfg>]
 trueok after all that
 --- error_log eval
@@ -838,3 +840,49 @@ dropped
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 20: the worker's exit deadline (reload, worker_shutdown_timeout 1s) cancels the call: the asyncio task gets CancelledError, the blocking handler sees task.cancelled(); the marks in a shared dict outlive the worker
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- t/lib/exit_cancel.lua: an inner nginx reloaded while two timers' calls wait in
+            -- pyt_cancel's wait_mark; how long after the exit deadline each noticed is logged.
+            local lib, mod = "$TEST_NGINX_LIB_DIR/libresty_ffi_python.so", "$TEST_NGINX_PY_TESTS/pyt_cancel,init,"
+            local lines = require("exit_cancel").run({
+                name = "python", port = 20332, dir = ngx.config.prefix() .. "html/inner-exit",
+                binary = "$TEST_NGINX_BINARY", modules = "$TEST_NGINX_LOAD_MODULE_LINES",
+                lua_dir = "$TEST_NGINX_LUA_DIR",
+                calls = {
+                    { key = "async", lib = lib, cfg = mod .. "async", global = true,
+                      req = "wait_mark marks async 30" },
+                    { key = "sync", lib = lib, cfg = mod .. "sync", global = true,
+                      req = "wait_mark marks sync 30" },
+                },
+            })
+            for _, line in ipairs(lines) do ngx.say(line) end
+        }
+    }
+--- request
+GET /t
+--- response_body
+the runtime holds the calls: true
+marks before the reload: async nil nil; sync nil nil; 
+old worker exited after the reload: true
+the new worker reads async: marked
+the new worker reads sync: marked
+nginx stopped after quit: true
+exit notice: true
+async: timer call ended: 1, the exiting worker saw the mark: 1
+sync: timer call ended: 1, the exiting worker saw the mark: 1
+old worker exited with code 0: 1
+alerts, errors, crashes: 0
+--- error_log eval
+[
+qr/worker exit: python async: noticed -?\d+\.\d+ ms after the Lua call ended/,
+qr/worker exit: python sync: noticed -?\d+\.\d+ ms after the Lua call ended/,
+]
+--- timeout: 30

@@ -1050,3 +1050,55 @@ live: 0
 [alert]
 [crit]
 dropped
+
+
+
+=== TEST 24: the worker's exit deadline (reload, worker_shutdown_timeout 1s) cancels the call: Task.isCancelled() turns true, onCancel runs, serveAsync cancels the future; the marks in a shared dict outlive the worker, and no JVM thread keeps the old worker
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- t/lib/exit_cancel.lua: an inner nginx reloaded while three timers' calls wait in
+            -- rtest.Cancels' wait_mark / listen_mark; how long after the exit deadline each
+            -- noticed is logged. The inner workers get CLASSPATH and JAVA_OPTS as these do.
+            local lib = "$TEST_NGINX_LIB_DIR/libffi_java.so"
+            local lines = require("exit_cancel").run({
+                name = "java", port = 20333, dir = ngx.config.prefix() .. "html/inner-exit",
+                binary = "$TEST_NGINX_BINARY", modules = "$TEST_NGINX_LOAD_MODULE_LINES",
+                lua_dir = "$TEST_NGINX_LUA_DIR", main = "env CLASSPATH; env JAVA_OPTS;",
+                calls = {
+                    { key = "isCancelled", lib = lib, cfg = "rtest.Cancels,init,sync",
+                      req = "wait_mark marks isCancelled 30000" },
+                    { key = "onCancel", lib = lib, cfg = "rtest.Cancels,init,sync",
+                      req = "listen_mark marks onCancel 30000" },
+                    { key = "future", lib = lib, cfg = "rtest.Cancels,init,async",
+                      req = "wait_mark marks future 30000" },
+                },
+            })
+            for _, line in ipairs(lines) do ngx.say(line) end
+        }
+    }
+--- request
+GET /t
+--- response_body
+the runtime holds the calls: true
+marks before the reload: isCancelled nil nil; onCancel nil nil; future nil nil; 
+old worker exited after the reload: true
+the new worker reads isCancelled: marked
+the new worker reads onCancel: marked
+the new worker reads future: marked
+nginx stopped after quit: true
+exit notice: true
+isCancelled: timer call ended: 1, the exiting worker saw the mark: 1
+onCancel: timer call ended: 1, the exiting worker saw the mark: 1
+future: timer call ended: 1, the exiting worker saw the mark: 1
+old worker exited with code 0: 1
+alerts, errors, crashes: 0
+--- error_log eval
+[
+qr/worker exit: java isCancelled: noticed -?\d+\.\d+ ms after the Lua call ended/,
+qr/worker exit: java onCancel: noticed -?\d+\.\d+ ms after the Lua call ended/,
+qr/worker exit: java future: noticed -?\d+\.\d+ ms after the Lua call ended/,
+]
+--- timeout: 40

@@ -961,3 +961,42 @@ live: 0
 [alert]
 [crit]
 dropped
+
+
+
+=== TEST 20: the worker's exit deadline (reload, worker_shutdown_timeout 1s) aborts the call's AbortSignal; the 'abort' listener's mark in a shared dict outlives the worker, and Node does not keep the old worker
+--- http_config
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;$TEST_NGINX_LUA_DIR/../t/lib/?.lua;;";
+--- config
+    location = /t {
+        content_by_lua_block {
+            -- t/lib/exit_cancel.lua: an inner nginx reloaded while a timer's call waits in
+            -- cancel.js's listen_mark; how long after the exit deadline 'abort' ran is logged.
+            local lines = require("exit_cancel").run({
+                name = "nodejs", port = 20334, dir = ngx.config.prefix() .. "html/inner-exit",
+                binary = "$TEST_NGINX_BINARY", modules = "$TEST_NGINX_LOAD_MODULE_LINES",
+                lua_dir = "$TEST_NGINX_LUA_DIR",
+                calls = {
+                    { key = "abort", lib = "$TEST_NGINX_LIB_DIR/libffi_nodejs.so",
+                      cfg = "$TEST_NGINX_NODE_TESTS/cancel.js,init",
+                      req = "listen_mark marks abort 30000" },
+                },
+            })
+            for _, line in ipairs(lines) do ngx.say(line) end
+        }
+    }
+--- request
+GET /t
+--- response_body
+the runtime holds the calls: true
+marks before the reload: abort nil nil; 
+old worker exited after the reload: true
+the new worker reads abort: marked
+nginx stopped after quit: true
+exit notice: true
+abort: timer call ended: 1, the exiting worker saw the mark: 1
+old worker exited with code 0: 1
+alerts, errors, crashes: 0
+--- error_log eval
+qr/worker exit: nodejs abort: noticed -?\d+\.\d+ ms after the Lua call ended/
+--- timeout: 30

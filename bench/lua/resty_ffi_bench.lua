@@ -142,6 +142,7 @@ local function frame_header(len)
     return str_char(band(rshift(len, 24), 255), band(rshift(len, 16), 255),
                     band(rshift(len, 8), 255), band(len, 255))
 end
+local UNIX_HEADER_512 = frame_header(512)
 
 
 local function load_runtime(impl)
@@ -438,30 +439,40 @@ function _M.ffi_echo_no_telemetry()
 end
 
 
+-- What a user writes: the runtime loaded once per worker, then one call per request (no
+-- closure per request, which LuaJIT cannot compile and would bill to the bridge).
+local echo_rt
+
 function _M.ffi_echo()
-    local call, err = backend("rust")
-    if not call then
-        return fail(502, err)
+    local rt = echo_rt
+    if not rt then
+        local err
+        rt, err = load_runtime("rust")
+        if not rt then
+            return fail(502, "load_ffi(" .. RUNTIMES.rust .. "): " .. tostring(err))
+        end
+        echo_rt = rt
     end
-    local res
-    res, err = call(payload(512))
-    if not res then
-        return fail(502, err)
+    local ok, res, rerr = rt:echo(payload(512))
+    if not ok then
+        return fail(502, "call: " .. tostring(res) .. " " .. tostring(rerr or ""))
     end
     ngx.say(res)
 end
 
 
 function _M.unix_echo()
-    local call, done = backend("unix")
-    if not call then
-        return fail(502, done)
+    local sock, err = unix_connect()
+    if not sock then
+        return fail(502, err)
     end
-    local res, err = call(payload(512))
+    local req = payload(512)
+    local res
+    res, err = unix_call(sock, UNIX_HEADER_512, req)
     if not res then
         return fail(502, err)
     end
-    done()
+    sock:setkeepalive(60000, POOL_SIZE)
     ngx.say(res)
 end
 

@@ -8,6 +8,10 @@ Commands:
              and lets CancelledError out (the loader answers RC_CANCELLED), else answers
              "not cancelled"
   keep <s>   async: catches the CancelledError and answers anyway (the answer is thrown away)
+  wait_mark <dict> <key> <s>
+             as wait, and on the cancellation marks it in a shared dict (key = time.time()
+             when the handler saw it): the zone outlives a worker that exits while the call
+             waits (t/030's worker exit test)
   deadline   ms left until the call's deadline (task.deadline), or "none"
   clock      "same" when asyncio's loop.time() is time.monotonic()'s clock (async only)
   seen       "cancelled=N flagged=M": handlers that saw their cancellation, and how many of
@@ -43,13 +47,20 @@ def init(cfg, tq):
                 return "cancelled=%d flagged=%d" % (seen["cancelled"], seen["flagged"])
         raise resty_ffi.Error("unknown command", rc=22)
 
+    def mark_args(arg):
+        name, key, secs = arg.split(b" ")
+        return resty_ffi.shared_dict(name.decode()), key, float(secs)
+
     def handle(req):
         cmd, _, arg = req.partition(b" ")
         task = resty_ffi.current_task()
-        if cmd == b"wait":
-            end = time.monotonic() + float(arg)
+        if cmd in (b"wait", b"wait_mark"):
+            dict_, key, secs = mark_args(arg) if cmd == b"wait_mark" else (None, None, float(arg))
+            end = time.monotonic() + secs
             while time.monotonic() < end:
                 if task.cancelled():
+                    if dict_ is not None:
+                        dict_.set(key, time.time())
                     count(task)
                     raise asyncio.CancelledError()
                 time.sleep(0.005)
@@ -67,6 +78,15 @@ def init(cfg, tq):
                 if cmd == b"wait":
                     raise
                 return b"kept going"
+            return b"not cancelled"
+        if cmd == b"wait_mark":
+            dict_, key, secs = mark_args(arg)
+            try:
+                await asyncio.sleep(secs)
+            except asyncio.CancelledError:
+                dict_.set(key, time.time())
+                count(task)
+                raise
             return b"not cancelled"
         if cmd == b"clock":
             diff = abs(asyncio.get_running_loop().time() - time.monotonic())

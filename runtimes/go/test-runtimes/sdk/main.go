@@ -19,6 +19,11 @@
 //	ctx_cancels          "done=N canceled=M": wait_ctx calls whose context was done, and
 //	                     how many of them by the module's announcement (context.Canceled)
 //	                     rather than by the deadline's own timer
+//	wait_ctx_mark <dict> <key> <ms>
+//	                     as wait_ctx, and once the context is done marks it in a shared
+//	                     dict: key = the Unix time (seconds, a number) the handler saw it.
+//	                     The zone outlives the worker: a worker that exits while the call
+//	                     waits leaves the mark for the next one (t/028's worker exit test)
 //
 //	shd ...              shared dictionaries (restyffi.SharedDict), as the Rust SDK test
 //	                     runtime's: shd get|set|add|replace|safe_set|delete|incr|ttl|expire
@@ -174,6 +179,8 @@ func (c commands) HandleContext(ctx context.Context, req []byte) ([]byte, error)
 			restyffi.Logf(restyffi.LevelInfo, "wait_ctx: context done (%v), no deadline", ctx.Err())
 		}
 		return nil, fmt.Errorf("wait_ctx: %w", ctx.Err())
+	case "wait_ctx_mark":
+		return waitCtxMark(ctx, arg)
 	case "ctx_deadline":
 		deadline, ok := ctx.Deadline()
 		if !ok {
@@ -185,6 +192,31 @@ func (c commands) HandleContext(ctx context.Context, req []byte) ([]byte, error)
 			atomic.LoadInt64(&ctxDone), atomic.LoadInt64(&ctxCanceled))), nil
 	}
 	return c.Handle(req)
+}
+
+// waitCtxMark: `<dict> <key> <ms>`; waits for the context as wait_ctx does, then stores the
+// time it was done (Unix seconds) under key in the shared dict.
+func waitCtxMark(ctx context.Context, arg []byte) ([]byte, error) {
+	name, rest := split(arg)
+	key, ms := split(rest)
+	d, err := restyffi.SharedDict(string(name))
+	if err != nil {
+		return nil, restyffi.Errorf(22, "%s", err.Error())
+	}
+	timer := time.NewTimer(msArg(ms))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+		return []byte("not cancelled"), nil
+	}
+	noticed := float64(time.Now().UnixNano()) / 1e9
+	// Logged before the mark: a worker that exits once it sees the mark still writes it.
+	restyffi.Logf(restyffi.LevelNotice, "wait_ctx_mark: context done (%v), marking %s", ctx.Err(), key)
+	if _, err := d.Store(restyffi.OpSet, string(key), noticed, 0, 0); err != nil {
+		restyffi.Logf(restyffi.LevelError, "wait_ctx_mark: %v", err)
+	}
+	return nil, fmt.Errorf("wait_ctx_mark: %w", ctx.Err())
 }
 
 func (commands) Handle(req []byte) ([]byte, error) {

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import resty.ffi.Server;
+import resty.ffi.SharedDict;
 import resty.ffi.Task;
 import resty.ffi.TaskException;
 
@@ -20,6 +21,10 @@ import resty.ffi.TaskException;
  * a CancellationException (answered RC_CANCELLED), else answers "not cancelled".
  * <li>"listen MS": sync: waits for Task.onCancel (run by the queue's cancel thread); async:
  * for Task.cancellation().
+ * <li>"wait_mark DICT KEY MS", "listen_mark DICT KEY MS": as "wait" and "listen", and on the
+ * cancellation they mark it in a shared dict (KEY = the Unix time in seconds, a number, when
+ * the handler saw it): the zone outlives a worker that exits while the call waits (t/040's
+ * worker exit test).
  * <li>"deadline": ms left (Task.timeLeft()), or "none".
  * <li>"seen": "cancelled=N flagged=M": calls that saw their cancellation, and how many of them
  * found Task.isCancelled() true then.
@@ -65,6 +70,26 @@ public final class Cancels {
         return new String[] {sp < 0 ? s : s.substring(0, sp), sp < 0 ? "" : s.substring(sp + 1)};
     }
 
+    /** "DICT KEY MS": where to mark a cancellation, and how long to wait for one. */
+    private static final class Mark {
+        final String dict;
+        final String key;
+        final long ms;
+
+        Mark(String arg) {
+            String[] p = arg.split(" ");
+            dict = p[0];
+            key = p[1];
+            ms = Long.parseLong(p[2]);
+        }
+
+        /** Stores the time of the notice (Unix seconds) under the key. */
+        void set() {
+            java.time.Instant now = java.time.Instant.now();
+            SharedDict.open(dict).set(key, now.getEpochSecond() + now.getNano() / 1e9, 0);
+        }
+    }
+
     private static byte[] common(Seen seen, String cmd, Task task) throws TaskException {
         switch (cmd) {
             case "deadline":
@@ -100,6 +125,32 @@ public final class Cancels {
                 }
                 return utf8("not cancelled");
             }
+            case "wait_mark": {
+                Mark mark = new Mark(c[1]);
+                long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(mark.ms);
+                while (System.nanoTime() < end) {
+                    if (task.isCancelled()) {
+                        mark.set();
+                        seen.count(task);
+                        throw new CancellationException("given up");
+                    }
+                    Thread.sleep(5);
+                }
+                return utf8("not cancelled");
+            }
+            case "listen_mark": {
+                Mark mark = new Mark(c[1]);
+                CountDownLatch latch = new CountDownLatch(1);
+                task.onCancel(() -> {
+                    mark.set();
+                    latch.countDown();
+                });
+                if (latch.await(mark.ms, TimeUnit.MILLISECONDS)) {
+                    seen.count(task);
+                    throw new CancellationException("given up");
+                }
+                return utf8("not cancelled");
+            }
             default:
                 return common(seen, c[0], task);
         }
@@ -125,6 +176,18 @@ public final class Cancels {
                 task.cancellation().thenRun(() -> {
                     seen.count(task);
                     f.completeExceptionally(new CancellationException("given up"));
+                });
+                return f;
+            }
+            case "wait_mark": {
+                Mark mark = new Mark(c[1]);
+                CompletableFuture<byte[]> f = new CompletableFuture<>();
+                f.completeOnTimeout(utf8("not cancelled"), mark.ms, TimeUnit.MILLISECONDS);
+                f.whenComplete((rsp, err) -> {
+                    if (err instanceof CancellationException) {
+                        mark.set();
+                        seen.count(task);
+                    }
                 });
                 return f;
             }

@@ -11,7 +11,10 @@
 //! the caller gives up), then answers `not cancelled`; `deadline` answers the ms left until
 //! the call's deadline (`CallInfo::deadline`) or `none`; `cancels` answers
 //! `noticed=N dropped=M`: pool handlers that saw their call cancelled, async handler futures
-//! dropped unfinished.
+//! dropped unfinished. `wait_cancel_mark <dict> <key> <ms>` waits as `wait_cancel` and marks
+//! the cancellation in a shared dict (key = the Unix time in seconds, a number, when the pool
+//! handler saw `is_cancelled()` or the async future was dropped): the zone outlives a worker
+//! that exits while the call waits (t/009's worker exit test).
 //!
 //! Shared dictionaries (`SharedDict`): `shd get <dict> <key>` answers `<type> <value>
 //! flags=<n>` (type string|number|boolean|nil); `shd <set|add|replace|safe_set|safe_add> <dict>
@@ -94,6 +97,61 @@ impl Drop for DropGuard {
                 (at - now).as_micros()
             ),
             None => log::info!("wait_cancel future dropped (no deadline)"),
+        }
+    }
+}
+
+/// The wall clock in Unix seconds, for a mark that another worker reads.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `wait_cancel_mark`'s `<dict> <key> <ms>`.
+struct Mark {
+    dict: String,
+    key: Vec<u8>,
+    wait: Duration,
+}
+
+impl Mark {
+    fn parse(rest: &[u8]) -> Mark {
+        let (dict, rest) = split(rest);
+        let (key, ms) = split(rest);
+        Mark {
+            dict: text(dict),
+            key: key.to_vec(),
+            wait: ms_of(ms),
+        }
+    }
+
+    /// Stores the time of the notice under the key (a failure is logged: nobody to answer).
+    fn set(&self) {
+        let stored = SharedDict::open(&self.dict)
+            .map_err(|e| e.to_string())
+            .and_then(|d| {
+                d.set(&self.key, Value::Number(unix_now()), None)
+                    .map_err(|e| e.to_string())
+            });
+        match stored {
+            Ok(()) => log::info!("wait_cancel_mark: marked {}", text(&self.key)),
+            Err(e) => log::error!("wait_cancel_mark: {e}"),
+        }
+    }
+}
+
+/// Marks a `wait_cancel_mark` future dropped before it finished.
+struct MarkOnDrop {
+    mark: Mark,
+    finished: bool,
+}
+
+impl Drop for MarkOnDrop {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.mark.set();
         }
     }
 }
@@ -244,6 +302,20 @@ fn wait_cancel_blocking(rest: &[u8], call: &CallInfo) -> Reply {
     while Instant::now() < until {
         if call.is_cancelled() {
             NOTICED.fetch_add(1, Ordering::SeqCst);
+            return Err((RC_CANCELLED, b"cancelled".to_vec()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(b"not cancelled".to_vec())
+}
+
+/// Blocking `wait_cancel_mark`: `wait_cancel_blocking`, and the mark once cancelled.
+fn wait_cancel_mark_blocking(rest: &[u8], call: &CallInfo) -> Reply {
+    let mark = Mark::parse(rest);
+    let until = Instant::now() + mark.wait;
+    while Instant::now() < until {
+        if call.is_cancelled() {
+            mark.set();
             return Err((RC_CANCELLED, b"cancelled".to_vec()));
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -449,6 +521,15 @@ fn start(init: Init) -> Result<(), String> {
                         guard.finished = true;
                         return Ok(b"not cancelled".to_vec());
                     }
+                    if cmd == b"wait_cancel_mark" {
+                        let mut guard = MarkOnDrop {
+                            mark: Mark::parse(rest),
+                            finished: false,
+                        };
+                        tokio::time::sleep(guard.mark.wait).await;
+                        guard.finished = true;
+                        return Ok(b"not cancelled".to_vec());
+                    }
                     handle_call(&req, &call)
                 },
             )
@@ -485,6 +566,9 @@ fn start(init: Init) -> Result<(), String> {
         }
         if cmd == b"wait_cancel" {
             return wait_cancel_blocking(rest, call);
+        }
+        if cmd == b"wait_cancel_mark" {
+            return wait_cancel_mark_blocking(rest, call);
         }
         handle_call(req, call)
     })
