@@ -133,7 +133,8 @@ int ngx_http_resty_ffi_task_streaming(void *task);
 
 /* Sends a chunk (copied): 0 sent; RESTY_FFI_RC_CANCELLED the caller is gone (stop sending,
  * then answer the task); -1 not a stream task in your hands. Waits while the window is full
- * (never on nginx's thread: -1 there). */
+ * (never on nginx's thread: -1 there). An empty chunk (len 0) delivers nothing: it only
+ * tells whether the caller is still there. */
 int ngx_http_resty_ffi_task_send(void *task, const char *buf, size_t len);
 
 /* As ngx_http_resty_ffi_task_send, but 1 instead of waiting when the window is full. */
@@ -143,7 +144,9 @@ int ngx_http_resty_ffi_task_try_send(void *task, const char *buf, size_t len);
  * Beyond the original: nginx's shared dictionaries (lua_shared_dict), from any thread
  * (libffi_init's included). A value written here is what ngx.shared.DICT:get() reads in Lua,
  * in every worker, and back: the same zone, its lock and its expiry. A runtime thread reads
- * nginx's cached clock, so an expiry is seen up to one event-loop iteration late.
+ * nginx's cached clock, so an expiry is seen up to one event-loop iteration late. Once the
+ * worker is exiting every call fails (-1, NULL) with *err "worker exiting"; the worker waits
+ * for calls in progress before it exits.
  */
 #define RESTY_FFI_SHDICT_NIL       0   /* value types, as Lua's */
 #define RESTY_FFI_SHDICT_BOOLEAN   1

@@ -173,6 +173,10 @@ unsafe fn set_err(err: *mut *const c_char, msg: &'static str) {
         ("exists", c"exists"),
         ("not found", c"not found"),
         ("not a number", c"not a number"),
+        ("worker exiting", c"worker exiting"),
+        ("value is a list", c"value is a list"),
+        ("attempt to add or replace nil values", c"attempt to add or replace nil values"),
+        ("unsupported value type", c"unsupported value type"),
         ("no lua_shared_dict of that name in nginx.conf", c"no lua_shared_dict of that name in nginx.conf"),
         (
             "lua-nginx-module's shared dictionary functions are not in this process",
@@ -479,6 +483,12 @@ fn send_chunk(task: *mut c_void, buf: *const c_char, len: usize, block: bool) ->
     let Some(stream) = task.stream() else {
         return -1;
     };
+    // Still the task this handle names? A runtime answering on another thread meanwhile (it
+    // must not) lets the worker free the slot and a new stream call take it: the stream just
+    // read would be that call's, and the chunk would land in another caller's answer.
+    if !task.is_taken() {
+        return -1;
+    }
     if block && worker::on_worker_thread() {
         return -1;
     }
@@ -487,8 +497,11 @@ fn send_chunk(task: *mut c_void, buf: *const c_char, len: usize, block: bool) ->
     let chunk = unsafe { bytes(buf, len) };
     match stream.send(chunk, block) {
         Sent::Sent => {
-            if let Some(done) = done_queue::get() {
-                done.push_chunk(task);
+            // (An empty chunk was not queued: nothing to tell the reader.)
+            if !chunk.is_empty() {
+                if let Some(done) = done_queue::get() {
+                    done.push_chunk(task);
+                }
             }
             0
         }
@@ -883,8 +896,8 @@ pub extern "C" fn ngx_http_resty_ffi_telemetry(on: c_int) -> c_int {
 
 /// Lua side: the next chunk of a stream call: 1 and the chunk (valid until the next call or
 /// the task's end); 0 nothing yet (wait on the semaphore: the next chunk or the end posts
-/// it); 2 the stream ended (read the answer with `ngx_http_resty_ffi_result`); -1 not a
-/// stream, or given up.
+/// it); 2 the stream ended (read the answer with `ngx_http_resty_ffi_result`); 3 another
+/// coroutine waits for the next chunk already (do not wait too); -1 not a stream, or given up.
 ///
 /// # Safety
 /// `task` from `ngx_http_resty_ffi_post` with a window; out-pointers valid.
@@ -910,6 +923,7 @@ pub unsafe extern "C" fn ngx_http_resty_ffi_stream_next(
             }
             Some(StreamNext::Wait) => 0,
             Some(StreamNext::End) => 2,
+            Some(StreamNext::Busy) => 3,
             None => -1,
         }
     })

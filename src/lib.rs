@@ -90,5 +90,8 @@ extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
 }
 
 extern "C" fn exit_process(_cycle: *mut ngx_cycle_t) {
+    // Runtime threads outlive this: they must be out of every shared zone before nginx frees
+    // the cycle and exit() kills them (see shdict.rs).
+    panic_guard::guard((), shdict::close_for_exit);
     panic_guard::guard((), worker::exit)
 }

@@ -259,6 +259,10 @@ impl RequestQueue {
     /// cancelled, then hands over up to `max` of them; 0 once the runtime is unloaded.
     pub fn cancel_poll(&self, max: usize, mut each: impl FnMut(TaskPtr)) -> usize {
         let max = max.max(1);
+        // Returns into the runtime's code, as task_poll does (see `unpin`).
+        if let Some(users) = &self.users {
+            users.note_current_thread();
+        }
         let mut st = self.lock();
         st.cancel_listening = true;
         loop {

@@ -14,9 +14,58 @@
 //! (`forcible`, "no memory"; the zone does not log it, lua-nginx-module turns that off), and
 //! the zone pointer stays valid for the worker's life (a reload starts new workers with new
 //! zones; an old worker keeps its own until it exits).
+//!
+//! Until it exits, but not beyond: runtime threads run on while the worker ends
+//! (`exit_process`, then nginx frees the cycle's pool, which holds the zone structures these
+//! pointers lead to, then `exit()` kills every thread wherever it is). A thread killed
+//! inside an operation leaves the zone half-updated, with its lock word naming a dead pid
+//! that the master force-unlocks for the other workers; a thread that starts one after the
+//! pool was freed reads freed memory. So [`close_for_exit`] (the module's `exit_process`)
+//! shuts a gate every operation passes, and waits a little for those in progress:
+//! afterwards they fail with "worker exiting".
 
 use std::ffi::{c_char, c_double, c_int, c_long, c_void, CStr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Operations in progress in this process, and whether the worker is exiting.
+static IN_PROGRESS: AtomicUsize = AtomicUsize::new(0);
+static CLOSED: AtomicBool = AtomicBool::new(false);
+/// How long the exiting worker waits for operations in progress (each holds the zone's lock
+/// for well under a millisecond; one waiting for a lock another process holds takes longer).
+const EXIT_WAIT: Duration = Duration::from_secs(1);
+
+/// An operation in progress (see [`close_for_exit`]).
+struct InProgress;
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        IN_PROGRESS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Every operation's first step: counted in progress, unless the worker is exiting.
+fn begin() -> Result<InProgress, &'static str> {
+    // SeqCst with close_for_exit: of "count, then read the gate" here and "shut the gate,
+    // then read the count" there, one sees the other's write.
+    IN_PROGRESS.fetch_add(1, Ordering::SeqCst);
+    let op = InProgress;
+    if CLOSED.load(Ordering::SeqCst) {
+        return Err("worker exiting");
+    }
+    Ok(op)
+}
+
+/// The worker is exiting (worker thread, `exit_process`): no operation starts any more, and
+/// those in progress get up to `EXIT_WAIT` to finish before nginx frees the cycle and exits.
+pub fn close_for_exit() {
+    CLOSED.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    while IN_PROGRESS.load(Ordering::SeqCst) > 0 && start.elapsed() < EXIT_WAIT {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
 
 type FindZoneFn = unsafe extern "C" fn(*const u8, usize) -> *mut c_void;
 type GetFn = unsafe extern "C" fn(
@@ -121,6 +170,7 @@ fn api() -> Result<&'static Api, &'static str> {
 
 /// A zone by name, or why not.
 pub fn find(name: &[u8]) -> Result<*mut c_void, &'static str> {
+    let _op = begin()?;
     let api = api()?;
     // SAFETY: a name of name.len() bytes; find_zone only reads the cycle's configuration.
     let zone = unsafe { (api.find_zone)(name.as_ptr(), name.len()) };
@@ -153,6 +203,7 @@ pub enum Value {
 /// # Safety
 /// `zone` from [`find`].
 pub unsafe fn get(zone: *mut c_void, key: &[u8]) -> Result<(Value, c_int), &'static str> {
+    let _op = begin()?;
     let api = api()?;
     check_key(key)?;
     let mut small = [0u8; 256];
@@ -242,6 +293,7 @@ pub unsafe fn store(
     exptime_ms: c_long,
     flags: c_int,
 ) -> Result<Stored, &'static str> {
+    let _op = begin()?;
     let api = api()?;
     check_key(key)?;
     if ![TYPE_NIL, TYPE_BOOLEAN, TYPE_NUMBER, TYPE_STRING].contains(&typ) {
@@ -305,6 +357,7 @@ pub unsafe fn incr(
     init: Option<f64>,
     init_ttl_ms: c_long,
 ) -> Result<(Stored, f64), &'static str> {
+    let _op = begin()?;
     let api = api()?;
     check_key(key)?;
     if init_ttl_ms < 0 {
@@ -343,6 +396,7 @@ pub unsafe fn incr(
 /// # Safety
 /// `zone` from [`find`].
 pub unsafe fn ttl(zone: *mut c_void, key: &[u8]) -> Result<Option<c_long>, &'static str> {
+    let _op = begin()?;
     let api = api()?;
     check_key(key)?;
     // SAFETY: as above.
@@ -355,6 +409,7 @@ pub unsafe fn ttl(zone: *mut c_void, key: &[u8]) -> Result<Option<c_long>, &'sta
 /// # Safety
 /// `zone` from [`find`].
 pub unsafe fn set_expire(zone: *mut c_void, key: &[u8], exptime_ms: c_long) -> Result<bool, &'static str> {
+    let _op = begin()?;
     let api = api()?;
     check_key(key)?;
     if exptime_ms < 0 {

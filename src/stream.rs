@@ -13,6 +13,11 @@ use std::time::Duration;
 /// The window a stream call gets unless it asks for another one.
 pub const DEFAULT_WINDOW: usize = 256 * 1024;
 
+/// What a queued chunk costs beyond its bytes (its `Vec` in the queue, the allocator's
+/// header and rounding, its event on the done-queue), counted against the window: without
+/// it, 1-byte chunks held some 80 times the window in memory (t/033 TEST 18).
+pub const CHUNK_COST: usize = 64;
+
 /// How often a waiting sender looks at its task's cancel flag on its own (a cancel also
 /// wakes it at once; this bounds the cost of a missed wake-up).
 const RECHECK: Duration = Duration::from_millis(100);
@@ -30,6 +35,7 @@ pub enum Sent {
 #[derive(Default)]
 struct Chunks {
     queue: VecDeque<Vec<u8>>,
+    /// What the queued chunks cost: their bytes plus `CHUNK_COST` each.
     bytes: usize,
     senders_waiting: usize,
     cancelled: bool,
@@ -54,7 +60,8 @@ impl Stream {
         self.chunks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runtime side: queues a copy of `chunk`. A chunk always fits into an empty window
+    /// Runtime side: queues a copy of `chunk` (an empty one is not queued: `Sent`, or
+    /// `Cancelled` if the caller is gone). A chunk always fits into an empty window
     /// (so one larger than the window still goes through, alone); otherwise waits for room
     /// (`block`) or says it would.
     pub fn send(&self, chunk: &[u8], block: bool) -> Sent {
@@ -63,7 +70,12 @@ impl Stream {
             if c.cancelled {
                 return Sent::Cancelled;
             }
-            if c.bytes == 0 || c.bytes + chunk.len() <= self.window {
+            // Nothing to send: nothing is queued (no window bounds empty chunks, so a runtime
+            // sending them in a loop would grow the queue without end).
+            if chunk.is_empty() {
+                return Sent::Sent;
+            }
+            if c.bytes == 0 || c.bytes + cost(chunk) <= self.window {
                 break;
             }
             if !block {
@@ -77,7 +89,7 @@ impl Stream {
                 .unwrap_or_else(|e| e.into_inner().0);
             c.senders_waiting -= 1;
         }
-        c.bytes += chunk.len();
+        c.bytes += cost(chunk);
         c.queue.push_back(chunk.to_vec());
         Sent::Sent
     }
@@ -87,7 +99,7 @@ impl Stream {
         let (chunk, wake) = {
             let mut c = self.lock();
             let chunk = c.queue.pop_front()?;
-            c.bytes -= chunk.len();
+            c.bytes -= cost(&chunk);
             (chunk, c.senders_waiting > 0)
         };
         if wake {
@@ -108,10 +120,15 @@ impl Stream {
         self.room.notify_all();
     }
 
-    /// Bytes sent and not read yet (for tests).
+    /// What the chunks sent and not read yet cost (for tests).
     pub fn buffered(&self) -> usize {
         self.lock().bytes
     }
+}
+
+/// A chunk's share of the window.
+fn cost(chunk: &[u8]) -> usize {
+    chunk.len().saturating_add(CHUNK_COST)
 }
 
 #[cfg(test)]
@@ -121,10 +138,10 @@ mod tests {
 
     #[test]
     fn chunks_come_out_in_order_and_the_window_holds_senders() {
-        let s = Arc::new(Stream::new(10));
+        let s = Arc::new(Stream::new(10 + 2 * CHUNK_COST));
         assert_eq!(s.send(b"0123456", false), Sent::Sent);
         assert_eq!(s.send(b"789", false), Sent::Sent);
-        assert_eq!(s.send(b"x", false), Sent::WouldBlock, "10 of 10 bytes in flight");
+        assert_eq!(s.send(b"x", false), Sent::WouldBlock, "the window is full");
         let sender = {
             let s = s.clone();
             std::thread::spawn(move || s.send(b"abc", true))
@@ -139,11 +156,32 @@ mod tests {
     }
 
     #[test]
+    fn empty_chunks_are_not_queued() {
+        let s = Stream::new(1);
+        for _ in 0..1000 {
+            assert_eq!(s.send(b"", true), Sent::Sent);
+        }
+        assert_eq!(s.pop(), None);
+        s.cancel();
+        assert_eq!(s.send(b"", false), Sent::Cancelled);
+    }
+
+    #[test]
     fn a_chunk_larger_than_the_window_goes_alone() {
         let s = Stream::new(4);
         assert_eq!(s.send(b"0123456789", false), Sent::Sent);
         assert_eq!(s.send(b"x", false), Sent::WouldBlock);
-        assert_eq!(s.buffered(), 10);
+        assert_eq!(s.buffered(), 10 + CHUNK_COST);
+    }
+
+    #[test]
+    fn each_chunk_costs_its_bookkeeping_too() {
+        let s = Stream::new(1000);
+        let mut sent = 0;
+        while s.send(b"x", false) == Sent::Sent {
+            sent += 1;
+        }
+        assert_eq!(sent, 1000 / (1 + CHUNK_COST));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! the library can only go once no thread of the runtime can run it any more. The module
 //! knows two kinds of such threads: those `libffi_init` started (threads of the process that
 //! appeared while it ran) and those that called into the module for the runtime (`task_poll`,
-//! `get_req`, `respond`). After the unload the worker checks now and then whether every one
-//! of them has exited (the kernel no longer knows its thread id); only then is the library
+//! `get_req`, `respond`, `cancel_poll`, `task_send`). After the unload the worker checks now
+//! and then whether every one of them has exited (the kernel no longer knows its thread id), and that no call posted to
+//! the runtime is left unanswered (a runtime may hand a call to a thread it starts for it,
+//! which runs the library's code unrecorded until it answers); only then is the library
 //! closed. A runtime whose threads never exit (Go's) stays mapped, which is always safe.
 
 use std::cell::Cell;

@@ -910,11 +910,14 @@ pub enum StreamNext {
     Wait,
     /// The stream ended: read the answer with `result` (the last bytes, or an error).
     End,
+    /// Another coroutine waits for the next chunk on the semaphore: one reader at a time
+    /// (a post wakes one waiter; a second one would be left on the semaphore).
+    Busy,
 }
 
 /// Lua side: the next chunk of a stream call's answer, or what to do instead.
 pub fn stream_next(task: TaskPtr) -> Option<StreamNext> {
-    with(|_| {
+    with(|w| {
         let stream = task.stream()?;
         // SAFETY: worker thread.
         let side = unsafe { task.side() };
@@ -924,6 +927,11 @@ pub fn stream_next(task: TaskPtr) -> Option<StreamNext> {
         }
         side.chunk = Vec::new();
         match side.waiter {
+            // (A reader killed while it waited left the semaphore: not busy any more.)
+            // SAFETY: a Waiting task's semaphore is ours and live; worker thread.
+            Waiter::Waiting if side.reader_waiting && unsafe { w.lua.count(side.sem) } < 0 => {
+                Some(StreamNext::Busy)
+            }
             Waiter::Waiting => {
                 side.reader_waiting = true;
                 Some(StreamNext::Wait)
@@ -983,6 +991,7 @@ pub fn finish(task: TaskPtr) {
 /// be freed when it comes back.
 pub fn abandon(task: TaskPtr) -> bool {
     with(|w| {
+        w.wake_stream_reader(task);
         let step = w.apply(task, Event::Abandoned);
         count_given_up(task, &step, |s| &s.timeouts);
         step.answer_readable
@@ -1013,6 +1022,27 @@ pub fn close_when_unused(pending: PendingClose) {
 }
 
 impl Worker {
+    /// A stream closed (`abandon`) by another coroutine than the one waiting in its read
+    /// (another light thread, another request): post the semaphore so that reader leaves it
+    /// and finds the stream closed. Left on it, it would still wait there when the task is
+    /// freed and the semaphore reused or handed back to lua-nginx-module (whose memory its
+    /// wait-queue entry points into). A reader that timed out left the semaphore already.
+    fn wake_stream_reader(&mut self, task: TaskPtr) {
+        // SAFETY: worker thread; the waiter side is the worker's alone.
+        let side = unsafe { task.side() };
+        // SAFETY: a Waiting task's semaphore is ours and live.
+        if side.is_stream
+            && side.reader_waiting
+            && side.waiter == Waiter::Waiting
+            && !side.sem.is_null()
+            && unsafe { self.lua.count(side.sem) } < 0
+        {
+            side.reader_waiting = false;
+            // SAFETY: as above; its post is consumed by the waiting reader (clean).
+            unsafe { self.lua.post(side.sem) };
+        }
+    }
+
     fn arm_sweeper(&mut self) {
         if self.sweeper.timer_set() == 0 {
             // SAFETY: worker thread; the event lives as long as the worker state.
@@ -1050,7 +1080,10 @@ impl Worker {
 
     fn check_pending_closes(&mut self) {
         self.pending_closes.retain(|p| {
-            let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited());
+            // Calls the runtime still holds are answered by its code, maybe on a thread it
+            // started for the call that has not called into the module yet (unrecorded).
+            let users_left = p.queue.thread_users().is_some_and(|u| !u.all_exited())
+                || p.queue.stats.live.get() > 0;
             if users_left && p.since.elapsed() < CLOSE_GIVE_UP {
                 return true;
             }

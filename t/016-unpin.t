@@ -138,3 +138,89 @@ GET /t
 [crit]
 [emerg]
 exited on signal
+
+
+
+=== TEST 4: a C runtime holds a call in a thread of its own (one that has not called into the module yet) when it is unloaded: the library stays mapped until that call is answered
+--- config
+    location = /t {
+        content_by_lua_block {
+            local lib = "$TEST_NGINX_LIB_DIR/libffi_c_test.so"
+            local function mapped()
+                local f = assert(io.open("/proc/self/maps"))
+                local maps = f:read("*a")
+                f:close()
+                return maps:find("libffi_c_test.so", 1, true) ~= nil
+            end
+            local rt = assert(ngx.load_ffi(lib, nil, { unpin = true }))
+            local th = ngx.thread.spawn(function() return rt:call("later 500") end)
+            ngx.sleep(0.05)
+            assert(rt:__unload())
+            -- The poll thread is gone at once; the task's own thread sleeps in the library.
+            ngx.sleep(0.3)
+            ngx.say("mapped while the call is held: ", mapped())
+            ngx.say("answer: ", select(3, ngx.thread.wait(th)))
+            local gone = false
+            for _ = 1, 300 do
+                if not mapped() then gone = true break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("library unmapped after: ", gone)
+            ngx.say("live tasks: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+mapped while the call is held: true
+answer: later
+library unmapped after: true
+live tasks: 0
+--- timeout: 20
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+exited on signal
+
+
+
+=== TEST 5: a C runtime's cancel_poll thread, started after libffi_init, lingers in the library after the unload: the library stays mapped until it exits
+--- config
+    location = /t {
+        content_by_lua_block {
+            local lib = "$TEST_NGINX_LIB_DIR/libffi_c_test.so"
+            local function mapped()
+                local f = assert(io.open("/proc/self/maps"))
+                local maps = f:read("*a")
+                f:close()
+                return maps:find("libffi_c_test.so", 1, true) ~= nil
+            end
+            local rt = assert(ngx.load_ffi(lib, nil, { unpin = true }))
+            ngx.say(rt:call("cancel_thread"))
+            ngx.sleep(0.05)
+            assert(rt:__unload())
+            ngx.sleep(0.3)
+            ngx.say("mapped while the thread lingers: ", mapped())
+            local gone = false
+            for _ = 1, 300 do
+                if not mapped() then gone = true break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("library unmapped after: ", gone)
+        }
+    }
+--- request
+GET /t
+--- response_body
+truestarted
+mapped while the thread lingers: true
+library unmapped after: true
+--- timeout: 20
+--- no_error_log
+[error]
+[alert]
+[crit]
+[emerg]
+exited on signal

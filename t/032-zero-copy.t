@@ -475,3 +475,36 @@ VM left open: true
 alerts, crashes: 0
 worker exited cleanly: 1
 --- timeout: 30
+
+
+
+=== TEST 11: a stream with a lent request dropped unread: the GC closes it and the string is let go of
+--- config
+    location = /t {
+        content_by_lua_block {
+            local resty_ffi = require "resty.ffi"
+            local rt = ngx.load_ffi("ffi_test", "zc11")
+            -- Answered before the GC closes it (the finalizer finishes the task itself),
+            -- and still in the runtime's hands (the module frees it when the answer comes).
+            local s1 = assert(rt:stream_sum("late_sum 0 " .. zc_payload("t11a")))
+            local s2 = assert(rt:stream_sum("late_sum 300 " .. zc_payload("t11b")))
+            ngx.sleep(0.1)
+            ngx.say("anchored, lent: ", resty_ffi.lent())
+            s1, s2 = nil, nil
+            zc_churn()
+            ngx.sleep(0.5)
+            zc_churn()
+            ngx.say(zc_check(rt, { "late_sum 0 " .. zc_payload("t11a"),
+                                   "late_sum 300 " .. zc_payload("t11b") }))
+            ngx.say(zc_drained())
+        }
+    }
+--- request
+GET /t
+--- response_body
+anchored, lent: 22
+intact
+anchored 0, lent 0, live 0
+--- no_error_log
+[error]
+[alert]

@@ -87,6 +87,8 @@ local DEFAULT_TIMEOUT_MS = 60000
 -- Responses from this size on become Lua strings under pcall (LuaJIT's limit is 2 GiB).
 local LARGE_RESPONSE = 64 * 1024 * 1024
 local DEFAULT_MAX_QUEUE = 65536
+-- The largest stream window (2^53 bytes, a double's exact integers: in effect, none).
+local MAX_WINDOW = 2 ^ 53
 -- sema_wait takes an int of milliseconds: "no timeout" is the largest one (24.8 days).
 local NO_TIMEOUT_MS = 2147483647
 local FLAG_GLOBAL = 1
@@ -315,6 +317,14 @@ local function prepare(self, req, opts, what)
                   .. " (window: a number of bytes >= 1 expected, got " .. tostring(window) .. ")",
                   3)
         end
+        if window then
+            -- A size_t from a double: beyond 2^64 LuaJIT's conversion gives 0, which the
+            -- module reads as "not a stream". 2^53 bytes is as good as no bound.
+            window = floor(window)
+            if window > MAX_WINDOW then
+                window = MAX_WINDOW
+            end
+        end
     end
 
     local handle = st.handle
@@ -395,25 +405,70 @@ end
 -- A stream call's reader: s:read(), s:chunks(), s:close().
 local Stream = {}
 Stream.__index = Stream
+
+
+-- The stream's task is no longer this object's: its handle goes, and the GC anchor's
+-- finalizer is disarmed (a handle kept for long could name a reused slot once its
+-- generation wrapped, 2^20 calls through that slot later).
+local function stream_ended(self)
+    self.task = nil
+    local anchor = self.anchor
+    if anchor then
+        self.anchor = nil
+        ffi_gc(anchor, nil)
+    end
+end
 local pchunk = ffi_new("const char *[1]")
 
 
 -- The next chunk; nil and why at the end: "eof" when the runtime answered rc 0 (its last
 -- bytes, if any, came as the last chunk), its rc and message if it answered an error, or
--- "timeout", "closed", "worker exiting", ...
+-- "timeout", "closed", "worker exiting", ... Refused (nil and why, the stream goes on):
+-- from another request than the one that opened it, where it cannot yield, and while
+-- another light thread waits in read() ("busy reading").
 function Stream:read()
     local task = self.task
     if not task then
         return nil, self.err
     end
+    -- A read may wait on the stream's semaphore, which only the request that opened the
+    -- stream may do, where it can yield: a coroutine that registered as the semaphore's
+    -- waiter and then could not yield (or whose request ended while another request's
+    -- waited) would be left in a semaphore that is freed or reused under it.
+    local r = get_request()
+    if r ~= self.r then
+        return nil, r and "stream opened by another request (read it where it was opened)"
+                      or "no request found"
+    end
+    local phase = get_phase()
+    if not YIELDABLE[phase] then
+        return nil, "API disabled in the context of " .. tostring(phase)
+                    .. " (it cannot yield)"
+    end
+    if not co_isyieldable() then
+        return nil, NOT_YIELDABLE
+    end
     while true do
         local len = get_size_ptr()
         local rc = resty_ffi_stream_next(task, pchunk, len)
         if rc == 1 then
-            return ffi_str(pchunk[0], len[0])
+            local n = tonumber(len[0])
+            if n < LARGE_RESPONSE then
+                return ffi_str(pchunk[0], n)
+            end
+            -- As for an answer: a chunk may be too large for a Lua string, or for memory.
+            local ok, chunk = pcall(ffi_str, pchunk[0], n)
+            if ok then
+                return chunk
+            end
+            -- The chunk is lost: the stream cannot go on whole.
+            self:close()
+            self.err = "chunk of " .. n .. " bytes does not fit in a Lua string: "
+                       .. tostring(chunk)
+            return nil, self.err
         end
         if rc == 2 then
-            self.task = nil
+            stream_ended(self)
             local ok, res, rsp = collect(task)
             if ok then
                 self.err = "eof"
@@ -425,19 +480,20 @@ function Stream:read()
             self.err, self.rsp = res, rsp
             return nil, res, rsp
         end
+        if rc == 3 then
+            -- Another light thread waits in read() on this stream: one reader at a time
+            -- (a semaphore post wakes one waiter). The stream goes on.
+            return nil, "busy reading"
+        end
         if rc ~= 0 then
-            self.task = nil
+            stream_ended(self)
             self.err = "closed"
             return nil, "closed"
-        end
-        local r = get_request()
-        if not r then
-            return nil, "no request found"
         end
         local ok, msg = wait(r, self.sem, self.timeout_ms)
         if not ok and resty_ffi_abandon(task) ~= 1 then
             -- The reader gave up (timeout): the stream ends, the runtime is told.
-            self.task = nil
+            stream_ended(self)
             self.err = msg
             return nil, msg
         end
@@ -454,13 +510,14 @@ function Stream:chunks()
 end
 
 
--- Stops reading: the runtime is told (its send answers cancelled). True.
+-- Stops reading: the runtime is told (its send answers cancelled). True. Any request may
+-- close a stream; a light thread waiting in read() wakes with "closed".
 function Stream:close()
     local task = self.task
     if not task then
         return true
     end
-    self.task = nil
+    stream_ended(self)
     self.err = "closed"
     if resty_ffi_abandon(task) == 1 then
         finish(task)
@@ -482,7 +539,17 @@ local function stream(self, req, opts)
     if not task then
         return nil, err
     end
-    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms }, Stream)
+    -- A stream dropped unread (a loop over s:chunks() left early, in a request or timer
+    -- that goes on) would keep the runtime sending into a full window until its request
+    -- ends, holding a runtime thread: the GC closes it. The finalizer holds only the
+    -- handle, which is refused once the task is freed (read to its end, or closed).
+    local anchor = ffi_gc(ffi_new("char[1]"), function()
+        if resty_ffi_abandon(task) == 1 then
+            finish(task)   -- answered, never read
+        end
+    end)
+    return setmetatable({ task = task, sem = psem[0], timeout_ms = timeout_ms, r = r,
+                          anchor = anchor }, Stream)
 end
 
 

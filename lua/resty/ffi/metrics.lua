@@ -133,8 +133,11 @@ function _M.enable(dict_name, every)
         error("bad argument #1 to 'enable' (no lua_shared_dict " .. tostring(dict_name) .. ")", 2)
     end
     every = every or 1
-    if type(every) ~= "number" or every <= 0 then
-        error("bad argument #2 to 'enable' (seconds > 0 expected)", 2)
+    -- (NaN passed "<= 0" and made a timer that never fired; math.huge raised from
+    -- ngx.timer.every with "delay cannot be zero")
+    if type(every) ~= "number" or every ~= every or every < 0.001 or every > 86400 then
+        error("bad argument #2 to 'enable' (seconds from 0.001 to 86400 expected, got "
+              .. tostring(every) .. ")", 2)
     end
     dict, interval = d, every
     local ok, err = ngx.timer.every(every, function(premature)

@@ -25,12 +25,17 @@
 //! | `dict_incr <dict> <key> <delta> [init]` | `value N`, `declined <why>`, `error <why>` |
 //! | `dict_ttl <dict> <key>` | ms left, 0 never expires, -1 not there |
 //! | `dict_incr_many <dict> <key> <n> <threads>` | threads each add 1 n times (on threads of their own); `done` |
+//! | `dict_hammer <dict> <threads>` | rc 0 `started` at once; threads store, incr and look the zone up in a loop until an operation fails with `worker exiting`, then each writes `ffi_test: dict_hammer stopped: worker exiting` to stderr (nginx's error.log) |
+//! | `abi_garbage`           | rc 0, what the newer ABI functions answer for handles and arguments that are wrong (NULL, small integers, stale, far off, NULL/empty names, NULL buffers), one `name=value` per call |
 //! | `stream <n> <size>`     | (a stream call) n chunks `<i>:` + filler to size, then `end` |
 //! | `stream_fail <n>`       | n chunks, then rc 7 `went wrong` |
 //! | `stream_total <bytes> <chunk>` | bytes in chunks, then `waited=N` (sends that found the window full) |
 //! | `stream_until_cancel <size>` | chunks every ms until the caller is gone (counted) |
 //! | `stream_until_cancel_mark <dict> <key> <size>` | as `stream_until_cancel`, and once a send sees the caller gone adds 1 to the shared dictionary's key (init 0): a mark that outlives the worker |
 //! | `stream_slow <ms>`      | `first`, then `second` after ms (a cancelled send is counted) |
+//! | `stream_big <n>`        | (a stream call) one chunk of n `z` bytes, then `end` (a cancelled send answers `cancelled`) |
+//! | `stream_senders <threads> <n>` | (a stream call) threads send n chunks `<t>:<i>` each, all at once on the one task; once all returned, `end` |
+//! | `stream_empty <n>`      | (a stream call) n empty sends (len 0, half with a NULL buffer), then `end` |
 //! | `stream_then_send`      | (a stream call) `one`, the answer `end`, then a send on the answered task (kept for `late_send`) |
 //! | `send_misuse`           | rc 0, `send=N try_send=M`: both on a plain call |
 //! | `late_send`             | rc 0, what the send after `stream_then_send`'s answer returned |
@@ -40,7 +45,8 @@
 //! cfg: `fail` makes libffi_init log an error and return 3; `threads=N` starts N poll threads
 //! (default 1); `poll_in_init` calls task_poll on nginx's thread inside libffi_init (a bug
 //! the module must survive: it returns NULL at once instead of blocking the worker);
-//! `cancel_listener` also starts a thread that waits in cancel_poll and counts announcements.
+//! `cancel_listener` also starts a thread that waits in cancel_poll and counts announcements
+//! (`cancel_listeners=N`: N such threads, with one poll thread).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -290,6 +296,135 @@ fn dict_incr_many(rest: &[u8]) -> Vec<u8> {
     b"done".to_vec()
 }
 
+/// `dict_hammer <dict> <threads>`: threads that change the zone's tree (stores of varying
+/// sizes, deletes, incr) and look it up by name, without pause, until the module says the
+/// worker is exiting: what a worker's exit must not cut in half.
+fn dict_hammer(rest: &[u8]) -> Vec<u8> {
+    let (name, threads) = split(rest);
+    let (name, threads) = (name.to_vec(), num(threads).max(1));
+    for t in 0..threads {
+        let name = name.clone();
+        thread::spawn(move || {
+            let value = vec![b'v'; 300];
+            for i in 0usize.. {
+                let d = match dict(&name) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("ffi_test: dict_hammer stopped: {e}");
+                        return;
+                    }
+                };
+                let key = format!("h{t}:{}", i % 500);
+                let (mut forcible, mut err) = (0, std::ptr::null());
+                let len = if i % 7 == 0 { 0 } else { i % value.len() };
+                // SAFETY: every buffer is ours.
+                let rc = unsafe {
+                    ngx_http_resty_ffi_shdict_store(
+                        d.0,
+                        0,
+                        key.as_ptr().cast(),
+                        key.len(),
+                        if len == 0 { 0 } else { 4 },
+                        value.as_ptr().cast(),
+                        len,
+                        0.0,
+                        0,
+                        0,
+                        &mut forcible,
+                        &mut err,
+                    )
+                };
+                if rc < 0 && err_text(err) == "worker exiting" {
+                    eprintln!("ffi_test: dict_hammer stopped: worker exiting");
+                    return;
+                }
+                let counted = dict_incr(&[&name[..], b" hammered 1 0"].concat());
+                if counted.starts_with(b"error worker exiting") {
+                    eprintln!("ffi_test: dict_hammer stopped: worker exiting");
+                    return;
+                }
+            }
+        });
+    }
+    b"started".to_vec()
+}
+
+/// The previous `abi_garbage` task's handle: stale by the time the next one runs.
+static LAST_GARBAGE_TASK: AtomicUsize = AtomicUsize::new(0);
+
+/// `abi_garbage`: the newer ABI functions with wrong handles and arguments; none may crash,
+/// each must refuse. Answers `name=value ...`.
+fn abi_garbage(task: Ptr, tq: Ptr) -> Vec<u8> {
+    let stale = LAST_GARBAGE_TASK.swap(task.0 as usize, Ordering::SeqCst);
+    let mut handles: Vec<(&str, *mut c_void)> = vec![
+        ("null", std::ptr::null_mut()),
+        ("one", 1 as *mut c_void),
+        ("max", usize::MAX as *mut c_void),
+        ("far", (task.0 as usize ^ (1 << 45)) as *mut c_void),
+        ("stack", &stale as *const usize as *mut c_void),
+    ];
+    if stale != 0 {
+        handles.push(("stale", stale as *mut c_void));
+    }
+    let mut out = Vec::new();
+    for (name, h) in handles {
+        // SAFETY: the module must accept any value as a handle.
+        let r = unsafe {
+            (
+                ngx_http_resty_ffi_task_cancelled(h),
+                ngx_http_resty_ffi_task_deadline(h),
+                ngx_http_resty_ffi_task_streaming(h),
+                ngx_http_resty_ffi_task_send(h, b"x".as_ptr().cast(), 1),
+                ngx_http_resty_ffi_task_try_send(h, std::ptr::null(), 0),
+                ngx_http_lua_ffi_get_req(h, std::ptr::null_mut()).is_null(),
+            )
+        };
+        out.push(format!("{name}={},{},{},{},{},{}", r.0, r.1, r.2, r.3, r.4, r.5));
+        // A stray answer: dropped (and counted), never delivered.
+        // SAFETY: as above; a malloc()ed answer the module frees.
+        unsafe {
+            let p = libc::malloc(4).cast::<c_char>();
+            std::ptr::copy_nonoverlapping(b"bad\0".as_ptr().cast(), p, 4);
+            ngx_http_lua_ffi_respond(h, 0, p, 0);
+        }
+    }
+    // This task's own: a plain call, so send is refused; a NULL buffer with a length too.
+    // SAFETY: the task is ours until answered.
+    out.push(format!("own_null_buf={}", unsafe { ngx_http_resty_ffi_task_try_send(task.0, std::ptr::null(), 5) }));
+    let mut tasks = [std::ptr::null_mut::<c_void>(); 2];
+    // SAFETY: bad arguments the module must refuse without blocking.
+    let cp = unsafe {
+        (
+            ngx_http_resty_ffi_cancel_poll(std::ptr::null_mut(), tasks.as_mut_ptr(), 2),
+            ngx_http_resty_ffi_cancel_poll(tq.0, std::ptr::null_mut(), 2),
+            ngx_http_resty_ffi_cancel_poll(tq.0, tasks.as_mut_ptr(), 0),
+            ngx_http_resty_ffi_cancel_poll(tq.0, tasks.as_mut_ptr(), -1),
+        )
+    };
+    out.push(format!("cancel_poll={},{},{},{}", cp.0, cp.1, cp.2, cp.3));
+    let mut err: *const c_char = std::ptr::null();
+    // SAFETY: a NULL name with a length, an empty name, a NULL err.
+    let zones = unsafe {
+        (
+            ngx_http_resty_ffi_shdict(std::ptr::null(), 5, &mut err).is_null(),
+            ngx_http_resty_ffi_shdict(b"x".as_ptr().cast(), 0, std::ptr::null_mut()).is_null(),
+        )
+    };
+    out.push(format!("zones={},{} err={}", zones.0, zones.1, err_text(err)));
+    // SAFETY: a NULL dict: refused.
+    let nulls = unsafe {
+        (
+            ngx_http_resty_ffi_shdict_ttl(std::ptr::null_mut(), b"k".as_ptr().cast(), 1),
+            ngx_http_resty_ffi_shdict_store(
+                std::ptr::null_mut(), 0, b"k".as_ptr().cast(), 1, 4, std::ptr::null(), 0, 0.0, 0, 0,
+                std::ptr::null_mut(), std::ptr::null_mut(),
+            ),
+        )
+    };
+    out.push(format!("null_dict={},{}", nulls.0, nulls.1));
+    out.join(" ").into_bytes()
+}
+
 /// `dict_ttl <dict> <key>`: ms left (0: never expires), -1: not there.
 fn dict_ttl(rest: &[u8]) -> Vec<u8> {
     let (name, key) = split(rest);
@@ -407,6 +542,46 @@ fn stream_command(task: Ptr, cmd: &[u8], rest: &[u8]) {
                 thread::sleep(Duration::from_millis(1));
             }
         }
+        // `stream_senders <threads> <n>`: many threads send on one task at once.
+        b"stream_senders" => {
+            let (threads, n) = split(rest);
+            let (threads, n) = (num(threads), num(n));
+            let senders: Vec<_> = (0..threads)
+                .map(|t| {
+                    thread::spawn(move || {
+                        for i in 0..n {
+                            if send(task, format!("{t}:{i}").as_bytes()) != 0 {
+                                return;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for s in senders {
+                let _ = s.join();
+            }
+            respond(task, 0, b"end");
+        }
+        // `stream_empty <n>`: n sends of nothing, which no window bounds.
+        b"stream_empty" => {
+            for i in 0..num(rest) {
+                let buf: *const c_char = if i % 2 == 0 { std::ptr::null() } else { b"".as_ptr().cast() };
+                // SAFETY: a zero-length chunk (NULL allowed).
+                if unsafe { ngx_http_resty_ffi_task_send(task.0, buf, 0) } != 0 {
+                    return respond(task, 0, b"cancelled");
+                }
+            }
+            respond(task, 0, b"end");
+        }
+        // `stream_big <n>`: one chunk of n bytes (larger than a Lua string can be), then "end".
+        b"stream_big" => {
+            let chunk = vec![b'z'; num(rest)];
+            if send(task, &chunk) != 0 {
+                return respond(task, 0, b"cancelled");
+            }
+            drop(chunk);
+            respond(task, 0, b"end");
+        }
         // `stream_then_send`: a chunk, the answer, then a send on the answered task (a
         // misbehaving runtime): the module must refuse it (-1) and deliver nothing more.
         b"stream_then_send" => {
@@ -442,6 +617,9 @@ fn claim(task: Ptr) -> bool {
     }
 }
 
+/// Cancel listeners whose cancel_poll returned 0 (the unload).
+static LISTENERS_DONE: AtomicUsize = AtomicUsize::new(0);
+
 fn listen_for_cancels(tq: Ptr) {
     let mut tasks = [std::ptr::null_mut::<c_void>(); 16];
     loop {
@@ -458,6 +636,9 @@ fn listen_for_cancels(tq: Ptr) {
             }
         }
     }
+    LISTENERS_DONE.fetch_add(1, Ordering::SeqCst);
+    // Said where the test can read it after the unload: nginx's error.log.
+    eprintln!("ffi_test: cancel listener done ({} so far)", LISTENERS_DONE.load(Ordering::SeqCst));
 }
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
@@ -522,7 +703,7 @@ fn sparse_sum(bytes: &[u8]) -> u64 {
 /// Tasks handed to `handle` so far.
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
 
-fn handle(task: Ptr, held: &Held) {
+fn handle(task: Ptr, held: &Held, tq: Ptr) {
     HANDLED.fetch_add(1, Ordering::SeqCst);
     let mut len: c_int = 0;
     // SAFETY: the task is live until answered; the request has `len` bytes.
@@ -612,7 +793,10 @@ fn handle(task: Ptr, held: &Held) {
         | b"stream_until_cancel"
         | b"stream_until_cancel_mark"
         | b"stream_slow"
-        | b"stream_then_send" => {
+        | b"stream_then_send"
+        | b"stream_big"
+        | b"stream_senders"
+        | b"stream_empty" => {
             let (cmd, rest) = (cmd.to_vec(), rest.to_vec());
             thread::spawn(move || stream_command(task, &cmd, &rest));
         }
@@ -636,6 +820,8 @@ fn handle(task: Ptr, held: &Held) {
         b"dict_store" => respond(task, 0, &dict_store(rest)),
         b"dict_incr" => respond(task, 0, &dict_incr(rest)),
         b"dict_ttl" => respond(task, 0, &dict_ttl(rest)),
+        b"dict_hammer" => respond(task, 0, &dict_hammer(rest)),
+        b"abi_garbage" => respond(task, 0, &abi_garbage(task, tq)),
         b"dict_incr_many" => {
             let rest = rest.to_vec();
             thread::spawn(move || respond(task, 0, &dict_incr_many(&rest)));
@@ -764,7 +950,7 @@ fn serve(tq: Ptr, held: Arc<Held>) {
         if task.is_null() {
             break;
         }
-        handle(Ptr(task), &held);
+        handle(Ptr(task), &held, tq);
     }
     // Unloaded: answer what was held back, as an async runtime would.
     let held: Vec<_> = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
@@ -796,7 +982,11 @@ pub unsafe extern "C" fn libffi_init(cfg: *mut c_char, tq: *mut c_void) -> c_int
         .strip_prefix("threads=")
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    if cfg == "cancel_listener" {
+    let listeners = match cfg.strip_prefix("cancel_listeners=") {
+        Some(n) => n.parse().unwrap_or(1),
+        None => usize::from(cfg == "cancel_listener"),
+    };
+    for _ in 0..listeners {
         let tq = Ptr(tq);
         if thread::Builder::new()
             .name("ffi_test_cancel".into())
