@@ -10,8 +10,7 @@
 //!   waits for);
 //! - the budget follows what the spins achieve: a spin that ends with what it waited for sets
 //!   the budget to about twice the wait; one that runs out takes a quarter off; under 2 µs
-//!   the thread stops spinning and probes again with a whole spin after `PROBE_AFTER`; a
-//!   probe that misses pauses at once, twice as long each time (up to `MAX_PROBE_AFTER`);
+//!   the thread stops spinning and probes again with a whole spin after `PROBE_AFTER`;
 //! - a thread that was descheduled while it spun (a gap in its clock readings) while the
 //!   machine has more runnable threads than CPUs (/proc/loadavg) stops spinning for `BACKOFF`,
 //!   doubled each time again. Descheduled with CPUs to spare, it shared a CPU with the thread
@@ -31,11 +30,8 @@ pub const MAX_SPIN: Duration = Duration::from_micros(50);
 /// The budget a probe starts with: the whole spin, since the other side may be asleep and
 /// slow to answer when the probe starts (only if both spin is a call fast).
 const PROBE_SPIN: Duration = MAX_SPIN;
-/// After the budget fell to zero, how long until a probe; doubled after each probe that
-/// misses (at a low call rate every probe runs to its end for nothing), up to
-/// `MAX_PROBE_AFTER`, and back to this after a hit.
+/// After the budget fell to zero, how long until a probe.
 const PROBE_AFTER: Duration = Duration::from_millis(50);
-const MAX_PROBE_AFTER: Duration = Duration::from_millis(800);
 /// A gap this long between two clock readings of a spinning thread means it was descheduled.
 pub const DESCHEDULED_GAP: Duration = Duration::from_micros(20);
 /// No spinning after a descheduled spin, doubled on each one in a row, up to `MAX_BACKOFF`.
@@ -68,10 +64,6 @@ pub struct SpinPolicy {
     backoff: Duration,
     /// The last time `probe_due` said yes.
     last_probe: Option<Instant>,
-    /// The budget was restored for a probe after a pause; a miss ends it at once.
-    probing: bool,
-    /// The pause before the next probe.
-    probe_after: Duration,
     /// Waits by yielding the CPU (one CPU for both sides), not by spinning: allowed on one
     /// CPU, and being descheduled is the point.
     yielding: bool,
@@ -91,8 +83,6 @@ impl SpinPolicy {
             paused_for_load: false,
             backoff: BACKOFF,
             last_probe: None,
-            probing: false,
-            probe_after: PROBE_AFTER,
             yielding: false,
         }
     }
@@ -104,14 +94,13 @@ impl SpinPolicy {
         p
     }
 
-    /// True at most once per probe interval (`PROBE_AFTER`, longer after probes that
-    /// missed), when spinning is allowed at all: time to try a
+    /// True at most once per `PROBE_AFTER`, when spinning is allowed at all: time to try a
     /// spin even though the other side does not look ready (both sides asleep is a state that
     /// never ends by itself: each waits for the other to spin first).
     pub fn probe_due(&mut self, now: Instant) -> bool {
         if self
             .last_probe
-            .is_some_and(|t| now.saturating_duration_since(t) < self.probe_after)
+            .is_some_and(|t| now.saturating_duration_since(t) < PROBE_AFTER)
         {
             return false;
         }
@@ -137,7 +126,6 @@ impl SpinPolicy {
             self.paused_until = None;
             if self.budget.is_zero() {
                 self.budget = PROBE_SPIN;
-                self.probing = true;
             }
         }
         if self.budget.is_zero() || (!self.yielding && !crate::queue::may_run_on_several_cpus()) {
@@ -152,23 +140,13 @@ impl SpinPolicy {
             Outcome::Hit(waited) => {
                 self.budget = (waited * 2 + Duration::from_micros(2)).clamp(self.budget, MAX_SPIN);
                 self.backoff = BACKOFF;
-                self.probing = false;
-                self.probe_after = PROBE_AFTER;
-            }
-            Outcome::Miss if self.probing => {
-                // The probe found nothing: no decay through a dozen ever shorter spins, a
-                // longer pause until the next one.
-                self.budget = Duration::ZERO;
-                self.probe_after = (self.probe_after * 2).min(MAX_PROBE_AFTER);
-                self.paused_until = Some(now + self.probe_after);
-                self.paused_for_load = false;
             }
             Outcome::Miss => {
                 // Gently: one late answer must not stop a spin that usually pays.
                 self.budget = self.budget * 3 / 4;
                 if self.budget < Duration::from_micros(2) {
                     self.budget = Duration::ZERO;
-                    self.paused_until = Some(now + self.probe_after);
+                    self.paused_until = Some(now + PROBE_AFTER);
                     self.paused_for_load = false;
                 }
             }
@@ -308,32 +286,6 @@ mod tests {
         }
         assert_eq!(p.budget(t0), None);
         assert_eq!(p.budget(t0 + PROBE_AFTER), Some(PROBE_SPIN));
-    }
-
-    #[test]
-    fn a_probe_that_misses_pauses_at_once_and_longer_each_time_until_a_hit() {
-        if !several_cpus() {
-            return;
-        }
-        let mut p = SpinPolicy::new();
-        let mut t = Instant::now();
-        for _ in 0..20 {
-            p.record(Outcome::Miss, t);
-        }
-        let mut pause = PROBE_AFTER;
-        for _ in 0..6 {
-            t += pause;
-            assert_eq!(p.budget(t), Some(PROBE_SPIN), "a probe after {pause:?}");
-            p.record(Outcome::Miss, t);
-            assert_eq!(p.budget(t), None, "one miss ends a probe");
-            pause = (pause * 2).min(MAX_PROBE_AFTER);
-            assert_eq!(p.budget(t + pause - Duration::from_millis(1)), None);
-        }
-        t += pause;
-        assert!(p.budget(t).is_some());
-        p.record(Outcome::Hit(Duration::from_micros(3)), t);
-        p.record(Outcome::Miss, t);
-        assert!(p.budget(t).is_some(), "after a hit, misses decay gently again");
     }
 
     #[test]
