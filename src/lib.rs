@@ -11,6 +11,7 @@ pub mod handle_space;
 pub mod lent;
 pub mod load_diagnosis;
 pub mod loaded;
+pub mod malloc_tuning;
 pub mod lua_sema;
 pub mod panic_guard;
 pub mod queue;
@@ -79,6 +80,7 @@ extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     if process != nginx_sys::NGX_PROCESS_WORKER && process != nginx_sys::NGX_PROCESS_SINGLE {
         return 0;
     }
+    malloc_tuning::settle_heap_thresholds();
     let res = panic_guard::guard(Err("panic".to_string()), worker::init);
     if let Err(e) = res {
         // Not fatal for the worker: nginx serves on, and ngx.load_ffi reports the reason.
