@@ -35,8 +35,23 @@ __DATA__
             end
             local a = ngx.thread.spawn(reader, "a")
             local b = ngx.thread.spawn(reader, "b")
-            ngx.say(select(2, ngx.thread.wait(a)))
-            ngx.say(select(2, ngx.thread.wait(b)))
+            -- Which reader gets which chunk depends on when each arrives (a chunk that is
+            -- there is handed to whoever reads, even while the other waits for the next);
+            -- what holds: every chunk once, in order, one end each, one of them "busy".
+            local chunks, ends = {}, {}
+            for _, th in ipairs({ a, b }) do
+                local got = select(2, ngx.thread.wait(th)):match("^%a: (.*)$")
+                for item in got:gmatch("[^,]+") do
+                    if item == "eof" or item == "busy reading" then
+                        ends[#ends + 1] = item
+                    else
+                        chunks[#chunks + 1] = item
+                    end
+                end
+            end
+            table.sort(ends)
+            ngx.say("chunks: ", table.concat(chunks, ","))
+            ngx.say("ends: ", table.concat(ends, ","))
             ngx.sleep(0.3)
             ngx.say("live: ", require("resty_ffi").live_tasks())
         }
@@ -44,8 +59,8 @@ __DATA__
 --- request
 GET /t
 --- response_body
-a: first,second,eof
-b: busy reading
+chunks: first,second
+ends: busy reading,eof
 live: 0
 --- timeout: 10
 
@@ -776,6 +791,17 @@ live: 0
                 ngx.sleep(0.01)
             end
             ngx.say("live: ", require("resty_ffi").live_tasks())
+            -- The listeners leave cancel_poll on their own threads after the unload: ask the
+            -- library (another runtime of it shares its counters) until all four are out,
+            -- so their log lines are in error.log before the block ends.
+            local probe = ngx.load_ffi("ffi_test")
+            local done
+            for _ = 1, 300 do
+                done = tonumber(select(2, probe:call("cancels")):match("listeners_done=(%d+)"))
+                if done >= 4 then break end
+                ngx.sleep(0.01)
+            end
+            ngx.say("listeners done: ", done)
         }
     }
 --- request
@@ -784,6 +810,7 @@ GET /t
 timeouts: 200
 announced: 200
 live: 0
+listeners done: 4
 --- error_log
 ffi_test: cancel listener done (4 so far)
 --- timeout: 30
@@ -850,6 +877,11 @@ live: 0
             local s2 = assert(rt[long](rt, "stream 1 2"))
             ngx.say("long name: ", s2:read())
             s2:close()
+            -- The close cancels the stream; its task ends when the runtime answers.
+            for _ = 1, 100 do
+                if require("resty_ffi").live_tasks() == 0 then break end
+                ngx.sleep(0.01)
+            end
             ngx.say("live: ", require("resty_ffi").live_tasks())
         }
     }

@@ -310,7 +310,7 @@ fn dict_hammer(rest: &[u8]) -> Vec<u8> {
                 let d = match dict(&name) {
                     Ok(d) => d,
                     Err(e) => {
-                        eprintln!("ffi_test: dict_hammer stopped: {e}");
+                        say_to_stderr(&format!("ffi_test: dict_hammer stopped: {e}"));
                         return;
                     }
                 };
@@ -335,12 +335,12 @@ fn dict_hammer(rest: &[u8]) -> Vec<u8> {
                     )
                 };
                 if rc < 0 && err_text(err) == "worker exiting" {
-                    eprintln!("ffi_test: dict_hammer stopped: worker exiting");
+                    say_to_stderr("ffi_test: dict_hammer stopped: worker exiting");
                     return;
                 }
                 let counted = dict_incr(&[&name[..], b" hammered 1 0"].concat());
                 if counted.starts_with(b"error worker exiting") {
-                    eprintln!("ffi_test: dict_hammer stopped: worker exiting");
+                    say_to_stderr("ffi_test: dict_hammer stopped: worker exiting");
                     return;
                 }
             }
@@ -617,7 +617,16 @@ fn claim(task: Ptr) -> bool {
     }
 }
 
-/// Cancel listeners whose cancel_poll returned 0 (the unload).
+/// One line on stderr (nginx's error.log) in one write: `eprintln!` writes a line in pieces,
+/// and the worker's own log lines (debug level in the tests) land between them.
+fn say_to_stderr(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
+}
+
+/// Cancel listeners whose cancel_poll returned 0 (the unload): that began to say so, and
+/// that said so (a test that sees the second count knows their lines are in error.log).
+static LISTENERS_LEAVING: AtomicUsize = AtomicUsize::new(0);
 static LISTENERS_DONE: AtomicUsize = AtomicUsize::new(0);
 
 fn listen_for_cancels(tq: Ptr) {
@@ -636,9 +645,10 @@ fn listen_for_cancels(tq: Ptr) {
             }
         }
     }
-    LISTENERS_DONE.fetch_add(1, Ordering::SeqCst);
+    let n = LISTENERS_LEAVING.fetch_add(1, Ordering::SeqCst) + 1;
     // Said where the test can read it after the unload: nginx's error.log.
-    eprintln!("ffi_test: cancel listener done ({} so far)", LISTENERS_DONE.load(Ordering::SeqCst));
+    say_to_stderr(&format!("ffi_test: cancel listener done ({n} so far)"));
+    LISTENERS_DONE.fetch_add(1, Ordering::SeqCst);
 }
 
 static INITS: AtomicUsize = AtomicUsize::new(0);
@@ -831,9 +841,10 @@ fn handle(task: Ptr, held: &Held, tq: Ptr) {
             task,
             0,
             format!(
-                "noticed={} announced={}",
+                "noticed={} announced={} listeners_done={}",
                 NOTICED.load(Ordering::SeqCst),
-                ANNOUNCED.load(Ordering::SeqCst)
+                ANNOUNCED.load(Ordering::SeqCst),
+                LISTENERS_DONE.load(Ordering::SeqCst)
             )
             .as_bytes(),
         ),
