@@ -16,6 +16,53 @@ our $HttpConfig = <<'_EOC_';
     lua_shared_dict flags 1m;
 _EOC_
 
+our $FairnessConfig = <<'_EOC_';
+    location = /long {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            ngx.shared.flags:set("long_started", true)
+            local i = 0
+            -- Until the short request was served (or for a bound that would mean starvation).
+            while not ngx.shared.flags:get("short_served") and i < 3000000 do
+                i = i + 1
+                local ok = rt:call("echo x")
+                if not ok then break end
+            end
+            ngx.shared.flags:set("long_done", true)
+            ngx.print("long: ", ngx.shared.flags:get("short_served") and "saw the short one" or "starved it")
+        }
+    }
+    location = /short {
+        content_by_lua_block {
+            ngx.shared.flags:set("short_served", true)
+            ngx.print("short: long still running: ", not ngx.shared.flags:get("long_done"))
+        }
+    }
+    location = /t {
+        content_by_lua_block {
+            local long = ngx.thread.spawn(function()
+                local sock = ngx.socket.tcp()
+                assert(sock:connect("127.0.0.1", ngx.var.server_port))
+                assert(sock:send("GET /long HTTP/1.0\r\nHost: x\r\n\r\n"))
+                sock:settimeout(60000)
+                local body = sock:receive("*a")
+                return body:match("long: [^\r\n]*$")
+            end)
+            -- The short request goes out once the long one calls (it runs in this worker).
+            while not ngx.shared.flags:get("long_started") do ngx.sleep(0.001) end
+            ngx.sleep(0.01)
+            local sock = ngx.socket.tcp()
+            assert(sock:connect("127.0.0.1", ngx.var.server_port))
+            assert(sock:send("GET /short HTTP/1.0\r\nHost: x\r\n\r\n"))
+            sock:settimeout(60000)
+            local body = sock:receive("*a")
+            ngx.say(body:match("short: [^\r\n]*$"))
+            local _, res = ngx.thread.wait(long)
+            ngx.say(res)
+        }
+    }
+_EOC_
+
 no_long_string();
 run_tests();
 
@@ -114,51 +161,7 @@ live: 0
 
 
 === TEST 4: pinned: a request whose calls follow each other does not hold another connection up
---- config
-    location = /long {
-        content_by_lua_block {
-            local rt = ngx.load_ffi("ffi_test")
-            ngx.shared.flags:set("long_started", true)
-            local i = 0
-            -- Until the short request was served (or for a bound that would mean starvation).
-            while not ngx.shared.flags:get("short_served") and i < 3000000 do
-                i = i + 1
-                local ok = rt:call("echo x")
-                if not ok then break end
-            end
-            ngx.shared.flags:set("long_done", true)
-            ngx.print("long: ", ngx.shared.flags:get("short_served") and "saw the short one" or "starved it")
-        }
-    }
-    location = /short {
-        content_by_lua_block {
-            ngx.shared.flags:set("short_served", true)
-            ngx.print("short: long still running: ", not ngx.shared.flags:get("long_done"))
-        }
-    }
-    location = /t {
-        content_by_lua_block {
-            local long = ngx.thread.spawn(function()
-                local sock = ngx.socket.tcp()
-                assert(sock:connect("127.0.0.1", ngx.var.server_port))
-                assert(sock:send("GET /long HTTP/1.0\r\nHost: x\r\n\r\n"))
-                sock:settimeout(60000)
-                local body = sock:receive("*a")
-                return body:match("long: [^\r\n]*$")
-            end)
-            -- The short request goes out once the long one calls (it runs in this worker).
-            while not ngx.shared.flags:get("long_started") do ngx.sleep(0.001) end
-            ngx.sleep(0.01)
-            local sock = ngx.socket.tcp()
-            assert(sock:connect("127.0.0.1", ngx.var.server_port))
-            assert(sock:send("GET /short HTTP/1.0\r\nHost: x\r\n\r\n"))
-            sock:settimeout(60000)
-            local body = sock:receive("*a")
-            ngx.say(body:match("short: [^\r\n]*$"))
-            local _, res = ngx.thread.wait(long)
-            ngx.say(res)
-        }
-    }
+--- config eval: $::FairnessConfig
 --- request
 GET /t
 --- response_body
@@ -170,49 +173,7 @@ long: saw the short one
 
 === TEST 5: unpinned: a request whose calls follow each other does not hold another connection up
 --- main_config
---- config
-    location = /long {
-        content_by_lua_block {
-            local rt = ngx.load_ffi("ffi_test")
-            ngx.shared.flags:set("long_started", true)
-            local i = 0
-            while not ngx.shared.flags:get("short_served") and i < 3000000 do
-                i = i + 1
-                local ok = rt:call("echo x")
-                if not ok then break end
-            end
-            ngx.shared.flags:set("long_done", true)
-            ngx.print("long: ", ngx.shared.flags:get("short_served") and "saw the short one" or "starved it")
-        }
-    }
-    location = /short {
-        content_by_lua_block {
-            ngx.shared.flags:set("short_served", true)
-            ngx.print("short: long still running: ", not ngx.shared.flags:get("long_done"))
-        }
-    }
-    location = /t {
-        content_by_lua_block {
-            local long = ngx.thread.spawn(function()
-                local sock = ngx.socket.tcp()
-                assert(sock:connect("127.0.0.1", ngx.var.server_port))
-                assert(sock:send("GET /long HTTP/1.0\r\nHost: x\r\n\r\n"))
-                sock:settimeout(60000)
-                local body = sock:receive("*a")
-                return body:match("long: [^\r\n]*$")
-            end)
-            while not ngx.shared.flags:get("long_started") do ngx.sleep(0.001) end
-            ngx.sleep(0.01)
-            local sock = ngx.socket.tcp()
-            assert(sock:connect("127.0.0.1", ngx.var.server_port))
-            assert(sock:send("GET /short HTTP/1.0\r\nHost: x\r\n\r\n"))
-            sock:settimeout(60000)
-            local body = sock:receive("*a")
-            ngx.say(body:match("short: [^\r\n]*$"))
-            local _, res = ngx.thread.wait(long)
-            ngx.say(res)
-        }
-    }
+--- config eval: $::FairnessConfig
 --- request
 GET /t
 --- response_body

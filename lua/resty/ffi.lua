@@ -284,6 +284,22 @@ local function timeout_ms_of(t)
 end
 
 
+-- Why the running coroutine may not wait on a semaphore here, or nil: a phase that cannot
+-- yield, or inside a C function (a string.gsub or table.sort callback, a metamethod that a C
+-- function calls, a module's top level run by require). Checked before anything is queued or
+-- a semaphore waiter is registered.
+local function cannot_wait_here()
+    local phase = get_phase()
+    if not YIELDABLE[phase] then
+        return "API disabled in the context of " .. tostring(phase) .. " (it cannot yield)"
+    end
+    if not co_isyieldable() then
+        return NOT_YIELDABLE
+    end
+    return nil
+end
+
+
 -- What every call and stream does first: argument checks (wrong types raise), then where
 -- the call may happen at all. Returns the runtime handle, the request and the wait in ms
 -- (sema_wait's; NO_TIMEOUT_MS: for ever); or nil and the message to return.
@@ -338,17 +354,9 @@ local function prepare(self, req, opts, what)
                     .. " light thread)"
     end
 
-    local phase = get_phase()
-    if not YIELDABLE[phase] then
-        return nil, "API disabled in the context of " .. tostring(phase)
-                    .. " (it cannot yield)"
-    end
-
-    -- Inside a C function (a string.gsub or table.sort callback, a metamethod that a C
-    -- function calls, a module's top level run by require) the coroutine cannot yield:
-    -- refuse before anything is queued or a semaphore waiter is registered.
-    if not co_isyieldable() then
-        return nil, NOT_YIELDABLE
+    local err = cannot_wait_here()
+    if err then
+        return nil, err
     end
     return handle, r, timeout_ms, window
 end
@@ -440,13 +448,9 @@ function Stream:read()
         return nil, r and "stream opened by another request (read it where it was opened)"
                       or "no request found"
     end
-    local phase = get_phase()
-    if not YIELDABLE[phase] then
-        return nil, "API disabled in the context of " .. tostring(phase)
-                    .. " (it cannot yield)"
-    end
-    if not co_isyieldable() then
-        return nil, NOT_YIELDABLE
+    local err = cannot_wait_here()
+    if err then
+        return nil, err
     end
     while true do
         local len = get_size_ptr()
