@@ -20,6 +20,7 @@
 //! | `wait_announce <ms>`    | waits up to ms for cancel_poll to announce the task (then the listener answers `cancelled`), else answers `not cancelled` |
 //! | `deadline`              | rc 0, ms left until the call's deadline, or `none`       |
 //! | `handled`               | rc 0, how many tasks this runtime was handed (this one included) |
+//! | `listeners_done`        | rc 0, how many cancel listeners (`cancel_listeners=N`) left after their unload and said so on stderr |
 //! | `dict_get <dict> <key>` | the shared dictionary's value: `nil`, `boolean true`, `number 3.5`, `string <bytes>`, with ` flags=N`; or `error <message>` |
 //! | `dict_store <dict> <op> <key> <type> <exptime_ms> <flags> <value>` | `stored` (` forcible`), `declined <why>` or `error <why>` |
 //! | `dict_incr <dict> <key> <delta> [init]` | `value N`, `declined <why>`, `error <why>` |
@@ -837,14 +838,14 @@ fn handle(task: Ptr, held: &Held, tq: Ptr) {
             thread::spawn(move || respond(task, 0, &dict_incr_many(&rest)));
         }
         b"handled" => respond(task, 0, HANDLED.load(Ordering::SeqCst).to_string().as_bytes()),
+        b"listeners_done" => respond(task, 0, LISTENERS_DONE.load(Ordering::SeqCst).to_string().as_bytes()),
         b"cancels" => respond(
             task,
             0,
             format!(
-                "noticed={} announced={} listeners_done={}",
+                "noticed={} announced={}",
                 NOTICED.load(Ordering::SeqCst),
-                ANNOUNCED.load(Ordering::SeqCst),
-                LISTENERS_DONE.load(Ordering::SeqCst)
+                ANNOUNCED.load(Ordering::SeqCst)
             )
             .as_bytes(),
         ),
