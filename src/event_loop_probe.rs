@@ -73,12 +73,12 @@ fn find_epoll_watching(target: RawFd) -> Option<RawFd> {
 /// timers and signals are not seen here: nginx looks at them only between two iterations,
 /// which the caller must let happen now and then (see `worker::may_wait_in_call`). Worker
 /// thread only.
-pub fn idle(own: *mut ngx_event_t) -> bool {
+pub fn idle(own: &ngx_event_t) -> bool {
     let Some(epfd) = EPOLL_FD.with(|c| c.get()) else {
         return false;
     };
-    // SAFETY: worker thread, the only user of nginx's posted-event queues and of `own`;
-    // reading their links does not change them.
+    // SAFETY: worker thread, the only user of nginx's posted-event queues; reading their
+    // links does not change them.
     let posted = unsafe {
         !queue_empty(std::ptr::addr_of_mut!(ngx_posted_events))
             || !queue_holds_at_most(std::ptr::addr_of_mut!(ngx_posted_next_events), own)
@@ -111,10 +111,10 @@ unsafe fn queue_empty(q: *mut ngx_queue_t) -> bool {
 /// Empty, or holding `own` alone.
 ///
 /// # Safety
-/// `q` points to a live, initialized nginx queue head; `own` to a live event.
-unsafe fn queue_holds_at_most(q: *mut ngx_queue_t, own: *mut ngx_event_t) -> bool {
-    let own_link = std::ptr::addr_of_mut!((*own).queue);
-    (*q).next == q || ((*q).next == own_link && (*own_link).next == q)
+/// `q` points to a live, initialized nginx queue head.
+unsafe fn queue_holds_at_most(q: *mut ngx_queue_t, own: &ngx_event_t) -> bool {
+    let own_link = std::ptr::addr_of!(own.queue).cast_mut();
+    (*q).next == q || ((*q).next == own_link && own.queue.next == q)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use nginx_sys::{
     ngx_add_timer, ngx_connection_t, ngx_core_conf_t, ngx_core_module, ngx_cycle, ngx_del_timer,
     ngx_delete_posted_event, ngx_event_t, ngx_free_connection, ngx_get_connection, ngx_handle_read_event,
-    ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_post_event, ngx_posted_events, ngx_posted_next_events,
+    ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_post_event, ngx_posted_events, ngx_posted_next_events, ngx_queue_t,
     NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE,
 };
 use ngx::ngx_log_error;
@@ -463,15 +463,14 @@ impl Worker {
     /// within the last `MAX_IN_CALL_STREAK` (expired timers and signals are looked at only
     /// there). A request whose calls follow each other thus never holds up another
     /// connection, a timer or a reload for longer than that.
-    fn may_wait_in_call(&mut self) -> bool {
-        let now = Instant::now();
+    fn may_wait_in_call(&mut self, now: Instant) -> bool {
         if self
             .in_call_streak
             .is_some_and(|start| now.saturating_duration_since(start) >= MAX_IN_CALL_STREAK)
         {
             return false;
         }
-        if !event_loop_probe::idle(&mut *self.loop_marker) {
+        if !event_loop_probe::idle(&self.loop_marker) {
             return false;
         }
         if self.in_call_streak.is_none() {
@@ -484,6 +483,17 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// Wakes `queue`'s parked pollers once, at the end of this event-loop iteration (the
+    /// waker event, put on nginx's `posted` queue), for every call the iteration posts.
+    fn wake_at_iteration_end(&mut self, queue: &Arc<RequestQueue>, posted: *mut ngx_queue_t) {
+        if !self.pending_wakes.iter().any(|q| Arc::ptr_eq(q, queue)) {
+            self.pending_wakes.push(queue.clone());
+        }
+        // SAFETY: worker thread; the waker event lives as long as the worker state, and
+        // `posted` is one of nginx's posted-event queues (posting twice is a no-op).
+        unsafe { ngx_post_event(&mut *self.waker, posted) };
     }
 
     /// Whether the worker waits for answers by yielding its CPU rather than by spinning or
@@ -710,11 +720,12 @@ pub unsafe fn post(
         // The worker yields it instead: inside the call if nothing else waits in the event
         // loop, else at the end of this event-loop iteration, for every call it posted (see
         // `wake_and_yield`).
-        let yielding = stream_window == 0 && w.waits_by_yielding(Instant::now());
+        let now = Instant::now();
+        let yielding = stream_window == 0 && w.waits_by_yielding(now);
         let alone = yielding
             && w.live_tasks == 0
-            && w.yield_policy.budget(Instant::now()).is_some()
-            && w.may_wait_in_call();
+            && w.yield_policy.budget(now).is_some()
+            && w.may_wait_in_call(now);
         // Responders skip the eventfd while the worker collects answers itself; taken before
         // the runtime is woken, which on one CPU may run (and answer) at once.
         let held = alone && w.done.try_hold_wakeups();
@@ -726,20 +737,14 @@ pub unsafe fn post(
                 true
             }
             Ok(_) if yielding => {
-                if !w.pending_wakes.iter().any(|q| Arc::ptr_eq(q, queue)) {
-                    w.pending_wakes.push(queue.clone());
-                }
-                // SAFETY: worker thread; the waker event lives as long as the worker state.
                 // A "next" event: nginx looks at epoll (without sleeping) before it runs, so a
-                // request whose calls follow each other cannot keep other connections waiting.
-                unsafe { ngx_post_event(&mut *w.waker, ptr::addr_of_mut!(ngx_posted_next_events)) };
+                // request whose calls follow each other cannot keep other connections waiting
+                // while the waker collects their answers.
+                w.wake_at_iteration_end(queue, ptr::addr_of_mut!(ngx_posted_next_events));
                 false
             }
             Ok(pushed) if pushed.wake => {
-                // Wake the runtime once, after everything this iteration posts.
-                w.pending_wakes.push(queue.clone());
-                // SAFETY: worker thread; the waker event lives as long as the worker state.
-                unsafe { ngx_post_event(&mut *w.waker, ptr::addr_of_mut!(ngx_posted_events)) };
+                w.wake_at_iteration_end(queue, ptr::addr_of_mut!(ngx_posted_events));
                 false
             }
             Ok(pushed) => pushed.taken_soon,
@@ -779,14 +784,14 @@ pub unsafe fn post(
             }
         } else if stream_window > 0 {
             // A stream's reader waits for chunks on its semaphore (`stream_next`).
-        } else if taken_soon && w.live_tasks == 1 && w.may_wait_in_call() {
+        } else if taken_soon && w.live_tasks == 1 && w.may_wait_in_call(now) {
             // (Also while the event-loop spinner runs: it stops once nothing is in flight.)
             w.brief_candidate = Some((task, BriefWait::Spin));
         } else if yielding {
             // Waited for at the end of the iteration (`on_waker`).
         } else if queue.has_spinning_poller() || w.spin_until.is_some() {
             w.spin_for_answers(task, false);
-        } else if w.spin_policy.probe_due(Instant::now()) {
+        } else if w.spin_policy.probe_due(now) {
             w.spin_for_answers(task, true);
         }
         Ok((task, sem))
