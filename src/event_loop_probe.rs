@@ -69,11 +69,11 @@ fn find_epoll_watching(target: RawFd) -> Option<RawFd> {
 }
 
 /// True if nginx has nothing else to do at this moment: no posted event waits (but `own`, the
-/// caller's own event) and no descriptor of its event loop has an uncollected event. Expired
-/// timers and signals are not seen here: nginx looks at them only between two iterations,
-/// which the caller must let happen now and then (see `worker::may_wait_in_call`). Worker
-/// thread only.
-pub fn idle(own: &ngx_event_t) -> bool {
+/// caller's own events on the "next" queue, which only poll) and no descriptor of its event
+/// loop has an uncollected event. Expired timers and signals are not seen here: nginx looks
+/// at them only between two iterations, which the caller must let happen now and then (see
+/// `worker::may_wait_in_call`). Worker thread only.
+pub fn idle(own: &[&ngx_event_t]) -> bool {
     let Some(epfd) = EPOLL_FD.with(|c| c.get()) else {
         return false;
     };
@@ -81,7 +81,7 @@ pub fn idle(own: &ngx_event_t) -> bool {
     // links does not change them.
     let posted = unsafe {
         !queue_empty(std::ptr::addr_of_mut!(ngx_posted_events))
-            || !queue_holds_at_most(std::ptr::addr_of_mut!(ngx_posted_next_events), own)
+            || !queue_holds_only(std::ptr::addr_of_mut!(ngx_posted_next_events), own)
     };
     if posted {
         return false;
@@ -108,13 +108,23 @@ unsafe fn queue_empty(q: *mut ngx_queue_t) -> bool {
     (*q).next == q
 }
 
-/// Empty, or holding `own` alone.
+/// Empty, or holding only events of `own` (each is posted at most once, so the queue holds
+/// at most `own.len()` links; a longer one holds something else).
 ///
 /// # Safety
 /// `q` points to a live, initialized nginx queue head.
-unsafe fn queue_holds_at_most(q: *mut ngx_queue_t, own: &ngx_event_t) -> bool {
-    let own_link = std::ptr::addr_of!(own.queue).cast_mut();
-    (*q).next == q || ((*q).next == own_link && own.queue.next == q)
+unsafe fn queue_holds_only(q: *mut ngx_queue_t, own: &[&ngx_event_t]) -> bool {
+    let mut link = (*q).next;
+    for _ in 0..=own.len() {
+        if link == q {
+            return true;
+        }
+        if !own.iter().any(|e| std::ptr::addr_of!(e.queue).cast_mut() == link) {
+            return false;
+        }
+        link = (*link).next;
+    }
+    false
 }
 
 #[cfg(test)]

@@ -13,16 +13,22 @@
 //! threads that wait in `cancel_poll` (announcements are kept only once one has asked).
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crossbeam_queue::SegQueue;
+
 use crate::spin::{GapWatch, Outcome, SpinPolicy};
 use crate::task::TaskPtr;
 use crate::telemetry::{self, RuntimeStats};
 use crate::unpin::ThreadUsers;
+
+thread_local! {
+    /// A poller thread's spin policy (see `spin`).
+    static POLL_SPIN: RefCell<SpinPolicy> = const { RefCell::new(SpinPolicy::new()) };
+}
 
 /// Why a task could not be queued.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,13 +46,9 @@ impl PushError {
     }
 }
 
+/// What the lock guards: parking, unloading and cancellations (tasks travel lock-free).
 struct State {
-    tasks: VecDeque<TaskPtr>,
     unloaded: bool,
-    /// Pollers parked on the condvar: only they need a wake-up.
-    sleepers: usize,
-    /// A push asked for `wake_pollers` and it has not run yet.
-    wake_pending: bool,
     /// Cancelled tasks a runtime holds, not yet handed to `cancel_poll`.
     cancelled: Vec<TaskPtr>,
     /// A runtime thread has called `cancel_poll`: cancellations are worth keeping.
@@ -67,14 +69,25 @@ pub struct Pushed {
 
 /// The `tq` handed to `libffi_init`.
 pub struct RequestQueue {
+    /// Tasks not yet taken: lock-free, so the worker's push and a spinning poller's take
+    /// never wait for each other (with a lock, the poller that saw the task arrive would
+    /// contend for the lock the pushing worker still held, and sleep on it).
+    tasks: SegQueue<TaskPtr>,
     state: Mutex<State>,
     ready: Condvar,
     /// `cancel_poll` waits on it.
     cancel_ready: Condvar,
     max_queue: usize,
-    /// Mirrors of `tasks.len()` and `unloaded` that spinning pollers watch without the lock.
+    /// Tasks pushed and not yet taken (counted before the push and after the pop, so never
+    /// below the queue's length): what spinning pollers watch, and the `max_queue` bound.
     queued: AtomicUsize,
+    /// `unloaded`, for readers without the lock.
     closing: AtomicBool,
+    /// Pollers parked on the condvar, or about to park (raised under the lock before the
+    /// last look at `queued`): only they need a wake-up.
+    sleepers: AtomicUsize,
+    /// A push asked for `wake_pollers` and it has not run yet (worker thread only).
+    wake_pending: AtomicBool,
     /// Pollers spinning for a task right now (0 or 1, see `spin`): it takes a new task at once.
     spinning: AtomicUsize,
     /// Pollers that took tasks and have not come back to poll yet: one of them takes the
@@ -89,11 +102,9 @@ pub struct RequestQueue {
 impl RequestQueue {
     pub fn new(max_queue: usize, unpin: bool) -> Self {
         Self {
+            tasks: SegQueue::new(),
             state: Mutex::new(State {
-                tasks: VecDeque::new(),
                 unloaded: false,
-                sleepers: 0,
-                wake_pending: false,
                 cancelled: Vec::new(),
                 cancel_listening: false,
             }),
@@ -102,6 +113,8 @@ impl RequestQueue {
             max_queue: max_queue.max(1),
             queued: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
+            wake_pending: AtomicBool::new(false),
             spinning: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             users: unpin.then(ThreadUsers::default),
@@ -119,38 +132,45 @@ impl RequestQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Worker side: queues a task (see [`Pushed`]).
+    /// Worker side: queues a task (see [`Pushed`]). Worker thread only: pushes, `unload`
+    /// and `wake_pollers` never race each other.
     pub fn push(&self, task: TaskPtr) -> Result<Pushed, PushError> {
-        let mut st = self.lock();
-        if st.unloaded {
+        if self.closing.load(Ordering::Acquire) {
             return Err(PushError::Unloaded);
         }
-        if st.tasks.len() >= self.max_queue {
+        // Counted first (SeqCst: ordered before the look at `sleepers` below; a poller raises
+        // `sleepers` before its last look at `queued`, so one of the two sees the other).
+        let queued = self.queued.fetch_add(1, Ordering::SeqCst) + 1;
+        if queued > self.max_queue {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(PushError::Full);
         }
-        st.tasks.push_back(task);
-        self.queued.store(st.tasks.len(), Ordering::Release);
+        self.tasks.push(task);
         // A spinning poller takes a task within microseconds: wake sleepers only for more.
-        let spinners = self.spinning.load(Ordering::Acquire);
-        let wake = st.sleepers > 0 && !st.wake_pending && st.tasks.len() > spinners;
+        let spinners = self.spinning.load(Ordering::SeqCst);
+        let sleepers = self.sleepers.load(Ordering::SeqCst);
+        let wake = sleepers > 0 && queued > spinners && !self.wake_pending.load(Ordering::Relaxed);
         if wake {
-            st.wake_pending = true;
+            self.wake_pending.store(true, Ordering::Relaxed);
         }
         Ok(Pushed {
             wake,
-            taken_soon: spinners > 0 || st.sleepers == 0 || self.busy.load(Ordering::Acquire) > 0,
+            taken_soon: spinners > 0 || sleepers == 0 || self.busy.load(Ordering::Acquire) > 0,
         })
     }
 
     /// Wakes as many parked pollers as there are queued tasks that no spinning poller takes.
-    /// (A spinner that gives up looks at the queue under the lock before it parks, so a task
-    /// left to it is never stranded.)
+    /// (A spinner that gives up looks at the queue before it parks, so a task left to it is
+    /// never stranded.)
     pub fn wake_pollers(&self) {
+        self.wake_pending.store(false, Ordering::Relaxed);
         let n = {
-            let mut st = self.lock();
-            st.wake_pending = false;
-            let spinners = self.spinning.load(Ordering::Acquire);
-            st.tasks.len().saturating_sub(spinners).min(st.sleepers)
+            // Under the lock: a poller between raising `sleepers` and its wait holds it, so
+            // it is waiting (and gets the notification) by the time we have it.
+            let _st = self.lock();
+            let spinners = self.spinning.load(Ordering::SeqCst);
+            let queued = self.queued.load(Ordering::SeqCst);
+            queued.saturating_sub(spinners).min(self.sleepers.load(Ordering::SeqCst))
         };
         // Notify after unlocking: the woken pollers do not block on our lock.
         for _ in 0..n {
@@ -190,43 +210,65 @@ impl RequestQueue {
         if let Some(users) = &self.users {
             users.note_current_thread();
         }
-        {
-            let mut st = self.lock();
-            let n = self.take_some(&mut st, max, &mut each);
-            if n > 0 || st.unloaded {
-                return n;
-            }
+        let n = self.take_some(max, &mut each);
+        if n > 0 {
+            return n;
         }
-        self.spin();
-        let mut st = self.lock();
+        let start = Instant::now();
+        if !self.drained_for_good() {
+            self.spin();
+        }
+        let mut parked = false;
         loop {
-            let n = self.take_some(&mut st, max, &mut each);
+            let n = self.take_some(max, &mut each);
             if n > 0 {
+                if parked {
+                    let now = Instant::now();
+                    POLL_SPIN.with(|p| p.borrow_mut().record(Outcome::Late(now - start), now));
+                }
                 return n;
             }
-            if st.unloaded {
-                // Drained for good: an unloaded queue lives on empty (see runtime::retire).
-                st.tasks = VecDeque::new();
+            if self.drained_for_good() {
                 return 0;
             }
-            st.sleepers += 1;
-            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
-            st.sleepers -= 1;
+            let st = self.lock();
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            // The last look, after `sleepers` went up (see `push`); the unload sets `closing`
+            // under the lock, so it is seen here or notifies after our wait began.
+            if self.queued.load(Ordering::SeqCst) == 0 && !self.closing.load(Ordering::Acquire) {
+                parked = true;
+                drop(self.ready.wait(st).unwrap_or_else(|e| e.into_inner()));
+            } else {
+                drop(st);
+                // A push that counted its task may not have put it in yet: let it finish.
+                spin_loop();
+            }
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// Unloaded, and every task queued before the unload handed out (pushes come from the
+    /// worker thread, as the unload does, so none is still on its way).
+    fn drained_for_good(&self) -> bool {
+        self.closing.load(Ordering::Acquire) && self.queued.load(Ordering::Acquire) == 0
     }
 
     /// Hands out up to `max` tasks; a task whose caller gave up meanwhile is answered
     /// "cancelled" here instead (the runtime never sees it), so it does not count.
-    fn take_some(&self, st: &mut State, max: usize, each: &mut impl FnMut(TaskPtr)) -> usize {
+    fn take_some(&self, max: usize, each: &mut impl FnMut(TaskPtr)) -> usize {
         let mut n = 0;
-        let now = if telemetry::enabled() && !st.tasks.is_empty() {
-            telemetry::monotonic_ns()
-        } else {
-            0
-        };
+        let mut now = None;
         while n < max {
-            let Some(task) = st.tasks.pop_front() else { break };
-            task.mark_taken(now);
+            let Some(task) = self.tasks.pop() else { break };
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            let stamp = *now.get_or_insert_with(|| {
+                if telemetry::enabled() {
+                    telemetry::monotonic_ns()
+                } else {
+                    0
+                }
+            });
+            task.mark_taken(stamp);
             if task.is_cancelled() {
                 answer_cancelled(task);
                 continue;
@@ -234,7 +276,6 @@ impl RequestQueue {
             each(task);
             n += 1;
         }
-        self.queued.store(st.tasks.len(), Ordering::Release);
         n
     }
 
@@ -290,11 +331,8 @@ impl RequestQueue {
     /// policy allows (see `spin`): not at all on a thread that may run on one CPU only, after
     /// spins that ran out, or after the thread was descheduled while spinning.
     fn spin(&self) {
-        thread_local! {
-            static POLICY: RefCell<SpinPolicy> = const { RefCell::new(SpinPolicy::new()) };
-        }
         let start = Instant::now();
-        let Some(budget) = POLICY.with(|p| p.borrow_mut().budget(start)) else {
+        let Some(budget) = POLL_SPIN.with(|p| p.borrow_mut().budget(start)) else {
             return;
         };
         // One spinner per queue takes every task as it comes; a second one would only take
@@ -333,7 +371,7 @@ impl RequestQueue {
             }
         };
         self.spinning.fetch_sub(1, Ordering::AcqRel);
-        POLICY.with(|p| p.borrow_mut().record(outcome, Instant::now()));
+        POLL_SPIN.with(|p| p.borrow_mut().record(outcome, Instant::now()));
     }
 
     /// Tasks waiting to be taken.
@@ -355,8 +393,10 @@ impl RequestQueue {
 
     /// Worker side: no more pushes; pollers drain what is queued, then get `None`.
     pub fn unload(&self) {
-        self.lock().unloaded = true;
+        let mut st = self.lock();
+        st.unloaded = true;
         self.closing.store(true, Ordering::Release);
+        drop(st);
         self.ready.notify_all();
         self.cancel_ready.notify_all();
     }

@@ -9,10 +9,13 @@
 //! - never on a thread that may run on one CPU only (it would spin against the thread it
 //!   waits for);
 //! - the budget follows what the spins achieve: a spin that ends with what it waited for sets
-//!   the budget to about twice the wait; one that runs out takes a quarter off; under 2 µs
+//!   the budget to at least twice the wait and wins back a sixteenth of what it lacks; one
+//!   that runs out takes a quarter off; under 2 µs
 //!   the thread stops spinning and probes again with a whole spin after `PROBE_AFTER`;
-//! - a thread that was descheduled while it spun (a gap in its clock readings) while the
-//!   machine has more runnable threads than CPUs (/proc/loadavg) stops spinning for `BACKOFF`,
+//! - what came soon after the spin gave up (within `MAX_SPIN` of the wait's start) counts as
+//!   a hit, and ends a pause that misses began: calls that come close together again;
+//! - a thread that was descheduled while it spun (a gap in its clock readings) twice in a row
+//!   while the machine has more runnable threads than CPUs (/proc/loadavg) stops spinning for `BACKOFF`,
 //!   doubled each time again. Descheduled with CPUs to spare, it shared a CPU with the thread
 //!   it waits for: spinning on keeps it runnable, so the kernel moves one of them to a free CPU;
 //! - the worker also stops as soon as the runtime is seen not to pick its task up (see
@@ -49,6 +52,9 @@ pub enum Outcome {
     Miss,
     /// The thread was descheduled while spinning.
     Descheduled,
+    /// What it waited for came after it had stopped spinning (or without a spin, paused),
+    /// this long after the wait began.
+    Late(Duration),
     /// Stopped early for another reason (nothing learnt about the budget).
     Abandoned,
 }
@@ -62,6 +68,8 @@ pub struct SpinPolicy {
     /// The pause is for a busy machine (a descheduled spin), not for spins that missed.
     paused_for_load: bool,
     backoff: Duration,
+    /// Spins descheduled in a row (a hit or a miss ends the row).
+    descheduled_row: u8,
     /// The last time `probe_due` said yes.
     last_probe: Option<Instant>,
     /// Waits by yielding the CPU (one CPU for both sides), not by spinning: allowed on one
@@ -82,6 +90,7 @@ impl SpinPolicy {
             paused_until: None,
             paused_for_load: false,
             backoff: BACKOFF,
+            descheduled_row: 0,
             last_probe: None,
             yielding: false,
         }
@@ -138,10 +147,16 @@ impl SpinPolicy {
     pub fn record(&mut self, outcome: Outcome, now: Instant) {
         match outcome {
             Outcome::Hit(waited) => {
-                self.budget = (waited * 2 + Duration::from_micros(2)).clamp(self.budget, MAX_SPIN);
+                // Each hit also wins back a sixteenth of what the budget lacks: spins that
+                // pay a thousand times for each one that runs out must not die out (misses
+                // alone take it to zero in a dozen).
+                let grown = self.budget + (MAX_SPIN - self.budget) / 16;
+                self.budget = grown.max(waited * 2 + Duration::from_micros(2)).min(MAX_SPIN);
                 self.backoff = BACKOFF;
+                self.descheduled_row = 0;
             }
             Outcome::Miss => {
+                self.descheduled_row = 0;
                 // Gently: one late answer must not stop a spin that usually pays.
                 self.budget = self.budget * 3 / 4;
                 if self.budget < Duration::from_micros(2) {
@@ -151,12 +166,23 @@ impl SpinPolicy {
                 }
             }
             Outcome::Descheduled if self.yielding || !machine_oversubscribed() => {}
+            // Once is chance (a virtual CPU the hypervisor took away for a moment, a
+            // short-lived thread): twice in a row, the machine is busy.
+            Outcome::Descheduled if self.descheduled_row == 0 => self.descheduled_row = 1,
             Outcome::Descheduled => {
                 self.paused_until = Some(now + self.backoff);
                 self.paused_for_load = true;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
-            Outcome::Abandoned => {}
+            // Within the longest spin: spinning would have saved the wake-up. A pause for
+            // misses ends (the calls come close together again); one for load does not.
+            Outcome::Late(waited) if waited <= MAX_SPIN => {
+                if !self.paused_for_load {
+                    self.paused_until = None;
+                }
+                self.budget = self.budget.max(waited * 2 + Duration::from_micros(2)).min(MAX_SPIN);
+            }
+            Outcome::Late(_) | Outcome::Abandoned => {}
         }
     }
 }
@@ -321,15 +347,20 @@ mod tests {
         let mut p = SpinPolicy::new();
         let t0 = Instant::now();
         p.record(Outcome::Descheduled, t0);
+        assert!(p.budget(t0).is_some(), "once is chance");
+        p.record(Outcome::Descheduled, t0);
         assert_eq!(p.budget(t0 + BACKOFF / 2), None);
         assert!(p.budget(t0 + BACKOFF).is_some());
         let t1 = t0 + BACKOFF;
         p.record(Outcome::Descheduled, t1);
         assert_eq!(p.budget(t1 + BACKOFF), None);
         assert!(p.budget(t1 + 2 * BACKOFF).is_some());
-        p.record(Outcome::Hit(Duration::from_micros(1)), t1 + 2 * BACKOFF);
-        p.record(Outcome::Descheduled, t1 + 2 * BACKOFF);
-        assert!(p.budget(t1 + 3 * BACKOFF).is_some(), "a hit resets the backoff");
+        let t2 = t1 + 2 * BACKOFF;
+        p.record(Outcome::Hit(Duration::from_micros(1)), t2);
+        p.record(Outcome::Descheduled, t2);
+        assert!(p.budget(t2).is_some(), "a hit ends the row");
+        p.record(Outcome::Descheduled, t2);
+        assert!(p.budget(t2 + BACKOFF).is_some(), "a hit resets the backoff");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::queue::{PushError, RequestQueue};
 use crate::telemetry;
 use crate::request_tasks;
 use crate::runtime_log;
-use crate::spin::{BusyGapWatch, GapWatch, Outcome, SpinPolicy, PICKUP_WINDOW};
+use crate::spin::{BusyGapWatch, GapWatch, Outcome, SpinPolicy, MAX_SPIN, PICKUP_WINDOW};
 use crate::task::{self, Request, TaskPtr};
 use crate::waiter::{self, Action, Event, Waiter};
 
@@ -75,6 +75,9 @@ struct Worker {
     /// Since when calls have been waited for inside the call without a turn of the event
     /// loop, which `loop_marker` (posted to the next iteration) ends.
     in_call_streak: Option<Instant>,
+    /// When the last call was posted: calls that follow each other closely are worth a
+    /// poller's wake-up waited for in the call (see `post`).
+    last_post: Option<Instant>,
     loop_marker: Box<ngx_event_t>,
     /// The call `wait_briefly` waits for now: its answer needs no semaphore post.
     brief_waiting: Option<TaskPtr>,
@@ -116,6 +119,12 @@ const STRAY_LOG_INTERVAL: Duration = Duration::from_secs(1);
 /// The longest stretch of calls waited for inside the call without a turn of the event loop
 /// (see `may_wait_in_call`): nginx's timers have a resolution of 1 ms anyway.
 const MAX_IN_CALL_STREAK: Duration = Duration::from_millis(1);
+
+/// Calls posted closer together than this follow each other (a request making calls in a
+/// loop): when one finds the runtime's pollers parked, the worker wakes one at once and waits
+/// for the answer in the call, so the poller is back spinning when the next call comes.
+/// Sparser calls find the pollers parked anyway: they wait in epoll, which costs no CPU.
+const BACK_TO_BACK: Duration = Duration::from_micros(200);
 
 /// How often the worker looks for killed light threads' calls while calls are in flight.
 const SWEEP_MS: ngx_msec_t = 100;
@@ -257,6 +266,7 @@ pub fn init() -> Result<(), String> {
             brief_candidate: None,
             yield_policy: SpinPolicy::yielding(),
             in_call_streak: None,
+            last_post: None,
             loop_marker,
             brief_waiting: None,
             exiting: false,
@@ -470,7 +480,7 @@ impl Worker {
         {
             return false;
         }
-        if !event_loop_probe::idle(&self.loop_marker) {
+        if !event_loop_probe::idle(&[&self.loop_marker, &self.spinner]) {
             return false;
         }
         if self.in_call_streak.is_none() {
@@ -721,6 +731,10 @@ pub unsafe fn post(
         // loop, else at the end of this event-loop iteration, for every call it posted (see
         // `wake_and_yield`).
         let now = Instant::now();
+        let back_to_back = w
+            .last_post
+            .replace(now)
+            .is_some_and(|t| now.saturating_duration_since(t) < BACK_TO_BACK);
         let yielding = stream_window == 0 && w.waits_by_yielding(now);
         let alone = yielding
             && w.live_tasks == 0
@@ -729,6 +743,7 @@ pub unsafe fn post(
         // Responders skip the eventfd while the worker collects answers itself; taken before
         // the runtime is woken, which on one CPU may run (and answer) at once.
         let held = alone && w.done.try_hold_wakeups();
+        let mut woken = false;
         let taken_soon = match queue.push(task) {
             Ok(pushed) if held => {
                 if pushed.wake {
@@ -742,6 +757,22 @@ pub unsafe fn post(
                 // while the waker collects their answers.
                 w.wake_at_iteration_end(queue, ptr::addr_of_mut!(ngx_posted_next_events));
                 false
+            }
+            Ok(pushed)
+                if pushed.wake
+                    && back_to_back
+                    && stream_window == 0
+                    && w.live_tasks == 0
+                    && w.spin_policy.budget(now).is_some()
+                    && w.may_wait_in_call(now) =>
+            {
+                // The pollers parked while this request was between two calls: one is woken
+                // now and the answer waited for here (`BriefWait::Woken`), so the poller is
+                // back spinning when the next call comes, instead of every call paying two
+                // wake-ups (poller and worker) and each finding the poller asleep again.
+                queue.wake_pollers();
+                woken = true;
+                true
             }
             Ok(pushed) if pushed.wake => {
                 w.wake_at_iteration_end(queue, ptr::addr_of_mut!(ngx_posted_events));
@@ -784,6 +815,8 @@ pub unsafe fn post(
             }
         } else if stream_window > 0 {
             // A stream's reader waits for chunks on its semaphore (`stream_next`).
+        } else if woken {
+            w.brief_candidate = Some((task, BriefWait::Woken));
         } else if taken_soon && w.live_tasks == 1 && w.may_wait_in_call(now) {
             // (Also while the event-loop spinner runs: it stops once nothing is in flight.)
             w.brief_candidate = Some((task, BriefWait::Spin));
@@ -805,7 +838,9 @@ pub unsafe fn post(
 pub fn wait_briefly(task: TaskPtr) -> bool {
     with(|w| {
         match w.brief_candidate.take() {
-            Some((t, BriefWait::Spin)) if t == task => w.spin_in_call(task),
+            Some((t, BriefWait::Spin)) if t == task => w.spin_in_call(task, PICKUP_WINDOW),
+            // A woken poller takes a wake-up's time to pick the task up.
+            Some((t, BriefWait::Woken)) if t == task => w.spin_in_call(task, MAX_SPIN),
             Some((t, BriefWait::Answered)) => t == task,
             _ => false,
         }
@@ -842,7 +877,7 @@ impl Worker {
         matches!(outcome, Outcome::Hit(_))
     }
 
-    fn spin_in_call(&mut self, task: TaskPtr) -> bool {
+    fn spin_in_call(&mut self, task: TaskPtr, pickup_window: Duration) -> bool {
         let start = Instant::now();
         let Some(budget) = self.spin_policy.budget(start) else {
             return false;
@@ -871,7 +906,7 @@ impl Worker {
             if gaps.tick(now) {
                 break Outcome::Descheduled;
             }
-            if task.is_queued() && now - start >= PICKUP_WINDOW {
+            if task.is_queued() && now - start >= pickup_window {
                 // No runtime thread took it after all: its pollers sleep or do not run.
                 break Outcome::Abandoned;
             }
@@ -896,6 +931,8 @@ impl Worker {
 enum BriefWait {
     /// Spinning: a runtime thread runs on another CPU.
     Spin,
+    /// Spinning, for a poller `post` woke (see `BACK_TO_BACK`).
+    Woken,
     /// Nothing: `post` yielded the CPU to the runtime thread (both on one CPU) and the
     /// answer is there.
     Answered,

@@ -11,6 +11,7 @@ local resty_ffi = require "resty_ffi"
 local band, rshift, lshift, bor = bit.band, bit.rshift, bit.lshift, bit.bor
 local str_char, str_byte, str_rep, str_format = string.char, string.byte, string.rep, string.format
 local tonumber = tonumber
+local new_tab = require "table.new"
 
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } resty_ffi_bench_timespec_t;
@@ -271,6 +272,24 @@ local function echo_pid_arg()
 end
 
 
+-- " p50_us=... p90_us=... p99_us=... over20us=N" of call times in ns.
+local function percentiles(times)
+    local n = #times
+    local over = 0
+    for i = 1, n do
+        if times[i] > 20000 then
+            over = over + 1
+        end
+    end
+    table.sort(times)
+    local function at(q)
+        return times[math.max(1, math.floor(n * q))] / 1000
+    end
+    return str_format(" p50_us=%.3f p90_us=%.3f p99_us=%.3f over20us=%d", at(0.5), at(0.9),
+                      at(0.99), over)
+end
+
+
 -- GET /seq?impl=rust|go|unix&size=BYTES&n=CALLS[&echo_pid=PID]: a warm-up of n/10 calls,
 -- then n timed, with the CPU time the worker (all threads) and the echo server spent on them.
 --   -> us_per_call=... calls=... errors=... cpu_ns=... echo_cpu_ns=... ticks=... echo_ticks=...
@@ -296,9 +315,12 @@ function _M.sequential()
     end
 
     local errors = 0
+    -- ?hist=1: each call timed too (two clock reads more a call), for the percentiles.
+    local times = ngx.var.arg_hist and new_tab(n, 0)
     local cpu_before = cpu_snapshot(echo_pid, "before")
     local start = now_ns()
-    for _ = 1, n do
+    local t = start
+    for i = 1, n do
         local res, err = call(req)
         if not res then
             return fail(502, err)
@@ -306,12 +328,17 @@ function _M.sequential()
         if res ~= req then
             errors = errors + 1
         end
+        if times then
+            local t2 = now_ns()
+            times[i] = t2 - t
+            t = t2
+        end
     end
     local elapsed = now_ns() - start
     local cpu_after = cpu_snapshot(echo_pid, "after")
     done()
-    ngx.say(str_format("us_per_call=%.3f calls=%d errors=%d %s", elapsed / 1000 / n, n, errors,
-                       cpu_fields(cpu_before, cpu_after)))
+    ngx.say(str_format("us_per_call=%.3f calls=%d errors=%d %s%s", elapsed / 1000 / n, n, errors,
+                       cpu_fields(cpu_before, cpu_after), times and percentiles(times) or ""))
 end
 
 
