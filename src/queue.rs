@@ -404,7 +404,7 @@ impl RequestQueue {
 
 /// Answers a task whose caller gave up before any runtime took it (a taken task).
 fn answer_cancelled(task: TaskPtr) {
-    if task.respond(crate::abi::RC_CANCELLED, std::ptr::null_mut(), 0).is_ok() {
+    if task.respond(crate::abi::RC_CANCELLED, std::ptr::null_mut(), 0).is_ok() && !task.hand_to_watcher() {
         if let Some(done) = crate::done_queue::get() {
             done.push(task);
         }

@@ -18,7 +18,7 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 
 use crate::handle_space::{self, INDEX_BITS};
@@ -36,6 +36,12 @@ const TAKEN: u64 = 2;
 const DONE: u64 = 3;
 const STATE_BITS: u32 = 2;
 const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+
+/// `direct`: the answer goes through the done-queue; the worker watches the slot for it; it
+/// is in the slot (and not in the done-queue).
+const UNWATCHED: u8 = 0;
+const WATCHED: u8 = 1;
+const ANSWERED_DIRECTLY: u8 = 2;
 
 /// Slots per chunk, and the most chunks: 1 Mi calls in flight per process at most (the
 /// slot index fills the low `INDEX_BITS` of a handle).
@@ -89,6 +95,8 @@ pub struct Slot {
     queue: AtomicPtr<RequestQueue>,
     /// The caller gave up on the answer (timeout, request gone, worker exiting).
     cancelled: AtomicBool,
+    /// Whether the worker takes the answer straight from the slot (see `watch`).
+    direct: AtomicU8,
     /// When the caller stops waiting: CLOCK_MONOTONIC in ns; 0: never.
     deadline_ns: AtomicU64,
     /// When it was posted, taken by a runtime thread, answered (CLOCK_MONOTONIC ns; 0: not
@@ -128,6 +136,7 @@ impl Slot {
             }),
             queue: AtomicPtr::new(ptr::null_mut()),
             cancelled: AtomicBool::new(false),
+            direct: AtomicU8::new(UNWATCHED),
             deadline_ns: AtomicU64::new(0),
             posted_ns: AtomicU64::new(0),
             taken_ns: AtomicU64::new(0),
@@ -292,6 +301,7 @@ impl TaskPtr {
         slot.queue
             .store((queue as *const RequestQueue).cast_mut(), Ordering::Relaxed);
         slot.cancelled.store(false, Ordering::Relaxed);
+        slot.direct.store(UNWATCHED, Ordering::Relaxed);
         slot.deadline_ns.store(deadline_ns, Ordering::Relaxed);
         slot.posted_ns.store(now_ns, Ordering::Relaxed);
         slot.taken_ns.store(0, Ordering::Relaxed);
@@ -399,6 +409,48 @@ impl TaskPtr {
     /// Whether a runtime holds the task (taken, not answered).
     pub fn is_taken(self) -> bool {
         self.state() == tag(self.generation, TAKEN)
+    }
+
+    /// Worker side, before the task is queued: the worker will look for the answer in the
+    /// slot itself (waiting inside the call), so a responder need not hand it back through
+    /// the done-queue, whose push, pop and wake-up flag are cache lines more to move between
+    /// the two CPUs. Ends with [`TaskPtr::unwatch`] or a true [`TaskPtr::answered_directly`].
+    pub fn watch(self) {
+        self.slot().direct.store(WATCHED, Ordering::Relaxed);
+    }
+
+    /// Worker side: whether the answer is in the slot, handed over directly (the watch
+    /// is over then: the worker owns the answer, as if it had popped it).
+    pub fn answered_directly(self) -> bool {
+        let slot = self.slot();
+        if slot.direct.load(Ordering::Acquire) == ANSWERED_DIRECTLY {
+            slot.direct.store(UNWATCHED, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Worker side: stops watching. True if the answer came directly meanwhile (then the
+    /// worker owns it); false: it will come through the done-queue.
+    pub fn unwatch(self) -> bool {
+        let slot = self.slot();
+        match slot.direct.compare_exchange(WATCHED, UNWATCHED, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => false,
+            Err(ANSWERED_DIRECTLY) => {
+                slot.direct.store(UNWATCHED, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Responder side, after a successful [`TaskPtr::respond`]: true if the worker watches
+    /// the slot and takes the answer from there (do not push it to the done-queue).
+    pub fn hand_to_watcher(self) -> bool {
+        self.slot()
+            .direct
+            .compare_exchange(WATCHED, ANSWERED_DIRECTLY, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Whether the task still waits in its queue for a runtime thread to take it.

@@ -743,6 +743,11 @@ pub unsafe fn post(
         // Responders skip the eventfd while the worker collects answers itself; taken before
         // the runtime is woken, which on one CPU may run (and answer) at once.
         let held = alone && w.done.try_hold_wakeups();
+        // A plain call's answer may be waited for inside the call: the responder then hands
+        // it over in the slot. Every branch below that does not wait ends the watch.
+        if stream_window == 0 {
+            task.watch();
+        }
         let mut woken = false;
         let taken_soon = match queue.push(task) {
             Ok(pushed) if held => {
@@ -820,6 +825,9 @@ pub unsafe fn post(
         } else if taken_soon && w.live_tasks == 1 && w.may_wait_in_call(now) {
             // (Also while the event-loop spinner runs: it stops once nothing is in flight.)
             w.brief_candidate = Some((task, BriefWait::Spin));
+        } else if w.settle_watch(task) {
+            // Answered already, in the slot: no wait at all.
+            w.brief_candidate = Some((task, BriefWait::Answered));
         } else if yielding {
             // Waited for at the end of the iteration (`on_waker`).
         } else if queue.has_spinning_poller() || w.spin_until.is_some() {
@@ -837,13 +845,15 @@ pub unsafe fn post(
 /// the semaphore as usual.
 pub fn wait_briefly(task: TaskPtr) -> bool {
     with(|w| {
-        match w.brief_candidate.take() {
+        let answered = match w.brief_candidate.take() {
             Some((t, BriefWait::Spin)) if t == task => w.spin_in_call(task, PICKUP_WINDOW),
             // A woken poller takes a wake-up's time to pick the task up.
             Some((t, BriefWait::Woken)) if t == task => w.spin_in_call(task, MAX_SPIN),
             Some((t, BriefWait::Answered)) => t == task,
             _ => false,
-        }
+        };
+        // Whatever happened, the watch ends here (an answer that came meanwhile is taken).
+        answered || w.settle_watch(task)
     })
     .unwrap_or(false)
 }
@@ -860,6 +870,9 @@ impl Worker {
         let outcome = loop {
             // First a look: the woken poller often ran (and answered) at once, preempting us.
             done.pop_each(|t| self.on_done(t));
+            if task.answered_directly() {
+                self.on_answer(task);
+            }
             // SAFETY: worker thread.
             if unsafe { task.side() }.waiter == Waiter::Posted {
                 break Outcome::Hit(start.elapsed());
@@ -869,34 +882,43 @@ impl Worker {
             }
             yield_cpu();
         };
+        let answered = matches!(outcome, Outcome::Hit(_)) || self.settle_watch(task);
         self.brief_waiting = None;
         self.yield_policy.record(outcome, Instant::now());
         done.release_hold(|t| self.on_done(t));
         // Log lines written during the hold did not write the eventfd.
         self.drain_logs();
-        matches!(outcome, Outcome::Hit(_))
+        answered
     }
 
+    /// Ends the watch of `task` (see `TaskPtr::watch`); true if its answer had come in the
+    /// slot meanwhile, and was taken (the caller reads it without waiting).
+    fn settle_watch(&mut self, task: TaskPtr) -> bool {
+        if !task.unwatch() {
+            return false;
+        }
+        let before = self.brief_waiting.replace(task);
+        self.on_answer(task);
+        self.brief_waiting = before;
+        true
+    }
+
+    /// Spins for the answer of the call just posted, which the responder hands over in the
+    /// task's slot (`TaskPtr::watch`): no done-queue, no eventfd, no Lua yield.
     fn spin_in_call(&mut self, task: TaskPtr, pickup_window: Duration) -> bool {
         let start = Instant::now();
         let Some(budget) = self.spin_policy.budget(start) else {
-            return false;
+            return self.settle_watch(task);
         };
-        // Responders skip the eventfd while we look at the done-queue ourselves.
-        let held = self.done.try_hold_wakeups();
-        let done = self.done;
         let gaps = GapWatch::new(start);
-        self.brief_waiting = Some(task);
         let mut now = start;
         let mut turn: u32 = 0;
         let outcome = loop {
-            done.pop_each(|t| self.on_done(t));
-            // SAFETY: worker thread.
-            if unsafe { task.side() }.waiter == Waiter::Posted {
+            if task.answered_directly() {
                 break Outcome::Hit(Instant::now() - start);
             }
             turn = turn.wrapping_add(1);
-            // The clock (a vDSO call that costs more than a look at the queue on some
+            // The clock (a vDSO call that costs more than a look at the slot on some
             // virtual machines) every 8 turns.
             if turn % 8 != 0 {
                 std::hint::spin_loop();
@@ -915,14 +937,15 @@ impl Worker {
             }
             std::hint::spin_loop();
         };
-        self.brief_waiting = None;
-        self.spin_policy.record(outcome, now);
-        if held {
-            done.release_hold(|t| self.on_done(t));
-            // Log lines written during the hold did not write the eventfd.
-            self.drain_logs();
+        self.spin_policy.
+record(outcome, now);
+        let answered = matches!(outcome, Outcome::Hit(_));
+        let before = self.brief_waiting.replace(task);
+        if answered {
+            self.on_answer(task);
         }
-        matches!(outcome, Outcome::Hit(_))
+        self.brief_waiting = before;
+        answered || self.settle_watch(task)
     }
 }
 
