@@ -28,6 +28,8 @@ use crate::unpin::ThreadUsers;
 thread_local! {
     /// A poller thread's spin policy (see `spin`).
     static POLL_SPIN: RefCell<SpinPolicy> = const { RefCell::new(SpinPolicy::new()) };
+    /// The same, for a poller that shares one CPU with the worker (see `yield_for_task`).
+    static POLL_YIELD: RefCell<SpinPolicy> = const { RefCell::new(SpinPolicy::yielding()) };
 }
 
 /// Why a task could not be queued.
@@ -224,7 +226,8 @@ impl RequestQueue {
             if n > 0 {
                 if parked {
                     let now = Instant::now();
-                    POLL_SPIN.with(|p| p.borrow_mut().record(Outcome::Late(now - start), now));
+                    let policy = if may_run_on_several_cpus() { &POLL_SPIN } else { &POLL_YIELD };
+                    policy.with(|p| p.borrow_mut().record(Outcome::Late(now - start), now));
                 }
                 return n;
             }
@@ -331,6 +334,9 @@ impl RequestQueue {
     /// policy allows (see `spin`): not at all on a thread that may run on one CPU only, after
     /// spins that ran out, or after the thread was descheduled while spinning.
     fn spin(&self) {
+        if !may_run_on_several_cpus() || crate::spin::machine_oversubscribed() {
+            return self.yield_for_task();
+        }
         let start = Instant::now();
         let Some(budget) = POLL_SPIN.with(|p| p.borrow_mut().budget(start)) else {
             return;
@@ -372,6 +378,36 @@ impl RequestQueue {
         };
         self.spinning.fetch_sub(1, Ordering::AcqRel);
         POLL_SPIN.with(|p| p.borrow_mut().record(outcome, Instant::now()));
+    }
+
+    /// One CPU for the poller and the worker (a pinned worker's runtime threads inherit its
+    /// affinity): instead of parking at once, give the CPU to the worker for a while and look
+    /// again each time it comes back, as the worker does while it waits for an answer
+    /// (`worker::yield_in_call`). Calls that follow each other then cost two yields each, and
+    /// no futex wake-up and wait. As long as the yield policy finds it pays.
+    fn yield_for_task(&self) {
+        let start = Instant::now();
+        let Some(budget) = POLL_YIELD.with(|p| p.borrow_mut().budget(start)) else {
+            return;
+        };
+        if self
+            .spinning
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let outcome = loop {
+            if self.queued.load(Ordering::Acquire) != 0 || self.closing.load(Ordering::Acquire) {
+                break Outcome::Hit(start.elapsed());
+            }
+            if start.elapsed() >= budget {
+                break Outcome::Miss;
+            }
+            std::thread::yield_now();
+        };
+        self.spinning.fetch_sub(1, Ordering::AcqRel);
+        POLL_YIELD.with(|p| p.borrow_mut().record(outcome, Instant::now()));
     }
 
     /// Tasks waiting to be taken.
