@@ -14,7 +14,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::hint::spin_loop;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,11 @@ pub struct RequestQueue {
     sleepers: AtomicUsize,
     /// A push asked for `wake_pollers` and it has not run yet (worker thread only).
     wake_pending: AtomicBool,
+    /// The CPU the worker ran on at its last push, and the one the spinning poller runs on
+    /// (-1: unknown): a waiter that shares its CPU with the side it waits for yields the CPU
+    /// to it instead of spinning against it.
+    worker_cpu: AtomicI32,
+    poller_cpu: AtomicI32,
     /// Pollers spinning for a task right now (0 or 1, see `spin`): it takes a new task at once.
     spinning: AtomicUsize,
     /// Pollers that took tasks and have not come back to poll yet: one of them takes the
@@ -117,6 +122,8 @@ impl RequestQueue {
             closing: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             wake_pending: AtomicBool::new(false),
+            worker_cpu: AtomicI32::new(-1),
+            poller_cpu: AtomicI32::new(-1),
             spinning: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             users: unpin.then(ThreadUsers::default),
@@ -148,6 +155,7 @@ impl RequestQueue {
             return Err(PushError::Full);
         }
         self.tasks.push(task);
+        self.worker_cpu.store(current_cpu(), Ordering::Relaxed);
         // A spinning poller takes a task within microseconds: wake sleepers only for more.
         let spinners = self.spinning.load(Ordering::SeqCst);
         let sleepers = self.sleepers.load(Ordering::SeqCst);
@@ -334,7 +342,7 @@ impl RequestQueue {
     /// policy allows (see `spin`): not at all on a thread that may run on one CPU only, after
     /// spins that ran out, or after the thread was descheduled while spinning.
     fn spin(&self) {
-        if !may_run_on_several_cpus() || crate::spin::machine_oversubscribed() {
+        if !may_run_on_several_cpus() || self.shares_cpu_with_worker() || crate::spin::machine_oversubscribed() {
             return self.yield_for_task();
         }
         let start = Instant::now();
@@ -350,6 +358,7 @@ impl RequestQueue {
         {
             return;
         }
+        self.poller_cpu.store(current_cpu(), Ordering::Relaxed);
         let gaps = GapWatch::new(start);
         let mut i: u32 = 0;
         let outcome = loop {
@@ -365,6 +374,11 @@ impl RequestQueue {
                 }
                 if now - start >= budget {
                     break Outcome::Miss;
+                }
+                self.poller_cpu.store(current_cpu(), Ordering::Relaxed);
+                if self.shares_cpu_with_worker() {
+                    // Moved onto the worker's CPU: let it run.
+                    std::thread::yield_now();
                 }
                 // Leave the CPU to the nginx worker if both may share one core: often, on a
                 // busy machine, where the worker's post is what we wait for (yielding every
@@ -410,6 +424,19 @@ impl RequestQueue {
         POLL_YIELD.with(|p| p.borrow_mut().record(outcome, Instant::now()));
     }
 
+    /// Poller side: whether this thread runs on the CPU the worker ran on at its last push.
+    fn shares_cpu_with_worker(&self) -> bool {
+        let cpu = current_cpu();
+        cpu >= 0 && cpu == self.worker_cpu.load(Ordering::Relaxed)
+    }
+
+    /// Worker side: whether the spinning poller runs on this thread's CPU (spinning for its
+    /// answer would only keep it from running).
+    pub fn poller_shares_cpu(&self) -> bool {
+        let cpu = current_cpu();
+        cpu >= 0 && self.spinning.load(Ordering::Relaxed) > 0 && cpu == self.poller_cpu.load(Ordering::Relaxed)
+    }
+
     /// Tasks waiting to be taken.
     pub fn depth(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
@@ -445,6 +472,13 @@ fn answer_cancelled(task: TaskPtr) {
             done.push(task);
         }
     }
+}
+
+/// The CPU the calling thread runs on (-1: unknown). Cheap: glibc reads it from the rseq
+/// area the kernel keeps up to date, without a system call.
+pub(crate) fn current_cpu() -> i32 {
+    // SAFETY: no arguments; returns -1 on failure.
+    unsafe { libc::sched_getcpu() }
 }
 
 /// Whether the calling thread's CPU affinity allows more than one CPU. Asked of the kernel

@@ -935,6 +935,11 @@ impl Worker {
             if now - start >= budget {
                 break Outcome::Miss;
             }
+            if task.queue().is_some_and(|q| q.poller_shares_cpu()) {
+                // The poller that takes the task shares our CPU: let it run.
+                yield_cpu();
+                continue;
+            }
             std::hint::spin_loop();
         };
         self.spin_policy.

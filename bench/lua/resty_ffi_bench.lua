@@ -457,6 +457,14 @@ function _M.say()
 end
 
 
+local ngx_sleep = ngx.sleep
+
+function _M.yield_say()
+    ngx_sleep(0)
+    ngx.say(payload(512))
+end
+
+
 -- The same with the module's telemetry off for this request's call (issue 17: its cost).
 function _M.ffi_echo_no_telemetry()
     local metrics = require "resty.ffi.metrics"
