@@ -607,6 +607,54 @@ mod tests {
     }
 
     #[test]
+    fn many_pollers_get_every_task_exactly_once() {
+        // Lock-free hand-over: pushes race pollers that spin, park and wake; each task is
+        // delivered once, and every poller ends after the unload.
+        let q = Arc::new(RequestQueue::new(64, false));
+        let pollers: Vec<_> = (0..4)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while q.poll_batch(3, |t| got.push(t)) > 0 {}
+                    got
+                })
+            })
+            .collect();
+        let mut sent = Vec::new();
+        for i in 0..20_000 {
+            let task = TaskPtr::new(b"x", std::ptr::null_mut(), &q, 0, 0).unwrap();
+            loop {
+                match q.push(task) {
+                    Ok(pushed) => {
+                        if pushed.wake {
+                            q.wake_pollers();
+                        }
+                        break;
+                    }
+                    Err(PushError::Full) => std::thread::yield_now(),
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            sent.push(task);
+            if i % 1000 == 0 {
+                // Now and then a pause long enough for every poller to park.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        q.unload();
+        let mut got: Vec<_> = pollers.into_iter().flat_map(|p| p.join().unwrap()).collect();
+        assert_eq!(got.len(), sent.len());
+        got.sort_by_key(|t| t.handle() as usize);
+        got.dedup();
+        assert_eq!(got.len(), sent.len(), "a task was handed out twice");
+        assert_eq!(q.depth(), 0);
+        for t in sent {
+            unsafe { t.free() };
+        }
+    }
+
+    #[test]
     fn parked_poller_is_woken_by_push_and_by_unload() {
         let q = Arc::new(RequestQueue::new(16, false));
         let q2 = q.clone();

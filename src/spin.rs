@@ -411,6 +411,28 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_soon_after_the_spin_gave_up_ends_a_pause_for_misses_only() {
+        if !several_cpus() {
+            return;
+        }
+        let mut p = SpinPolicy::new();
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            p.record(Outcome::Miss, t0);
+        }
+        assert_eq!(p.budget(t0), None);
+        p.record(Outcome::Late(MAX_SPIN * 4), t0);
+        assert_eq!(p.budget(t0), None, "too late: spinning would not have caught it");
+        p.record(Outcome::Late(Duration::from_micros(5)), t0);
+        assert_eq!(p.budget(t0), Some(Duration::from_micros(12)));
+        // Paused for load: a late answer does not end it.
+        p.paused_until = Some(t0 + BACKOFF);
+        p.paused_for_load = true;
+        p.record(Outcome::Late(Duration::from_micros(5)), t0);
+        assert_eq!(p.budget(t0), None);
+    }
+
+    #[test]
     fn gaps_are_seen() {
         let t0 = Instant::now();
         let w = GapWatch::new(t0);

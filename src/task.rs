@@ -695,6 +695,49 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_task_is_answered_in_its_slot_and_an_unwatched_one_through_the_queue() {
+        // Watched: the responder hands the answer over in the slot, once.
+        let t = new(b"w");
+        t.watch();
+        t.mark_taken(0);
+        assert!(!t.answered_directly(), "not answered yet");
+        t.respond(3, ptr::null_mut(), 0).unwrap();
+        assert!(t.hand_to_watcher());
+        assert!(t.answered_directly());
+        assert!(!t.answered_directly(), "taken once");
+        assert!(!t.unwatch(), "the watch ended with the answer");
+        assert_eq!(t.response().0, 3);
+        unsafe { t.free() };
+
+        // The watch ended first: the answer goes through the done-queue.
+        let t = new(b"u");
+        t.watch();
+        assert!(!t.unwatch());
+        t.mark_taken(0);
+        t.respond(0, ptr::null_mut(), 0).unwrap();
+        assert!(!t.hand_to_watcher());
+        assert!(!t.answered_directly());
+        unsafe { t.free() };
+
+        // Answered while the worker was deciding: unwatch finds the answer.
+        let t = new(b"r");
+        t.watch();
+        t.mark_taken(0);
+        t.respond(0, ptr::null_mut(), 0).unwrap();
+        assert!(t.hand_to_watcher());
+        assert!(t.unwatch());
+        assert!(!t.unwatch());
+        unsafe { t.free() };
+
+        // A reused slot starts unwatched.
+        let t = new(b"n");
+        t.mark_taken(0);
+        t.respond(0, ptr::null_mut(), 0).unwrap();
+        assert!(!t.hand_to_watcher());
+        unsafe { t.free() };
+    }
+
+    #[test]
     fn free_releases_malloced_response() {
         let t = new(b"");
         t.mark_taken(0);
