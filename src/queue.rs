@@ -19,6 +19,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
 
 use crate::spin::{GapWatch, Outcome, SpinPolicy};
 use crate::task::TaskPtr;
@@ -82,7 +83,7 @@ pub struct RequestQueue {
     max_queue: usize,
     /// Tasks pushed and not yet taken (counted before the push and after the pop, so never
     /// below the queue's length): what spinning pollers watch, and the `max_queue` bound.
-    queued: AtomicUsize,
+    queued: CachePadded<AtomicUsize>,
     /// `unloaded`, for readers without the lock.
     closing: AtomicBool,
     /// Pollers parked on the condvar, or about to park (raised under the lock before the
@@ -93,13 +94,13 @@ pub struct RequestQueue {
     /// The CPU the worker ran on at its last push, and the one the spinning poller runs on
     /// (-1: unknown): a waiter that shares its CPU with the side it waits for yields the CPU
     /// to it instead of spinning against it.
-    worker_cpu: AtomicI32,
-    poller_cpu: AtomicI32,
+    worker_cpu: CachePadded<AtomicI32>,
+    poller_cpu: CachePadded<AtomicI32>,
     /// Pollers spinning for a task right now (0 or 1, see `spin`): it takes a new task at once.
-    spinning: AtomicUsize,
+    spinning: CachePadded<AtomicUsize>,
     /// Pollers that took tasks and have not come back to poll yet: one of them takes the
     /// next task when it is done (soon, when its tasks are quick).
-    busy: AtomicUsize,
+    busy: CachePadded<AtomicUsize>,
     /// For an `unpin` runtime: the threads that may run its code (see `unpin`).
     users: Option<ThreadUsers>,
     /// The runtime's numbers in this worker (written by the worker thread only).
@@ -118,14 +119,14 @@ impl RequestQueue {
             ready: Condvar::new(),
             cancel_ready: Condvar::new(),
             max_queue: max_queue.max(1),
-            queued: AtomicUsize::new(0),
+            queued: CachePadded::new(AtomicUsize::new(0)),
             closing: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
             wake_pending: AtomicBool::new(false),
-            worker_cpu: AtomicI32::new(-1),
-            poller_cpu: AtomicI32::new(-1),
-            spinning: AtomicUsize::new(0),
-            busy: AtomicUsize::new(0),
+            worker_cpu: CachePadded::new(AtomicI32::new(-1)),
+            poller_cpu: CachePadded::new(AtomicI32::new(-1)),
+            spinning: CachePadded::new(AtomicUsize::new(0)),
+            busy: CachePadded::new(AtomicUsize::new(0)),
             users: unpin.then(ThreadUsers::default),
             stats: RuntimeStats::default(),
         }
@@ -155,7 +156,7 @@ impl RequestQueue {
             return Err(PushError::Full);
         }
         self.tasks.push(task);
-        self.worker_cpu.store(current_cpu(), Ordering::Relaxed);
+        store_if_changed(&self.worker_cpu, current_cpu());
         // A spinning poller takes a task within microseconds: wake sleepers only for more.
         let spinners = self.spinning.load(Ordering::SeqCst);
         let sleepers = self.sleepers.load(Ordering::SeqCst);
@@ -358,7 +359,7 @@ impl RequestQueue {
         {
             return;
         }
-        self.poller_cpu.store(current_cpu(), Ordering::Relaxed);
+        store_if_changed(&self.poller_cpu, current_cpu());
         let gaps = GapWatch::new(start);
         let mut i: u32 = 0;
         let outcome = loop {
@@ -375,7 +376,7 @@ impl RequestQueue {
                 if now - start >= budget {
                     break Outcome::Miss;
                 }
-                self.poller_cpu.store(current_cpu(), Ordering::Relaxed);
+                store_if_changed(&self.poller_cpu, current_cpu());
                 if self.shares_cpu_with_worker() {
                     // Moved onto the worker's CPU: let it run.
                     std::thread::yield_now();
@@ -471,6 +472,14 @@ fn answer_cancelled(task: TaskPtr) {
         if let Some(done) = crate::done_queue::get() {
             done.push(task);
         }
+    }
+}
+
+/// A store that leaves the cache line shared when the value is the same (the other side
+/// reads it often).
+fn store_if_changed(cell: &AtomicI32, value: i32) {
+    if cell.load(Ordering::Relaxed) != value {
+        cell.store(value, Ordering::Relaxed);
     }
 }
 

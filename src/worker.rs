@@ -935,7 +935,7 @@ impl Worker {
             if now - start >= budget {
                 break Outcome::Miss;
             }
-            if task.queue().is_some_and(|q| q.poller_shares_cpu()) {
+            if turn % 64 == 0 && task.queue().is_some_and(|q| q.poller_shares_cpu()) {
                 // The poller that takes the task shares our CPU: let it run.
                 yield_cpu();
                 continue;
