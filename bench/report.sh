@@ -90,39 +90,50 @@ busy_share() {
     [ -n "$v" ] && [ "$v" != - ] && awk -v v="$v" 'BEGIN { printf "%.0f %%", v * 100 }' || echo "an unknown share"
 }
 
-goal_row() {   # description measured op limit target-text
-    printf '| %s | %s | %s | %s |\n' "$1" "$2" "$5" "$(check "$2" "$3" "$4")"
+goal_row() {   # issue description measured op limit target-text
+    printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$6" "$(check "$3" "$4" "$5")"
 }
 
 write_goals() {
-    local mode impl name
-    echo "## Goals of issue 6"
+    local mode impl name paced_size
+    paced_size=$(paced_size)
+    echo "## Goals"
     echo
-    echo "Ratios between variants measured in this run (the machine may be noisy; the ratios are what count)."
+    echo "Ratios between variants measured in this run (the machine may be noisy; the ratios are"
+    echo "what count). socket/bridge: the unix socket's µs per call over the bridge's (Rust echo)."
     echo
-    echo "| goal | measured | target | met |"
-    echo "|---|---|---|---|"
-    for impl in rust go; do
-        name=$([ "$impl" = rust ] && echo "Rust echo" || echo "Go echo")
-        for mode in unpinned pinned; do
-            [ "$(seq_us "$mode" "$impl" 512)" = - ] && [ "$impl" = go ] && continue
-            goal_row "sequential bridge ($name) / unix socket, 512 B, $mode" \
-                "$(ratio "$(seq_us "$mode" "$impl" 512)" "$(seq_us "$mode" unix 512)")" "<=" 0.3333 "≤ 1/3 (0.333)"
-            goal_row "sequential bridge ($name) / unix socket, 100 KB, $mode" \
-                "$(ratio "$(seq_us "$mode" "$impl" 102400)" "$(seq_us "$mode" unix 102400)")" "<=" 0.16667 "≤ 1/6 (0.167)"
-            goal_row "sequential bridge ($name) / eventfd floor, 512 B, $mode" \
-                "$(ratio "$(seq_us "$mode" "$impl" 512)" "$(seq_us "$mode" floor 512)")" "<=" 3 "≤ 3"
-        done
-    done
-    goal_row "wrk 64 connections: bridge / plain ngx.say req/s" \
-        "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field say 64 3)")" ">=" 0.8 "≥ 0.80"
-    goal_row "wrk 64 connections: telemetry on / off req/s (issue 17)" \
-        "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field ffi_notel 64 3)")" ">=" 0.98 "≥ 0.98"
-    goal_row "wrk 64 connections: bridge / unix socket req/s" \
+    echo "| issue | goal | measured | target | met |"
+    echo "|---|---|---|---|---|"
+    goal_row "13" "quiet, 512 B: socket/bridge" \
+        "$(ratio "$(seq_us unpinned unix 512)" "$(seq_us unpinned rust 512)")" ">=" 40 "≥ 40"
+    goal_row "13" "quiet, 100 KB: socket/bridge" \
+        "$(ratio "$(seq_us unpinned unix 102400)" "$(seq_us unpinned rust 102400)")" ">=" 6 "≥ 6"
+    goal_row "13" "pinned to one CPU, 512 B: socket/bridge" \
+        "$(ratio "$(seq_us pinned unix 512)" "$(seq_us pinned rust 512)")" ">=" 3 "≥ 3"
+    goal_row "13" "contended (a busy process beside), 512 B: socket/bridge" \
+        "$(ratio "$(seq_us contended unix 512)" "$(seq_us contended rust 512)")" ">=" 3 "≥ 3"
+    goal_row "13" "contended, 100 KB: socket/bridge" \
+        "$(ratio "$(seq_us contended unix 102400)" "$(seq_us contended rust 102400)")" ">=" 6 "≥ 6"
+    goal_row "13" "paced, CPU µs per call: bridge / socket (pacing included)" \
+        "$(ratio "$(seq_cpu paced rust "$paced_size")" "$(seq_cpu paced unix "$paced_size")")" "<=" 1 "≤ 1"
+    goal_row "13" "paced, CPU µs per call, pacing included: bridge" \
+        "$(seq_cpu paced rust "$paced_size")" "<=" 40 "≤ 40"
+    goal_row "13" "paced, CPU µs per call, the call's own (minus the pacing alone): bridge" \
+        "$(awk -v a="$(seq_cpu paced rust "$paced_size")" -v b="$(seq_cpu paced none "$paced_size")" \
+            'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.3f", a - b }')" "<=" 40 "≤ 40"
+    goal_row "13" "idle (runtimes loaded, no calls): worker CPU ms in $(info idle_seconds) s" \
+        "$(awk -v v="$(idle_field after 3)" 'BEGIN { if (v == "-") print "-"; else printf "%.3f", v / 1e6 }')" "<=" 0 "0"
+    goal_row "13" "wrk 64 connections: bridge / plain ngx.say req/s" \
+        "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field say 64 3)")" ">=" 0.9 "≥ 0.90"
+    goal_row "13" "(reference) wrk 64: ngx.say after a bare yield (ngx.sleep(0)) / plain ngx.say" \
+        "$(ratio "$(wrk_field yield 64 3)" "$(wrk_field say 64 3)")" ">=" 0.9 "≥ 0.90"
+    goal_row "6" "wrk 64 connections: bridge / unix socket req/s" \
         "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field unix 64 3)")" ">" 1 "> 1"
-    goal_row "worker RSS after $(mem_field last 2) calls / after $(mem_field first 2) calls" \
+    goal_row "17" "wrk 64 connections: telemetry on / off req/s" \
+        "$(ratio "$(wrk_field ffi 64 3)" "$(wrk_field ffi_notel 64 3)")" ">=" 0.98 "≥ 0.98"
+    goal_row "6" "worker RSS after $(mem_field last 2) calls / after $(mem_field first 2) calls" \
         "$(ratio "$(mem_field last 3)" "$(mem_field first 3)")" "<=" 1.05 "≤ 1.05"
-    goal_row "live tasks after $(mem_field last 2) calls" "$(mem_field last 4)" "==" 0 "0"
+    goal_row "6" "live tasks after $(mem_field last 2) calls" "$(mem_field last 4)" "==" 0 "0"
     echo
 }
 
@@ -312,14 +323,15 @@ write_concurrent() {
     echo "## Concurrent: wrk, one worker"
     echo
     echo "\`wrk -t1 -c<conns> -d$(info duration)s --latency\` on loopback$([ "$CORES" -ge 2 ] && echo ", wrk on CPU 1, nginx (all threads) and the echo server on CPU 0"). Every"
-    echo "endpoint answers the same 512-byte body with \`ngx.say\`: \`/say\` from Lua, \`/ffi\` the"
+    echo "endpoint answers the same 512-byte body with \`ngx.say\`: \`/say\` from Lua (\`/yield\`: after one"
+    echo "yield of the request's coroutine, \`ngx.sleep(0)\`, what any call that waits pays), \`/ffi\` the"
     echo "bridge's echo (Rust runtime) of it (\`/ffi_notel\`: the same with the module's telemetry"
     echo "off), \`/unix\` the echo server's answer over a pooled cosocket."
     echo
     echo "| endpoint | connections | req/s | p50 ms | p99 ms | errors | vs ngx.say |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
-    for endpoint in say ffi ffi_notel unix; do
-        case $endpoint in say) desc="plain ngx.say" ;; ffi) desc="bridge echo" ;; ffi_notel) desc="bridge echo, telemetry off" ;; unix) desc="unix-socket echo" ;; esac
+    for endpoint in say yield ffi ffi_notel unix; do
+        case $endpoint in say) desc="plain ngx.say" ;; yield) desc="ngx.say after ngx.sleep(0)" ;; ffi) desc="bridge echo" ;; ffi_notel) desc="bridge echo, telemetry off" ;; unix) desc="unix-socket echo" ;; esac
         for conns in 1 16 64; do
             printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$desc" "$conns" "$(wrk_field "$endpoint" "$conns" 3)" \
                 "$(wrk_field "$endpoint" "$conns" 4)" "$(wrk_field "$endpoint" "$conns" 5)" \

@@ -347,14 +347,14 @@ wrk_row() {   # endpoint conns
 run_concurrent() {
     local endpoint conns
     set_affinity 0
-    log "wrk: say ffi ffi_notel unix x ${CONNS[*]} connections, ${DURATION}s each$([ "$CORES" -ge 2 ] && echo ', nginx on CPU 0, wrk on CPU 1')"
-    for endpoint in say ffi ffi_notel unix; do
+    log "wrk: say yield ffi ffi_notel unix x ${CONNS[*]} connections, ${DURATION}s each$([ "$CORES" -ge 2 ] && echo ', nginx on CPU 0, wrk on CPU 1')"
+    for endpoint in say yield ffi ffi_notel unix; do
         # Warm-up (not recorded): JIT, connection pool, runtime threads.
         timeout 30 wrk -t1 -c16 -d1s "$BASE_URL/$endpoint" >/dev/null 2>&1 || true
     done
     # Endpoints side by side at each connection count, so their ratios share a moment.
     for conns in "${CONNS[@]}"; do
-        for endpoint in say ffi ffi_notel unix; do
+        for endpoint in say yield ffi ffi_notel unix; do
             wrk_row "$endpoint" "$conns"
         done
     done
