@@ -31,7 +31,7 @@ thread_local! {
 /// How long an "idle" answer is trusted without asking the kernel again: a connection that
 /// becomes ready meanwhile waits at most this long (plus one call) for its turn, and calls
 /// that follow each other pay one `poll` per this interval, not one each.
-const IDLE_TRUSTED: Duration = Duration::from_micros(20);
+const IDLE_TRUSTED: Duration = Duration::from_micros(50);
 
 /// Worker init, after `registered_fd` was added to nginx's event loop: finds the loop's
 /// epoll descriptor. False if it cannot be told (then `idle` is always false).
@@ -73,7 +73,7 @@ fn find_epoll_watching(target: RawFd) -> Option<RawFd> {
 /// loop has an uncollected event. Expired timers and signals are not seen here: nginx looks
 /// at them only between two iterations, which the caller must let happen now and then (see
 /// `worker::may_wait_in_call`). Worker thread only.
-pub fn idle(own: &[&ngx_event_t]) -> bool {
+pub fn idle(own: &[&ngx_event_t], now: Instant) -> bool {
     let Some(epfd) = EPOLL_FD.with(|c| c.get()) else {
         return false;
     };
@@ -86,7 +86,6 @@ pub fn idle(own: &[&ngx_event_t]) -> bool {
     if posted {
         return false;
     }
-    let now = Instant::now();
     if IDLE_SEEN.with(|c| c.get()).is_some_and(|at| now.saturating_duration_since(at) < IDLE_TRUSTED) {
         return true;
     }

@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
@@ -227,7 +227,7 @@ impl RequestQueue {
         }
         let start = Instant::now();
         if !self.drained_for_good() {
-            self.spin();
+            self.spin(start);
         }
         let mut parked = false;
         loop {
@@ -342,11 +342,10 @@ impl RequestQueue {
     /// Waits a little, without the lock, for a task or the unload, as the thread's spin
     /// policy allows (see `spin`): not at all on a thread that may run on one CPU only, after
     /// spins that ran out, or after the thread was descheduled while spinning.
-    fn spin(&self) {
+    fn spin(&self, start: Instant) {
         if !may_run_on_several_cpus() || self.shares_cpu_with_worker() || crate::spin::machine_oversubscribed() {
-            return self.yield_for_task();
+            return self.yield_for_task(start);
         }
-        let start = Instant::now();
         let Some(budget) = POLL_SPIN.with(|p| p.borrow_mut().budget(start)) else {
             return;
         };
@@ -362,14 +361,16 @@ impl RequestQueue {
         store_if_changed(&self.poller_cpu, current_cpu());
         let gaps = GapWatch::new(start);
         let mut i: u32 = 0;
+        let mut now;
         let outcome = loop {
             if self.queued.load(Ordering::Acquire) != 0 || self.closing.load(Ordering::Acquire) {
-                break Outcome::Hit(start.elapsed());
+                now = Instant::now();
+                break Outcome::Hit(now - start);
             }
             spin_loop();
             i = i.wrapping_add(1);
             if i % 64 == 0 {
-                let now = Instant::now();
+                now = Instant::now();
                 if gaps.tick(now) {
                     break Outcome::Descheduled;
                 }
@@ -392,7 +393,7 @@ impl RequestQueue {
             }
         };
         self.spinning.fetch_sub(1, Ordering::AcqRel);
-        POLL_SPIN.with(|p| p.borrow_mut().record(outcome, Instant::now()));
+        POLL_SPIN.with(|p| p.borrow_mut().record(outcome, now));
     }
 
     /// One CPU for the poller and the worker (a pinned worker's runtime threads inherit its
@@ -400,8 +401,7 @@ impl RequestQueue {
     /// again each time it comes back, as the worker does while it waits for an answer
     /// (`worker::yield_in_call`). Calls that follow each other then cost two yields each, and
     /// no futex wake-up and wait. As long as the yield policy finds it pays.
-    fn yield_for_task(&self) {
-        let start = Instant::now();
+    fn yield_for_task(&self, start: Instant) {
         let Some(budget) = POLL_YIELD.with(|p| p.borrow_mut().budget(start)) else {
             return;
         };
@@ -412,17 +412,19 @@ impl RequestQueue {
         {
             return;
         }
+        let mut now = start;
         let outcome = loop {
             if self.queued.load(Ordering::Acquire) != 0 || self.closing.load(Ordering::Acquire) {
-                break Outcome::Hit(start.elapsed());
+                break Outcome::Hit(now - start);
             }
-            if start.elapsed() >= budget {
+            if now - start >= budget {
                 break Outcome::Miss;
             }
             std::thread::yield_now();
+            now = Instant::now();
         };
         self.spinning.fetch_sub(1, Ordering::AcqRel);
-        POLL_YIELD.with(|p| p.borrow_mut().record(outcome, Instant::now()));
+        POLL_YIELD.with(|p| p.borrow_mut().record(outcome, now));
     }
 
     /// Poller side: whether this thread runs on the CPU the worker ran on at its last push.
@@ -495,11 +497,13 @@ pub(crate) fn current_cpu() -> i32 {
 /// (taskset) are rare.
 pub(crate) fn may_run_on_several_cpus() -> bool {
     thread_local! {
-        static CACHED: Cell<Option<(Instant, bool)>> = const { Cell::new(None) };
+        /// When it was asked (coarse clock ns) and what it said.
+        static CACHED: Cell<Option<(u64, bool)>> = const { Cell::new(None) };
     }
-    let now = Instant::now();
+    const RECHECK_NS: u64 = 100_000_000;
+    let now = crate::spin::coarse_now_ns();
     CACHED.with(|c| match c.get() {
-        Some((at, several)) if now.duration_since(at) < Duration::from_millis(100) => several,
+        Some((at, several)) if now.saturating_sub(at) < RECHECK_NS => several,
         _ => {
             let several = affinity_has_several_cpus();
             c.set(Some((now, several)));

@@ -187,6 +187,20 @@ impl SpinPolicy {
     }
 }
 
+/// CLOCK_MONOTONIC_COARSE in ns: a few ns to read, a few ms of resolution; for caches that
+/// are refreshed every few ms (a clock read per call adds up on the call's path).
+pub fn coarse_now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes a timespec we own; CLOCK_MONOTONIC_COARSE exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec.max(0) as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec.max(0) as u64)
+}
+
 /// How often the machine's runnable-thread count is read.
 const LOAD_SAMPLE: Duration = Duration::from_millis(5);
 
@@ -196,8 +210,7 @@ pub fn machine_oversubscribed() -> bool {
     struct Load {
         file: Option<File>,
         cpus: usize,
-        epoch: Instant,
-        /// When it was read last (ns since `epoch`, +1; 0: never) and what it said.
+        /// When it was read last (coarse clock ns, +1; 0: never) and what it said.
         read_at: AtomicU64,
         over: AtomicBool,
     }
@@ -205,11 +218,10 @@ pub fn machine_oversubscribed() -> bool {
     let load = LOAD.get_or_init(|| Load {
         file: File::open("/proc/loadavg").ok(),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        epoch: Instant::now(),
         read_at: AtomicU64::new(0),
         over: AtomicBool::new(false),
     });
-    let now = load.epoch.elapsed().as_nanos() as u64 + 1;
+    let now = coarse_now_ns() + 1;
     let at = load.read_at.load(Ordering::Relaxed);
     if at != 0 && now - at < LOAD_SAMPLE.as_nanos() as u64 {
         return load.over.load(Ordering::Relaxed);

@@ -22,6 +22,16 @@ pub fn set_enabled(on: bool) {
 }
 
 /// CLOCK_MONOTONIC in nanoseconds (also the clock of runtime deadlines).
+/// The time now as an `Instant` and as CLOCK_MONOTONIC ns, from one clock read (`Instant` is
+/// CLOCK_MONOTONIC on Linux: the ns are the process-wide base's plus the elapsed time).
+pub fn now_with_ns() -> (std::time::Instant, u64) {
+    static BASE: std::sync::OnceLock<(std::time::Instant, u64)> = std::sync::OnceLock::new();
+    let (base, base_ns) = *BASE.get_or_init(|| (std::time::Instant::now(), monotonic_ns()));
+    let now = std::time::Instant::now();
+    let ns = base_ns.saturating_add(now.saturating_duration_since(base).as_nanos() as u64);
+    (now, ns)
+}
+
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -480,7 +480,7 @@ impl Worker {
         {
             return false;
         }
-        if !event_loop_probe::idle(&[&self.loop_marker, &self.spinner]) {
+        if !event_loop_probe::idle(&[&self.loop_marker, &self.spinner], now) {
             return false;
         }
         if self.in_call_streak.is_none() {
@@ -703,11 +703,8 @@ pub unsafe fn post(
         // SAFETY: the caller guarantees r.
         let list = unsafe { request_tasks::for_request(r) }.ok_or("out of memory")?;
         let sem = w.take_sem()?;
-        let now_ns = if timeout_ms > 0 || telemetry::enabled() {
-            telemetry::monotonic_ns()
-        } else {
-            0
-        };
+        // One clock read for the deadline, the telemetry stamp and the wait decisions below.
+        let (now, now_ns) = telemetry::now_with_ns();
         let deadline_ns = match timeout_ms {
             0 => 0,
             ms => now_ns.saturating_add(ms.saturating_mul(1_000_000)),
@@ -730,7 +727,6 @@ pub unsafe fn post(
         // The worker yields it instead: inside the call if nothing else waits in the event
         // loop, else at the end of this event-loop iteration, for every call it posted (see
         // `wake_and_yield`).
-        let now = Instant::now();
         let back_to_back = w
             .last_post
             .replace(now)
@@ -815,7 +811,7 @@ pub unsafe fn post(
         w.brief_candidate = None;
         if held {
             // Waited for right here, the hold released: `wait_briefly` only reports.
-            if w.yield_in_call(task) {
+            if w.yield_in_call(task, now) {
                 w.brief_candidate = Some((task, BriefWait::Answered));
             }
         } else if stream_window > 0 {
@@ -862,29 +858,31 @@ impl Worker {
     /// One CPU: yields it to the runtime thread (woken by `post`, the done-queue's wake-ups
     /// held) until the answer is there, within the yield policy's budget, then releases the
     /// hold. The answer comes without an eventfd write, an epoll round or a Lua yield.
-    fn yield_in_call(&mut self, task: TaskPtr) -> bool {
-        let start = Instant::now();
+    fn yield_in_call(&mut self, task: TaskPtr, start: Instant) -> bool {
         let budget = self.yield_policy.budget(start).unwrap_or(Duration::ZERO);
         let done = self.done;
         self.brief_waiting = Some(task);
+        let mut now = start;
         let outcome = loop {
             // First a look: the woken poller often ran (and answered) at once, preempting us.
-            done.pop_each(|t| self.on_done(t));
+            // The answer comes in the task's slot (watched); anything else in the done-queue
+            // waits for the hold's release.
             if task.answered_directly() {
                 self.on_answer(task);
             }
             // SAFETY: worker thread.
             if unsafe { task.side() }.waiter == Waiter::Posted {
-                break Outcome::Hit(start.elapsed());
+                break Outcome::Hit(now - start);
             }
-            if start.elapsed() >= budget {
+            if now - start >= budget {
                 break Outcome::Miss;
             }
             yield_cpu();
+            now = Instant::now();
         };
         let answered = matches!(outcome, Outcome::Hit(_)) || self.settle_watch(task);
         self.brief_waiting = None;
-        self.yield_policy.record(outcome, Instant::now());
+        self.yield_policy.record(outcome, now);
         done.release_hold(|t| self.on_done(t));
         // Log lines written during the hold did not write the eventfd.
         self.drain_logs();

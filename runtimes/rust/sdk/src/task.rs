@@ -205,7 +205,11 @@ impl Task {
         let abi = raw::module_abi().ok()?;
         // SAFETY: the task is polled and unanswered while self exists.
         let at = unsafe { abi.task_deadline_ns(self.raw) }?;
-        Some(instant_of_monotonic(at, monotonic_ns(), Instant::now()))
+        // Instant is CLOCK_MONOTONIC: one pair of readings, taken once, converts every
+        // deadline (two clock reads per call otherwise, for handlers that never look).
+        static BASE: std::sync::OnceLock<(i64, Instant)> = std::sync::OnceLock::new();
+        let (base_ns, base) = *BASE.get_or_init(|| (monotonic_ns(), Instant::now()));
+        Some(instant_of_monotonic(at, base_ns, base))
     }
 
     /// The call's id, deadline and cancellation, to hand to a handler.
