@@ -37,6 +37,7 @@
 //! - [`raw`]: the module's ABI itself and logging, for runtimes that drive the ABI by hand
 //!   and for the loaders that host another language (no feature needed).
 
+mod body;
 mod logger;
 pub mod raw;
 mod serve;
@@ -50,7 +51,8 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::fmt::Display;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pub use serve::{serve, serve_with};
+pub use body::{Body, NoMemory};
+pub use serve::{serve, serve_into, serve_with, BodyResult};
 #[cfg(feature = "tokio")]
 pub use serve_tokio::serve_async_stream;
 #[cfg(feature = "tokio")]
@@ -110,6 +112,15 @@ impl Init {
         H: Fn(&[u8], &CallInfo) -> Reply + Send + Sync + 'static,
     {
         serve::serve_with(self.queue, threads, handler)
+    }
+
+    /// Serves with a blocking handler that writes its answer into a [`Body`] handed to the
+    /// module without a copy; see [`serve_into`].
+    pub fn serve_into<H>(self, threads: usize, handler: H) -> std::io::Result<()>
+    where
+        H: Fn(&[u8], &CallInfo, &mut Body) -> BodyResult + Send + Sync + 'static,
+    {
+        serve::serve_into(self.queue, threads, handler)
     }
 
     /// Serves with a blocking handler that may stream its answer in chunks; see

@@ -6,6 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 
+use crate::body::Body;
 use crate::task::{CallInfo, Reply, TaskQueue};
 
 /// The text a panic carried.
@@ -60,6 +61,37 @@ where
                     let info = task.call_info();
                     let reply = guarded(|| handler(task.request(), &info));
                     task.respond(reply);
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// What a [`serve_into`] handler returns: `Ok(())` answers the [`Body`] it wrote (`true, body`
+/// in Lua), `Err((rc, bytes))` as a [`Reply`] error does (the body is dropped).
+pub type BodyResult = Result<(), (i32, Vec<u8>)>;
+
+/// As [`serve_with`], but the handler writes its answer into a [`Body`]: `malloc()`ed memory
+/// the module takes over as it is, where a `Vec` reply is copied once more. For large answers.
+pub fn serve_into<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()>
+where
+    H: Fn(&[u8], &CallInfo, &mut Body) -> BodyResult + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    for i in 0..threads.max(1) {
+        let handler = handler.clone();
+        thread::Builder::new()
+            .name(format!("resty-ffi-{i}"))
+            .spawn(move || {
+                while let Some(task) = tq.poll() {
+                    let info = task.call_info();
+                    let mut body = Body::new();
+                    let result = catch_unwind(AssertUnwindSafe(|| handler(task.request(), &info, &mut body)))
+                        .unwrap_or_else(|p| panic_reply(p).map(|_| ()));
+                    match result {
+                        Ok(()) => task.respond_body(body),
+                        Err(e) => task.respond(Err(e)),
+                    }
                 }
             })?;
     }

@@ -4,6 +4,7 @@ use std::ffi::{c_int, c_void};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::body::Body;
 use crate::raw;
 use crate::stream::{ChunkSender, Gate, SendError};
 
@@ -228,6 +229,33 @@ impl Task {
             Err((rc, data)) => (rc, data),
         };
         self.answer(rc, &data);
+    }
+
+    /// Answers the task with `body` (`true, body` in Lua), handing its memory to the module
+    /// as it is: no copy. A body over 2 GiB is cut there.
+    pub fn respond_body(mut self, body: Body) {
+        if self.answered {
+            return;
+        }
+        self.answered = true;
+        if let Some(gate) = self.gate.get() {
+            gate.close();
+        }
+        let (data, len) = body.into_raw();
+        let Ok(abi) = raw::module_abi() else {
+            // SAFETY: NULL or the body's malloc()ed block, now ours.
+            unsafe { libc::free(data.cast()) };
+            return;
+        };
+        if data.is_null() {
+            // Nothing was written: "" (a NULL answer would be nil).
+            // SAFETY: answered exactly once, guarded by the flag.
+            return unsafe { abi.respond(self.raw, 0, Some(b""), crate::RC_NO_MEMORY) };
+        }
+        let len = c_int::try_from(len).unwrap_or(c_int::MAX);
+        // SAFETY: answered exactly once; `data` is malloc()ed and NUL-terminated (a zero
+        // length reads as the empty C string), and the module frees it.
+        unsafe { abi.respond_malloced(self.raw, 0, data, len) };
     }
 
     fn answer(&mut self, rc: c_int, data: &[u8]) {

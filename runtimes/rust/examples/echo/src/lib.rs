@@ -9,8 +9,15 @@ use resty_ffi_sdk::Init;
 
 fn start(init: Init) -> Result<(), String> {
     let prefix = init.cfg().unwrap_or_default().as_bytes().to_vec();
-    init.serve(1, move |req| Ok([prefix.as_slice(), req].concat()))
-        .map_err(|e| format!("cannot start the echo thread: {e}"))
+    // The answer is written straight into the memory the module takes over (`serve_into`):
+    // a `Vec` reply would be copied once more on its way out.
+    init.serve_into(1, move |req, _call, out| {
+        out.reserve(prefix.len() + req.len())
+            .and_then(|()| out.extend_from_slice(&prefix))
+            .and_then(|()| out.extend_from_slice(req))
+            .map_err(|e| (resty_ffi_sdk::RC_NO_MEMORY, e.to_string().into_bytes()))
+    })
+    .map_err(|e| format!("cannot start the echo thread: {e}"))
 }
 
 resty_ffi_sdk::runtime!(start);
