@@ -34,7 +34,7 @@ pub const MAX_SPIN: Duration = Duration::from_micros(50);
 /// slow to answer when the probe starts (only if both spin is a call fast).
 const PROBE_SPIN: Duration = MAX_SPIN;
 /// After the budget fell to zero, how long until a probe.
-const PROBE_AFTER: Duration = Duration::from_millis(50);
+const PROBE_AFTER: Duration = Duration::from_millis(200);
 /// A gap this long between two clock readings of a spinning thread means it was descheduled.
 pub const DESCHEDULED_GAP: Duration = Duration::from_micros(20);
 /// No spinning after a descheduled spin, doubled on each one in a row, up to `MAX_BACKOFF`.
