@@ -1,6 +1,7 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 # Runtimes on the Rust SDK (runtimes/rust/sdk): echo, typed cfg, panics, dropped tasks, tokio;
-# deadlines and cancellation (CallInfo::deadline / is_cancelled, tokio futures dropped).
+# deadlines and cancellation (CallInfo::deadline / is_cancelled, tokio futures dropped);
+# answers written into a Body (serve_into, Task::respond_body).
 
 use lib '.';
 use t::TestFFI 'no_plan';
@@ -15,6 +16,37 @@ our $CancelConfig = <<'_EOC_';
             return helpers.wait_for_answer(rt, "cancels", want)
         end
         abort_after = helpers.abort_after
+    }
+_EOC_
+
+# Lua for the Body tests: what the test runtime's body commands answer, and a one-line
+# verdict on an answer.
+our $BodyConfig = <<'_EOC_';
+    lua_package_path "$TEST_NGINX_LUA_DIR/?.lua;;";
+    init_worker_by_lua_block {
+        require "resty_ffi"
+        -- `bytes <n>`: byte k is k % 251.
+        function pattern(n)
+            local t = {}
+            for k = 0, 250 do t[#t + 1] = string.char(k) end
+            local block = table.concat(t)
+            return string.rep(block, math.floor(n / 251)) .. block:sub(1, n % 251)
+        end
+        -- `lines <n>`: "0000000\n", "0000001\n", ...
+        function lines(n)
+            local t = {}
+            for i = 0, n - 1 do t[#t + 1] = string.format("%07d\n", i) end
+            return table.concat(t)
+        end
+        -- "true <length> same" when the answer is `want` byte for byte (its md5 too);
+        -- "false <rc> <message>" for an error.
+        function verdict(want, ok, res, msg)
+            if not ok then
+                return table.concat({ "false", tostring(res), tostring(msg) }, " ")
+            end
+            local same = res == want and ngx.md5(res) == ngx.md5(want)
+            return table.concat({ "true", type(res), #res, same and "same" or "differs" }, " ")
+        end
     }
 _EOC_
 
@@ -453,3 +485,115 @@ qr/worker exit: rust tokio: noticed -?\d+\.\d+ ms after the Lua call ended/,
 qr/worker exit: rust pool: noticed -?\d+\.\d+ ms after the Lua call ended/,
 ]
 --- timeout: 30
+
+
+
+=== TEST 13: serve_into: bodies written with extend_from_slice and write! (1 MiB each, byte for byte), empty and cleared bodies answer "", errors, NoMemory, a panic; 20 at once; a body for a caller that gave up
+--- http_config eval: $::BodyConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"into","threads":2}')
+            local function say(name, req, want)
+                ngx.say(name, ": ", verdict(want, rt:call(req)))
+            end
+            say("binary", "echo \0bin\255\0", "\0bin\255\0")
+            say("extend_from_slice 1 MiB", "bytes 1048576", pattern(1048576))
+            say("write! 1 MiB", "lines 131072", lines(131072))
+            say("write! 3 lines", "lines 3", "0000000\n0000001\n0000002\n")
+            say("empty", "empty", "")
+            say("cleared", "cleared", "")
+            say("extend_from_slice of nothing", "echo", "")
+            say("the pool's reply, copied in", "sleep 0 copied", "copied")
+            say("error", "error 404 not found", nil)
+            say("error 0", "error 0 generic", nil)
+            say("reserve(usize::MAX)", "reserve_max", nil)
+            say("panic", "panic boom", nil)
+            say("after the panic", "echo still serving", "still serving")
+            local threads = {}
+            for i = 1, 20 do
+                threads[i] = ngx.thread.spawn(function()
+                    if i % 2 == 0 then
+                        return verdict(lines(i * 500), rt:call("lines " .. i * 500))
+                    end
+                    return verdict(pattern(i * 4000), rt:call("bytes " .. i * 4000))
+                end)
+            end
+            local good = 0
+            for i = 1, 20 do
+                local _, v = ngx.thread.wait(threads[i])
+                if v:find(" same$") then good = good + 1 end
+            end
+            ngx.say("20 at once, each its own: ", good)
+            -- One thread: the next call waits for the late body, which the module frees unread.
+            local one = ngx.load_ffi("ffi_sdk_test", '{"mode":"into"}')
+            ngx.say("given up: ", verdict(nil, one:call("sleep 100 late", { timeout = 20 })))
+            ngx.say("next: ", verdict("next", one:call("echo next")))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+binary: true string 6 same
+extend_from_slice 1 MiB: true string 1048576 same
+write! 1 MiB: true string 1048576 same
+write! 3 lines: true string 24 same
+empty: true string 0 same
+cleared: true string 0 same
+extend_from_slice of nothing: true string 0 same
+the pool's reply, copied in: true string 6 same
+error: false 404 not found
+error 0: false -1 generic
+reserve(usize::MAX): false -4 out of memory
+panic: false -2 handler panicked: boom
+after the panic: true string 13 same
+20 at once, each its own: 20
+given up: false timeout nil
+next: true string 4 same
+live: 0
+--- error_log
+handler panicked: boom
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+
+
+
+=== TEST 14: a runtime that polls by hand answers with Task::respond_body
+--- http_config eval: $::BodyConfig
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_sdk_test", '{"mode":"manual"}')
+            local function say(name, req, want)
+                ngx.say(name, ": ", verdict(want, rt:call(req)))
+            end
+            say("binary", "body echo \0bin\255\0", "\0bin\255\0")
+            say("extend_from_slice 1 MiB", "body bytes 1048576", pattern(1048576))
+            say("write! 1 MiB", "body lines 131072", lines(131072))
+            say("empty", "body empty", "")
+            say("cleared", "body cleared", "")
+            say("error", "body error 7 went wrong", nil)
+            say("reserve(usize::MAX)", "body reserve_max", nil)
+            say("a Vec reply", "echo plain", "plain")
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+binary: true string 6 same
+extend_from_slice 1 MiB: true string 1048576 same
+write! 1 MiB: true string 1048576 same
+empty: true string 0 same
+cleared: true string 0 same
+error: false 7 went wrong
+reserve(usize::MAX): false -4 out of memory
+a Vec reply: true string 5 same
+live: 0
+--- no_error_log
+[error]
+[alert]
+[crit]

@@ -1,6 +1,8 @@
 //! A runtime for the t/ suite, on the Rust SDK. cfg is JSON:
-//! `{"mode": "pool", "threads": 2}` (blocking handler), `{"mode": "async"}` (tokio) or
-//! `{"mode": "manual"}` (polls by hand; `drop` drops the task unanswered).
+//! `{"mode": "pool", "threads": 2}` (blocking handler), `{"mode": "async"}` (tokio),
+//! `{"mode": "into", "threads": 2}` (`serve_into`: answers written into a `Body`) or
+//! `{"mode": "manual"}` (polls by hand; `drop` drops the task unanswered, `body <req>` answers
+//! the `into` command `<req>` with `Task::respond_body`).
 //!
 //! Requests: `echo <bytes>`, `error <rc> <bytes>`, `panic <text>`, `drop`,
 //! `sleep <ms> <bytes>`, `log <level> <text>` (level: error|warn|info|debug|trace),
@@ -30,12 +32,25 @@
 //! unfinished); `is_stream` answers
 //! `stream`/`plain` and, for a plain call, the send's error; `stream_total <bytes> <size>`
 //! sends bytes in chunks of size and answers `sent=N`.
+//!
+//! Bodies (`into` mode, and `body <req>` in manual mode): `echo <bytes>` answers the bytes
+//! with `Body::extend_from_slice`; `bytes <n>` n bytes, byte k being k % 251, appended in
+//! chunks of 1, 2, 3, ... bytes (the body grows many times); `lines <n>` n lines
+//! `0000000\n`, `0000001\n`, ... written with `write!`; `empty` writes nothing (answers "");
+//! `cleared` writes, then clears the body (answers ""); `error <rc> <bytes>` and
+//! `panic <text>` write, then fail; `reserve_max` answers the `NoMemory` of
+//! `reserve(usize::MAX)`. Any other request is the pool's, its reply copied into the body.
+//! Manual mode has no panic guard: `body panic` would end its polling thread.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use resty_ffi_sdk::shdict::{Op, Value};
-use resty_ffi_sdk::{CallInfo, ChunkSender, Init, Reply, SendError, SharedDict, RC_CANCELLED};
+use resty_ffi_sdk::{
+    Body, BodyResult, CallInfo, ChunkSender, Init, NoMemory, Reply, SendError, SharedDict, RC_CANCELLED,
+    RC_NO_MEMORY,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -51,6 +66,7 @@ struct Config {
 enum Mode {
     Pool,
     Async,
+    Into,
     Manual,
 }
 
@@ -488,6 +504,65 @@ fn shd(req: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// A failed `Body` write as an error reply.
+fn no_memory(e: NoMemory) -> (i32, Vec<u8>) {
+    (RC_NO_MEMORY, e.to_string().into_bytes())
+}
+
+/// A failed `write!` into a `Body` as an error reply.
+fn write_failed(e: std::io::Error) -> (i32, Vec<u8>) {
+    (RC_NO_MEMORY, e.to_string().into_bytes())
+}
+
+/// `bytes <n>`: byte k is k % 251, appended in chunks of 1, 2, 3, ... bytes.
+fn write_pattern(n: usize, out: &mut Body) -> BodyResult {
+    let (mut k, mut step) = (0, 1);
+    while k < n {
+        let len = step.min(n - k);
+        let chunk: Vec<u8> = (k..k + len).map(|i| (i % 251) as u8).collect();
+        out.extend_from_slice(&chunk).map_err(no_memory)?;
+        k += len;
+        step += 1;
+    }
+    Ok(())
+}
+
+/// The body commands (see the top of this file); any other request is the pool's
+/// `handle_blocking`, its reply copied into the body.
+fn handle_into(req: &[u8], call: &CallInfo, out: &mut Body) -> BodyResult {
+    let (cmd, rest) = split(req);
+    match cmd {
+        b"echo" => out.extend_from_slice(rest).map_err(no_memory),
+        b"bytes" => write_pattern(number(rest), out),
+        b"lines" => {
+            for i in 0..number(rest) {
+                writeln!(out, "{i:07}").map_err(write_failed)?;
+            }
+            Ok(())
+        }
+        b"empty" => Ok(()),
+        b"cleared" => {
+            write!(out, "discarded").map_err(write_failed)?;
+            out.clear();
+            Ok(())
+        }
+        b"error" => {
+            out.extend_from_slice(b"discarded").map_err(no_memory)?;
+            let (rc, msg) = split(rest);
+            Err((text(rc).parse().unwrap_or(1), msg.to_vec()))
+        }
+        b"panic" => {
+            out.extend_from_slice(b"discarded").map_err(no_memory)?;
+            panic!("{}", text(rest))
+        }
+        b"reserve_max" => out.reserve(usize::MAX).map_err(no_memory),
+        _ => {
+            let bytes = handle_blocking(req, call)?;
+            out.extend_from_slice(&bytes).map_err(no_memory)
+        }
+    }
+}
+
 fn sleep_args(rest: &[u8]) -> (Duration, Vec<u8>) {
     let (ms, payload) = split(rest);
     (
@@ -535,13 +610,25 @@ fn start(init: Init) -> Result<(), String> {
             )
             .map_err(|e| e.to_string());
     }
+    if cfg.mode == Mode::Into {
+        return init
+            .serve_into(cfg.threads, handle_into)
+            .map_err(|e| e.to_string());
+    }
     if cfg.mode == Mode::Manual {
-        // Polls by hand: `drop` drops a task unanswered (the SDK must answer it).
+        // Polls by hand: `drop` drops a task unanswered (the SDK must answer it); `body <req>`
+        // answers with Task::respond_body.
         let queue = init.queue();
         std::thread::spawn(move || {
             while let Some(task) = queue.poll() {
                 if task.request() == b"drop" {
                     drop(task);
+                } else if let Some(req) = task.request().strip_prefix(b"body ") {
+                    let mut body = Body::new();
+                    match handle_into(req, &task.call_info(), &mut body) {
+                        Ok(()) => task.respond_body(body),
+                        Err(e) => task.respond(Err(e)),
+                    }
                 } else if let Some(reply) =
                     stream_blocking(task.request(), &|c| task.stream_send(c), task.is_stream())
                 {
@@ -558,21 +645,26 @@ fn start(init: Init) -> Result<(), String> {
         if let Some(reply) = stream_blocking(req, &|c| sender.send(c), sender.is_stream()) {
             return reply;
         }
-        let (cmd, rest) = split(req);
-        if cmd == b"sleep" {
-            let (d, payload) = sleep_args(rest);
-            std::thread::sleep(d);
-            return Ok(payload);
-        }
-        if cmd == b"wait_cancel" {
-            return wait_cancel_blocking(rest, call);
-        }
-        if cmd == b"wait_cancel_mark" {
-            return wait_cancel_mark_blocking(rest, call);
-        }
-        handle_call(req, call)
+        handle_blocking(req, call)
     })
     .map_err(|e| e.to_string())
+}
+
+/// The pool's requests but streams: sleeping and waiting block the thread.
+fn handle_blocking(req: &[u8], call: &CallInfo) -> Reply {
+    let (cmd, rest) = split(req);
+    if cmd == b"sleep" {
+        let (d, payload) = sleep_args(rest);
+        std::thread::sleep(d);
+        return Ok(payload);
+    }
+    if cmd == b"wait_cancel" {
+        return wait_cancel_blocking(rest, call);
+    }
+    if cmd == b"wait_cancel_mark" {
+        return wait_cancel_mark_blocking(rest, call);
+    }
+    handle_call(req, call)
 }
 
 resty_ffi_sdk::runtime!(start);
