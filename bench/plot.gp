@@ -62,6 +62,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 plot datadir."/plot-wrk.dat" using 2:xtic(1) title "plain ngx.say", \
+     ''                     using 5 title "ngx.say after ngx.sleep(0)", \
      ''                     using 3 title "bridge echo", \
      ''                     using 4 title "unix-socket echo"
 

@@ -369,8 +369,8 @@ write_plot_data() {
         done >"$DATA/plot-seq-$mode.dat"
     done
     for conns in 1 16 64; do
-        printf '%s\t%s\t%s\t%s\n' "$conns" "$(wrk_field say "$conns" 3)" "$(wrk_field ffi "$conns" 3)" \
-            "$(wrk_field unix "$conns" 3)"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$conns" "$(wrk_field say "$conns" 3)" "$(wrk_field ffi "$conns" 3)" \
+            "$(wrk_field unix "$conns" 3)" "$(wrk_field yield "$conns" 3)"
     done >"$DATA/plot-wrk.dat"
     # 512 B in every mode: mode, µs per call (Rust, Go, unix), CPU µs per call (Rust, Go, unix).
     for mode in unpinned pinned contended paced; do
