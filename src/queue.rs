@@ -16,7 +16,8 @@ use std::cell::{Cell, RefCell};
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::thread::LocalKey;
+use std::time::{Duration, Instant};
 
 use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
@@ -346,18 +347,9 @@ impl RequestQueue {
         if !may_run_on_several_cpus() || self.shares_cpu_with_worker() || crate::spin::machine_oversubscribed() {
             return self.yield_for_task(start);
         }
-        let Some(budget) = POLL_SPIN.with(|p| p.borrow_mut().budget(start)) else {
+        let Some(budget) = self.begin_wait(&POLL_SPIN, start) else {
             return;
         };
-        // One spinner per queue takes every task as it comes; a second one would only take
-        // a CPU from the worker or the spinner (the others park and are woken for more).
-        if self
-            .spinning
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
-        }
         store_if_changed(&self.poller_cpu, current_cpu());
         let gaps = GapWatch::new(start);
         let mut i: u32 = 0;
@@ -392,8 +384,25 @@ impl RequestQueue {
                 }
             }
         };
+        self.end_wait(&POLL_SPIN, outcome, now);
+    }
+
+    /// Claims the queue's one place for a poller that waits without parking (spinning or
+    /// yielding), for the budget `policy` allows; None: park at once. One such poller takes
+    /// every task as it comes; a second one would only take a CPU from the worker or from
+    /// it (the others park and are woken for more).
+    fn begin_wait(&self, policy: &'static LocalKey<RefCell<SpinPolicy>>, start: Instant) -> Option<Duration> {
+        let budget = policy.with(|p| p.borrow_mut().budget(start))?;
+        self.spinning
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(budget)
+    }
+
+    /// Gives the place back and tells `policy` how the wait ended.
+    fn end_wait(&self, policy: &'static LocalKey<RefCell<SpinPolicy>>, outcome: Outcome, now: Instant) {
         self.spinning.fetch_sub(1, Ordering::AcqRel);
-        POLL_SPIN.with(|p| p.borrow_mut().record(outcome, now));
+        policy.with(|p| p.borrow_mut().record(outcome, now));
     }
 
     /// One CPU for the poller and the worker (a pinned worker's runtime threads inherit its
@@ -402,16 +411,9 @@ impl RequestQueue {
     /// (`worker::yield_in_call`). Calls that follow each other then cost two yields each, and
     /// no futex wake-up and wait. As long as the yield policy finds it pays.
     fn yield_for_task(&self, start: Instant) {
-        let Some(budget) = POLL_YIELD.with(|p| p.borrow_mut().budget(start)) else {
+        let Some(budget) = self.begin_wait(&POLL_YIELD, start) else {
             return;
         };
-        if self
-            .spinning
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
-        }
         let mut now = start;
         let outcome = loop {
             if self.queued.load(Ordering::Acquire) != 0 || self.closing.load(Ordering::Acquire) {
@@ -423,8 +425,7 @@ impl RequestQueue {
             std::thread::yield_now();
             now = Instant::now();
         };
-        self.spinning.fetch_sub(1, Ordering::AcqRel);
-        POLL_YIELD.with(|p| p.borrow_mut().record(outcome, now));
+        self.end_wait(&POLL_YIELD, outcome, now);
     }
 
     /// Poller side: whether this thread runs on the CPU the worker ran on at its last push.

@@ -190,15 +190,7 @@ impl SpinPolicy {
 /// CLOCK_MONOTONIC_COARSE in ns: a few ns to read, a few ms of resolution; for caches that
 /// are refreshed every few ms (a clock read per call adds up on the call's path).
 pub fn coarse_now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: writes a timespec we own; CLOCK_MONOTONIC_COARSE exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    (ts.tv_sec.max(0) as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec.max(0) as u64)
+    crate::telemetry::clock_ns(libc::CLOCK_MONOTONIC_COARSE)
 }
 
 /// How often the machine's runnable-thread count is read.

@@ -21,7 +21,6 @@ pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
 
-/// CLOCK_MONOTONIC in nanoseconds (also the clock of runtime deadlines).
 /// The time now as an `Instant` and as CLOCK_MONOTONIC ns, from one clock read (`Instant` is
 /// CLOCK_MONOTONIC on Linux: the ns are the process-wide base's plus the elapsed time).
 pub fn now_with_ns() -> (std::time::Instant, u64) {
@@ -32,13 +31,19 @@ pub fn now_with_ns() -> (std::time::Instant, u64) {
     (now, ns)
 }
 
+/// CLOCK_MONOTONIC in nanoseconds (also the clock of runtime deadlines).
 pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+/// A clock's time in ns (`clock`: CLOCK_MONOTONIC or CLOCK_MONOTONIC_COARSE).
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: writes a timespec we own; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    // SAFETY: writes a timespec we own; both monotonic clocks always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     (ts.tv_sec.max(0) as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec.max(0) as u64)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 
 use crate::body::Body;
-use crate::task::{CallInfo, Reply, TaskQueue};
+use crate::task::{CallInfo, Reply, Task, TaskQueue};
 
 /// The text a panic carried.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -51,16 +51,27 @@ pub fn serve_with<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()
 where
     H: Fn(&[u8], &CallInfo) -> Reply + Send + Sync + 'static,
 {
-    let handler = Arc::new(handler);
+    serve_each(tq, threads, move |task| {
+        let info = task.call_info();
+        let reply = guarded(|| handler(task.request(), &info));
+        task.respond(reply);
+    })
+}
+
+/// Starts `threads` threads ("resty-ffi-N") that poll `tq` and hand each task to `serve`,
+/// until the runtime is unloaded.
+pub(crate) fn serve_each<F>(tq: TaskQueue, threads: usize, serve: F) -> io::Result<()>
+where
+    F: Fn(Task) + Send + Sync + 'static,
+{
+    let serve = Arc::new(serve);
     for i in 0..threads.max(1) {
-        let handler = handler.clone();
+        let serve = serve.clone();
         thread::Builder::new()
             .name(format!("resty-ffi-{i}"))
             .spawn(move || {
                 while let Some(task) = tq.poll() {
-                    let info = task.call_info();
-                    let reply = guarded(|| handler(task.request(), &info));
-                    task.respond(reply);
+                    serve(task);
                 }
             })?;
     }
@@ -77,23 +88,14 @@ pub fn serve_into<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()
 where
     H: Fn(&[u8], &CallInfo, &mut Body) -> BodyResult + Send + Sync + 'static,
 {
-    let handler = Arc::new(handler);
-    for i in 0..threads.max(1) {
-        let handler = handler.clone();
-        thread::Builder::new()
-            .name(format!("resty-ffi-{i}"))
-            .spawn(move || {
-                while let Some(task) = tq.poll() {
-                    let info = task.call_info();
-                    let mut body = Body::new();
-                    let result = catch_unwind(AssertUnwindSafe(|| handler(task.request(), &info, &mut body)))
-                        .unwrap_or_else(|p| panic_reply(p).map(|_| ()));
-                    match result {
-                        Ok(()) => task.respond_body(body),
-                        Err(e) => task.respond(Err(e)),
-                    }
-                }
-            })?;
-    }
-    Ok(())
+    serve_each(tq, threads, move |task| {
+        let info = task.call_info();
+        let mut body = Body::new();
+        let result = catch_unwind(AssertUnwindSafe(|| handler(task.request(), &info, &mut body)))
+            .unwrap_or_else(|p| panic_reply(p).map(|_| ()));
+        match result {
+            Ok(()) => task.respond_body(body),
+            Err(e) => task.respond(Err(e)),
+        }
+    })
 }

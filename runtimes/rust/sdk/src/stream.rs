@@ -6,7 +6,6 @@ use std::ffi::c_void;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread;
 
 use crate::raw::{self, Sent};
 use crate::serve::guarded;
@@ -173,21 +172,12 @@ pub fn serve_stream<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<
 where
     H: Fn(&[u8], &CallInfo, &ChunkSender) -> Reply + Send + Sync + 'static,
 {
-    let handler = Arc::new(handler);
-    for i in 0..threads.max(1) {
-        let handler = handler.clone();
-        thread::Builder::new()
-            .name(format!("resty-ffi-{i}"))
-            .spawn(move || {
-                while let Some(task) = tq.poll() {
-                    let info = task.call_info();
-                    let sender = task.chunk_sender();
-                    let reply = guarded(|| handler(task.request(), &info, &sender));
-                    task.respond(reply);
-                }
-            })?;
-    }
-    Ok(())
+    crate::serve::serve_each(tq, threads, move |task| {
+        let info = task.call_info();
+        let sender = task.chunk_sender();
+        let reply = guarded(|| handler(task.request(), &info, &sender));
+        task.respond(reply);
+    })
 }
 
 #[cfg(test)]
