@@ -19,6 +19,8 @@ use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+
+use crossbeam_utils::CachePadded;
 use std::sync::Mutex;
 
 use crate::handle_space::{self, INDEX_BITS};
@@ -95,8 +97,10 @@ pub struct Slot {
     queue: AtomicPtr<RequestQueue>,
     /// The caller gave up on the answer (timeout, request gone, worker exiting).
     cancelled: AtomicBool,
-    /// Whether the worker takes the answer straight from the slot (see `watch`).
-    direct: AtomicU8,
+    /// Whether the worker takes the answer straight from the slot (see `watch`). On a cache
+    /// line of its own: the waiting worker polls it, and the responder's writes to the other
+    /// fields (the answer, the state, the stamps) must not pull that line away each time.
+    direct: CachePadded<AtomicU8>,
     /// When the caller stops waiting: CLOCK_MONOTONIC in ns; 0: never.
     deadline_ns: AtomicU64,
     /// When it was posted, taken by a runtime thread, answered (CLOCK_MONOTONIC ns; 0: not
@@ -136,7 +140,7 @@ impl Slot {
             }),
             queue: AtomicPtr::new(ptr::null_mut()),
             cancelled: AtomicBool::new(false),
-            direct: AtomicU8::new(UNWATCHED),
+            direct: CachePadded::new(AtomicU8::new(UNWATCHED)),
             deadline_ns: AtomicU64::new(0),
             posted_ns: AtomicU64::new(0),
             taken_ns: AtomicU64::new(0),

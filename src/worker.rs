@@ -926,7 +926,7 @@ impl Worker {
             if gaps.tick(now) {
                 break Outcome::Descheduled;
             }
-            if task.is_queued() && now - start >= pickup_window {
+            if turn % 64 == 0 && task.is_queued() && now - start >= pickup_window {
                 // No runtime thread took it after all: its pollers sleep or do not run.
                 break Outcome::Abandoned;
             }
