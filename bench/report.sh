@@ -62,7 +62,15 @@ paced_col() {   # impl size col
 idle_field() { [ -f "$DATA/idle.tsv" ] && awk -F'\t' -v p="$1" -v f="$2" '$1 == p { v = $f } END { print (v == "" ? "-" : v) }' "$DATA/idle.tsv" || echo -; }
 # Whether this data has the CPU columns (older runs do not).
 has_cpu() { [ -f "$DATA/seq.tsv" ] && awk -F'\t' 'NF >= 10 { found = 1 } END { exit !found }' "$DATA/seq.tsv"; }
-wrk_field() { awk -F'\t' -v e="$1" -v c="$2" -v f="$3" '$1 == e && $2 == c { v = $f } END { print (v == "" ? "-" : v) }' "$DATA/wrk.tsv"; }
+# One figure of wrk.tsv for endpoint/conns: the median over the rounds (errors: their sum).
+wrk_field() {
+    if [ "$3" = 6 ]; then
+        awk -F'\t' -v e="$1" -v c="$2" '$1 == e && $2 == c { n += $6; seen = 1 } END { print (seen ? n : "-") }' "$DATA/wrk.tsv"
+        return
+    fi
+    awk -F'\t' -v e="$1" -v c="$2" -v f="$3" '$1 == e && $2 == c && $f != "-" && $f != "" { print $f }' \
+        "$DATA/wrk.tsv" | median | sed 's/\.000$//'
+}
 mem_field() { awk -F'\t' -v p="$1" -v f="$2" '$1 == p { v = $f } END { print (v == "" ? "-" : v) }' "$DATA/mem.tsv"; }
 
 # a / b with 3 decimals, or "-".
@@ -322,7 +330,7 @@ write_concurrent() {
     local endpoint conns desc
     echo "## Concurrent: wrk, one worker"
     echo
-    echo "\`wrk -t1 -c<conns> -d$(info duration)s --latency\` on loopback$([ "$CORES" -ge 2 ] && echo ", wrk on CPU 1, nginx (all threads) and the echo server on CPU 0"). Every"
+    echo "\`wrk -t1 -c<conns> -d$(info duration)s --latency\`, $(info rounds) round(s) (medians; errors: their sum), on loopback$([ "$CORES" -ge 2 ] && echo ", wrk on CPU 1, nginx (all threads) and the echo server on CPU 0"). Every"
     echo "endpoint answers the same 512-byte body with \`ngx.say\`: \`/say\` from Lua (\`/yield\`: after one"
     echo "yield of the request's coroutine, \`ngx.sleep(0)\`, what any call that waits pays), \`/ffi\` the"
     echo "bridge's echo (Rust runtime) of it (\`/ffi_notel\`: the same with the module's telemetry"

@@ -24,8 +24,8 @@
 # with its runtime threads; for the unix rows the echo server's CPU is added.
 #
 # Environment: BENCH_N (calls per sequential row, 20000), BENCH_ROUNDS (rounds of the
-# sequential and paced rows, 3; the report takes the median), BENCH_DURATION (seconds per
-# wrk run, 5), BENCH_MEM_CALLS (1000000), BENCH_PACED_N (calls per paced row, 2000),
+# sequential, paced and wrk rows, 3; the report takes the medians), BENCH_DURATION (seconds per
+# wrk run, 3), BENCH_MEM_CALLS (1000000), BENCH_PACED_N (calls per paced row, 2000),
 # BENCH_PACED_INTERVAL_US (2000), BENCH_IDLE_SECONDS (2), BENCH_PORT (20100..20199, 20100),
 # BENCH_QUICK=1, BENCH_NO_BUILD=1 (use what is built), BENCH_RESULTS_DIR (where the report goes).
 set -euo pipefail
@@ -42,7 +42,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 else
     N=${BENCH_N:-20000}
     ROUNDS=${BENCH_ROUNDS:-3}
-    DURATION=${BENCH_DURATION:-5}
+    DURATION=${BENCH_DURATION:-3}
     MEM_CALLS=${BENCH_MEM_CALLS:-1000000}
     PACED_N=${BENCH_PACED_N:-2000}
     RESULTS_DIR=${BENCH_RESULTS_DIR:-$BENCH_DIR/results}
@@ -352,10 +352,15 @@ run_concurrent() {
         # Warm-up (not recorded): JIT, connection pool, runtime threads.
         timeout 30 wrk -t1 -c16 -d1s "$BASE_URL/$endpoint" >/dev/null 2>&1 || true
     done
-    # Endpoints side by side at each connection count, so their ratios share a moment.
-    for conns in "${CONNS[@]}"; do
-        for endpoint in say yield ffi ffi_notel unix; do
-            wrk_row "$endpoint" "$conns"
+    # Endpoints side by side at each connection count, so their ratios share a moment; the
+    # whole set ROUNDS times (the report takes the medians: one wrk run on a noisy machine
+    # moves by 20 % and more).
+    local round
+    for round in $(seq "$ROUNDS"); do
+        for conns in "${CONNS[@]}"; do
+            for endpoint in say yield ffi ffi_notel unix; do
+                wrk_row "$endpoint" "$conns"
+            done
         done
     done
     set_affinity "$ALL_CPUS"
