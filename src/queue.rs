@@ -620,6 +620,22 @@ mod tests {
         }
     }
 
+    /// Pushes as the worker does (waking parked pollers when asked), waiting while full.
+    fn push_waking(q: &RequestQueue, task: TaskPtr) {
+        loop {
+            match q.push(task) {
+                Ok(pushed) => {
+                    if pushed.wake {
+                        q.wake_pollers();
+                    }
+                    return;
+                }
+                Err(PushError::Full) => std::thread::yield_now(),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
     #[test]
     fn many_pollers_get_every_task_exactly_once() {
         // Lock-free hand-over: pushes race pollers that spin, park and wake; each task is
@@ -638,18 +654,7 @@ mod tests {
         let mut sent = Vec::new();
         for i in 0..20_000 {
             let task = TaskPtr::new(b"x", std::ptr::null_mut(), &q, 0, 0).unwrap();
-            loop {
-                match q.push(task) {
-                    Ok(pushed) => {
-                        if pushed.wake {
-                            q.wake_pollers();
-                        }
-                        break;
-                    }
-                    Err(PushError::Full) => std::thread::yield_now(),
-                    Err(e) => panic!("{e:?}"),
-                }
-            }
+            push_waking(&q, task);
             sent.push(task);
             if i % 1000 == 0 {
                 // Now and then a pause long enough for every poller to park.
@@ -682,17 +687,7 @@ mod tests {
         });
         for _ in 0..100 {
             let task = TaskPtr::new(b"x", std::ptr::null_mut(), &q, 0, 0).unwrap();
-            loop {
-                match q.push(task) {
-                    Ok(pushed) => {
-                        if pushed.wake {
-                            q.wake_pollers();
-                        }
-                        break;
-                    }
-                    Err(_) => std::thread::yield_now(),
-                }
-            }
+            push_waking(&q, task);
         }
         q.unload();
         assert_eq!(poller.join().unwrap(), 100);
