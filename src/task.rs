@@ -80,8 +80,16 @@ pub struct WaiterSide {
     pub anchored: bool,
 }
 
-/// One slot of the slab.
+/// One slot of the slab. Laid out by who writes what, so that the two threads of a call do
+/// not pull each other's cache lines away: the flag the waiting worker polls; what the worker
+/// writes when it posts and the runtime reads; what the runtime writes when it takes and
+/// answers; what only the worker touches.
+#[repr(C)]
 pub struct Slot {
+    /// Whether the worker takes the answer straight from the slot (see `watch`). On a cache
+    /// line of its own: the waiting worker polls it, and the responder's writes to the other
+    /// fields (the answer, the state, the stamps) must not pull that line away each time.
+    direct: CachePadded<AtomicU8>,
     /// generation << STATE_BITS | state
     tag: AtomicU64,
     /// The request bytes followed by one NUL byte (runtimes may read it as a C string).
@@ -90,24 +98,24 @@ pub struct Slot {
     /// string's, NUL-terminated, kept alive by its lender until the task is freed); null: the
     /// request is the copy in `request`.
     lent: UnsafeCell<(*const u8, usize)>,
-    response: UnsafeCell<Response>,
-    side: UnsafeCell<WaiterSide>,
     /// The queue the task was posted to (queues are never freed): where its cancellation is
     /// announced, and for an `unpin` runtime, whose library the threads that touch it use.
     queue: AtomicPtr<RequestQueue>,
-    /// The caller gave up on the answer (timeout, request gone, worker exiting).
-    cancelled: AtomicBool,
-    /// Whether the worker takes the answer straight from the slot (see `watch`). On a cache
-    /// line of its own: the waiting worker polls it, and the responder's writes to the other
-    /// fields (the answer, the state, the stamps) must not pull that line away each time.
-    direct: CachePadded<AtomicU8>,
     /// When the caller stops waiting: CLOCK_MONOTONIC in ns; 0: never.
     deadline_ns: AtomicU64,
     /// When it was posted, taken by a runtime thread, answered (CLOCK_MONOTONIC ns; 0: not
     /// stamped, telemetry off), for `telemetry`.
     posted_ns: AtomicU64,
+    /// The caller gave up on the answer (timeout, request gone, worker exiting).
+    cancelled: AtomicBool,
+    /// (Starts the runtime's part on a line of its own.)
+    _runtime_part: CachePadded<()>,
+    response: UnsafeCell<Response>,
     taken_ns: AtomicU64,
     answered_ns: AtomicU64,
+    /// (Starts the worker's part on a line of its own.)
+    _worker_part: CachePadded<()>,
+    side: UnsafeCell<WaiterSide>,
     /// The chunks of a stream call's answer (None for a plain call).
     stream: Mutex<Option<Arc<Stream>>>,
 }
@@ -119,6 +127,8 @@ unsafe impl Sync for Slot {}
 impl Slot {
     fn new() -> Self {
         Slot {
+            _runtime_part: CachePadded::new(()),
+            _worker_part: CachePadded::new(()),
             tag: AtomicU64::new(FREE),
             request: UnsafeCell::new(Vec::new()),
             lent: UnsafeCell::new((ptr::null(), 0)),
@@ -749,5 +759,25 @@ mod tests {
         let data = unsafe { libc::malloc(4) }.cast::<c_char>();
         t.respond(0, data, 4).unwrap();
         unsafe { t.free() };
+    }
+}
+#[cfg(test)]
+mod layout {
+    use super::Slot;
+    use std::mem::offset_of;
+
+    #[test]
+    fn the_parts_each_thread_writes_sit_on_lines_of_their_own() {
+        let line = |offset: usize| offset / 128;
+        let direct = line(offset_of!(Slot, direct));
+        let posted = [offset_of!(Slot, tag), offset_of!(Slot, request), offset_of!(Slot, lent),
+            offset_of!(Slot, queue), offset_of!(Slot, deadline_ns), offset_of!(Slot, posted_ns),
+            offset_of!(Slot, cancelled)].map(line);
+        let answered = [offset_of!(Slot, response), offset_of!(Slot, taken_ns),
+            offset_of!(Slot, answered_ns)].map(line);
+        let worker = [offset_of!(Slot, side), offset_of!(Slot, stream)].map(line);
+        assert!(posted.iter().all(|&l| l == posted[0] && l != direct));
+        assert!(answered.iter().all(|&l| l == answered[0] && l != posted[0] && l != direct));
+        assert!(worker.iter().all(|&l| l > answered[0]));
     }
 }
