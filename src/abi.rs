@@ -594,11 +594,7 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_respond(
         };
         task.note_runtime_thread();
         match task.respond(rc, rsp, len) {
-            Ok(()) => {
-                if !task.hand_to_watcher() {
-                    done.push(task);
-                }
-            }
+            Ok(()) => done.push_answer(task),
             Err(_) => {
                 // SAFETY: the response was not stored, so it is still ours to free.
                 unsafe { libc::free(rsp.cast()) };

@@ -66,8 +66,17 @@ impl DoneQueue {
         self.fd
     }
 
+    /// Any thread, right after a successful `TaskPtr::respond`: hands the answer to the worker,
+    /// in the task's slot if the worker waits for it inside the call (`TaskPtr::watch`), else
+    /// through this queue.
+    pub fn push_answer(&self, task: TaskPtr) {
+        if !task.hand_to_watcher() {
+            self.push(task);
+        }
+    }
+
     /// Any thread: hands a finished task to the worker.
-    pub fn push(&self, task: TaskPtr) {
+    fn push(&self, task: TaskPtr) {
         self.tasks.push(Done::Answer(task));
         self.notify();
     }

@@ -3,10 +3,12 @@
 //! Bounded by `max_queue` (tasks not yet taken). After `unload`, pollers still get every
 //! task queued before it, then `None` forever.
 //!
-//! A poller that finds the queue empty spins briefly (watching an atomic, yielding the CPU
-//! now and then) before it parks on the condvar: a runtime answering a stream of calls then
-//! picks the next one up without a futex sleep and wake-up on either side. A poller pinned
-//! to a single CPU parks at once: it would only spin against the worker it waits for.
+//! Tasks travel lock-free (a `SegQueue` and a counter); the lock only parks pollers. A poller
+//! that finds the queue empty waits a little before it parks on the condvar, so a runtime
+//! answering a stream of calls picks the next one up without a futex sleep and wake-up on
+//! either side: it spins (watching an atomic) when it has a CPU of its own, and yields the
+//! CPU instead when it shares one with the worker or the machine is busy (spinning would only
+//! hold the CPU the worker needs to post).
 //!
 //! Cancellation: a task whose caller gave up before a runtime took it is never handed out;
 //! the queue answers it "cancelled" itself. One a runtime holds is announced to the runtime's
@@ -227,8 +229,14 @@ impl RequestQueue {
             return n;
         }
         let start = Instant::now();
+        let yielding = self.waits_by_yielding();
+        let policy = if yielding { &POLL_YIELD } else { &POLL_SPIN };
         if !self.drained_for_good() {
-            self.spin(start);
+            if yielding {
+                self.yield_for_task(start);
+            } else {
+                self.spin(start);
+            }
         }
         let mut parked = false;
         loop {
@@ -236,7 +244,6 @@ impl RequestQueue {
             if n > 0 {
                 if parked {
                     let now = Instant::now();
-                    let policy = if may_run_on_several_cpus() { &POLL_SPIN } else { &POLL_YIELD };
                     policy.with(|p| p.borrow_mut().record(Outcome::Late(now - start), now));
                 }
                 return n;
@@ -340,13 +347,16 @@ impl RequestQueue {
         }
     }
 
-    /// Waits a little, without the lock, for a task or the unload, as the thread's spin
-    /// policy allows (see `spin`): not at all on a thread that may run on one CPU only, after
-    /// spins that ran out, or after the thread was descheduled while spinning.
+    /// Whether a poller waits for the next task by yielding its CPU rather than spinning: it
+    /// may run on one CPU only, it runs on the worker's CPU, or the machine is busy.
+    fn waits_by_yielding(&self) -> bool {
+        !may_run_on_several_cpus() || self.shares_cpu_with_worker() || crate::spin::machine_oversubscribed()
+    }
+
+    /// Waits a little, spinning without the lock, for a task or the unload, as the thread's
+    /// spin policy allows (see `spin`): not after spins that ran out, nor after the thread was
+    /// descheduled while spinning on a busy machine.
     fn spin(&self, start: Instant) {
-        if !may_run_on_several_cpus() || self.shares_cpu_with_worker() || crate::spin::machine_oversubscribed() {
-            return self.yield_for_task(start);
-        }
         let Some(budget) = self.begin_wait(&POLL_SPIN, start) else {
             return;
         };
@@ -370,16 +380,10 @@ impl RequestQueue {
                     break Outcome::Miss;
                 }
                 store_if_changed(&self.poller_cpu, current_cpu());
-                if self.shares_cpu_with_worker() {
-                    // Moved onto the worker's CPU: let it run.
-                    std::thread::yield_now();
-                }
-                // Leave the CPU to the nginx worker if both may share one core: often, on a
-                // busy machine, where the worker's post is what we wait for (yielding every
-                // 1024 spins made a contended call 20 % slower). With CPUs to spare the
-                // yield is only a system call a task may arrive during (a quiet round trip
-                // took 0.5 µs longer with it).
-                if crate::spin::machine_oversubscribed() {
+                // Moved onto the worker's CPU, or the machine became busy since the spin
+                // began: leave the CPU to the worker, whose post is what we wait for. With
+                // CPUs to spare a yield is only a system call a task may arrive during.
+                if self.shares_cpu_with_worker() || crate::spin::machine_oversubscribed() {
                     std::thread::yield_now();
                 }
             }
@@ -471,9 +475,9 @@ impl RequestQueue {
 
 /// Answers a task whose caller gave up before any runtime took it (a taken task).
 fn answer_cancelled(task: TaskPtr) {
-    if task.respond(crate::abi::RC_CANCELLED, std::ptr::null_mut(), 0).is_ok() && !task.hand_to_watcher() {
+    if task.respond(crate::abi::RC_CANCELLED, std::ptr::null_mut(), 0).is_ok() {
         if let Some(done) = crate::done_queue::get() {
-            done.push(task);
+            done.push_answer(task);
         }
     }
 }

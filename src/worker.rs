@@ -868,7 +868,7 @@ impl Worker {
             // The answer comes in the task's slot (watched); anything else in the done-queue
             // waits for the hold's release.
             if task.answered_directly() {
-                self.on_answer(task);
+                self.take_direct_answer(task);
             }
             // SAFETY: worker thread.
             if unsafe { task.side() }.waiter == Waiter::Posted {
@@ -895,10 +895,16 @@ impl Worker {
         if !task.unwatch() {
             return false;
         }
+        self.take_direct_answer(task);
+        true
+    }
+
+    /// The answer of `task`, waited for inside its call, came in its slot: the caller is
+    /// awake and reads it without a semaphore post.
+    fn take_direct_answer(&mut self, task: TaskPtr) {
         let before = self.brief_waiting.replace(task);
         self.on_answer(task);
         self.brief_waiting = before;
-        true
     }
 
     /// Spins for the answer of the call just posted, which the responder hands over in the
@@ -909,11 +915,12 @@ impl Worker {
             return self.settle_watch(task);
         };
         let gaps = GapWatch::new(start);
-        let mut now = start;
+        let mut now;
         let mut turn: u32 = 0;
         let outcome = loop {
             if task.answered_directly() {
-                break Outcome::Hit(Instant::now() - start);
+                now = Instant::now();
+                break Outcome::Hit(now - start);
             }
             turn = turn.wrapping_add(1);
             // The clock (a vDSO call that costs more than a look at the slot on some
@@ -940,15 +947,12 @@ impl Worker {
             }
             std::hint::spin_loop();
         };
-        self.spin_policy.
-record(outcome, now);
-        let answered = matches!(outcome, Outcome::Hit(_));
-        let before = self.brief_waiting.replace(task);
-        if answered {
-            self.on_answer(task);
+        self.spin_policy.record(outcome, now);
+        if matches!(outcome, Outcome::Hit(_)) {
+            self.take_direct_answer(task);
+            return true;
         }
-        self.brief_waiting = before;
-        answered || self.settle_watch(task)
+        self.settle_watch(task)
     }
 }
 
