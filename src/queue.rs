@@ -426,6 +426,8 @@ impl RequestQueue {
             if now - start >= budget {
                 break Outcome::Miss;
             }
+            // Where this thread waits, for the worker's choice to yield to it (`post`).
+            store_if_changed(&self.poller_cpu, current_cpu());
             std::thread::yield_now();
             now = Instant::now();
         };

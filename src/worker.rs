@@ -731,7 +731,9 @@ pub unsafe fn post(
             .last_post
             .replace(now)
             .is_some_and(|t| now.saturating_duration_since(t) < BACK_TO_BACK);
-        let yielding = stream_window == 0 && w.waits_by_yielding(now);
+        // So does a worker whose runtime thread waits for work on this very CPU (the
+        // scheduler put both there): spinning for its answer would only keep it from running.
+        let yielding = stream_window == 0 && (w.waits_by_yielding(now) || queue.poller_shares_cpu());
         let alone = yielding
             && w.live_tasks == 0
             && w.yield_policy.budget(now).is_some()
@@ -940,7 +942,7 @@ impl Worker {
             if now - start >= budget {
                 break Outcome::Miss;
             }
-            if turn % 64 == 0 && task.queue().is_some_and(|q| q.poller_shares_cpu()) {
+            if task.queue().is_some_and(|q| q.poller_shares_cpu()) {
                 // The poller that takes the task shares our CPU: let it run.
                 yield_cpu();
                 continue;
