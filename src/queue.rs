@@ -29,6 +29,11 @@ use crate::task::TaskPtr;
 use crate::telemetry::{self, RuntimeStats};
 use crate::unpin::ThreadUsers;
 
+/// How many times a poller looks again for a task that is counted but not in the queue yet
+/// (see `poll_batch_inner`) before it takes the lock: a push takes nanoseconds, unless the
+/// worker was descheduled in the middle of one.
+const PUSH_IN_FLIGHT_LOOKS: u32 = 1000;
+
 thread_local! {
     /// A poller thread's spin policy (see `spin`).
     static POLL_SPIN: RefCell<SpinPolicy> = const { RefCell::new(SpinPolicy::new()) };
@@ -239,6 +244,7 @@ impl RequestQueue {
             }
         }
         let mut parked = false;
+        let mut in_flight_looks = 0u32;
         loop {
             let n = self.take_some(max, &mut each);
             if n > 0 {
@@ -250,6 +256,15 @@ impl RequestQueue {
             }
             if self.drained_for_good() {
                 return 0;
+            }
+            if self.queued.load(Ordering::Acquire) != 0 && in_flight_looks < PUSH_IN_FLIGHT_LOOKS {
+                // Counted but not in the queue yet: the worker counts a task before it
+                // pushes it, and is between the two (or another poller between taking one
+                // and counting it off). That takes nanoseconds; the lock and a raised
+                // `sleepers` would make the push wake a poller for nothing.
+                in_flight_looks += 1;
+                spin_loop();
+                continue;
             }
             let st = self.lock();
             self.sleepers.fetch_add(1, Ordering::SeqCst);
