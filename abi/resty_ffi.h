@@ -98,6 +98,17 @@ void ngx_http_resty_ffi_log(int level, const char *msg, int len);
 int ngx_http_resty_ffi_task_poll_batch(void *tq, void **tasks, int max);
 
 /*
+ * Beyond the original: answers a task as ngx_http_lua_ffi_respond does, with a copy of len
+ * bytes at rsp, which stay the runtime's (reuse or free them as you like, right away). The
+ * module copies them into the task's own buffer, kept from call to call: a small answer then
+ * costs no malloc() in the runtime and no free() in the worker (on another thread, where
+ * glibc takes the lock of the arena the block came from). rsp NULL: a NULL answer (len is
+ * ignored); len 0 with rsp != NULL: the empty string (never a C string: len is exact). Best
+ * for answers up to a few KiB; a large one is better handed over malloc()ed, uncopied.
+ */
+void ngx_http_resty_ffi_respond_copy(void *task, int rc, const char *rsp, size_t len);
+
+/*
  * Beyond the original: deadlines and cancellation. A call's caller may give up on it: its
  * timeout passed, its request ended (client abort, ngx.exit, the end of a timer, a killed
  * light thread's request), or the worker is exiting. A task cancelled before a runtime took

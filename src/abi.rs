@@ -604,6 +604,45 @@ pub unsafe extern "C" fn ngx_http_lua_ffi_respond(
     })
 }
 
+/// Answers a task with a copy of `len` bytes at `rsp`, which stay the runtime's: the module
+/// copies them into the task's own buffer, reused from call to call, so a small answer costs
+/// no `malloc` in the runtime and no `free` in the worker. `rsp` NULL: a NULL answer (nil in
+/// Lua; `len` is ignored); `len` 0 with a non-NULL `rsp`: the empty string. Otherwise as
+/// `ngx_http_lua_ffi_respond`: a stale handle or a second answer is ignored (and counted).
+///
+/// # Safety
+/// `task` must come from `ngx_http_lua_ffi_task_poll`; `rsp` NULL or valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ngx_http_resty_ffi_respond_copy(
+    task: *mut c_void,
+    rc: c_int,
+    rsp: *const c_char,
+    len: usize,
+) {
+    guard((), || {
+        let Some(done) = done_queue::get() else {
+            return;
+        };
+        let Some(task) = TaskPtr::from_handle(task) else {
+            done.note_stray_respond();
+            return;
+        };
+        task.note_runtime_thread();
+        let answered = if len > isize::MAX as usize {
+            // No buffer has that many bytes: a length gone wrong.
+            task.respond_copy(resty_ffi_abi::rc::NO_MEMORY, None)
+        } else {
+            // SAFETY: the caller guarantees `len` readable bytes at a non-NULL `rsp`.
+            let bytes = (!rsp.is_null()).then(|| unsafe { std::slice::from_raw_parts(rsp.cast::<u8>(), len) });
+            task.respond_copy(rc, bytes)
+        };
+        match answered {
+            Ok(()) => done.push_answer(task),
+            Err(_) => done.note_stray_respond(),
+        }
+    })
+}
+
 /// Logs a runtime's message into nginx's error.log at an nginx level (1 emerg .. 8 debug).
 /// Any thread; never blocks. `len` <= 0 means `msg` is a NUL-terminated string.
 ///

@@ -51,12 +51,16 @@ const CHUNK: usize = 1024;
 const MAX_CHUNKS: usize = (1 << INDEX_BITS) / CHUNK;
 /// A request buffer larger than this is not kept for reuse.
 const KEEP_REQUEST_CAPACITY: usize = 64 * 1024;
+/// Nor an answer buffer (`respond_copy`) larger than this.
+const KEEP_ANSWER_CAPACITY: usize = 16 * 1024;
 
-/// What the runtime answered. `data` was malloc()ed by the runtime; the module frees it.
+/// What the runtime answered. `data` was malloc()ed by the runtime and the module frees it;
+/// or, `copied`, it points into the slot's own answer buffer (`respond_copy`).
 struct Response {
     rc: c_int,
     data: *mut c_char,
     len: usize,
+    copied: bool,
 }
 
 pub use crate::waiter::Waiter;
@@ -111,6 +115,8 @@ pub struct Slot {
     /// (Starts the runtime's part on a line of its own.)
     _runtime_part: CachePadded<()>,
     response: UnsafeCell<Response>,
+    /// The copy of an answer given with `respond_copy`, reused by the slot's next calls.
+    answer: UnsafeCell<Vec<u8>>,
     taken_ns: AtomicU64,
     answered_ns: AtomicU64,
     /// (Starts the worker's part on a line of its own.)
@@ -136,7 +142,9 @@ impl Slot {
                 rc: 0,
                 data: ptr::null_mut(),
                 len: 0,
+                copied: false,
             }),
+            answer: UnsafeCell::new(Vec::new()),
             side: UnsafeCell::new(WaiterSide {
                 waiter: Waiter::Gone,
                 sem: ptr::null_mut(),
@@ -299,6 +307,7 @@ impl TaskPtr {
                 rc: 0,
                 data: ptr::null_mut(),
                 len: 0,
+                copied: false,
             };
             *slot.side.get() = WaiterSide {
                 waiter: Waiter::Waiting,
@@ -509,8 +518,41 @@ impl TaskPtr {
     /// Runtime side: stores the answer. Fails (and stores nothing) if the task was not
     /// taken by a runtime, was answered already, or was freed since.
     pub fn respond(self, rc: c_int, data: *mut c_char, len: usize) -> Result<(), NotTaken> {
+        let slot = self.claim_answer()?;
+        // SAFETY: the claim made this thread the only writer; the worker reads the response
+        // only after the answer is handed to it (slot or done-queue).
+        unsafe { *slot.response.get() = Response { rc, data, len, copied: false } };
+        self.stamp_answered();
+        Ok(())
+    }
+
+    /// Runtime side: stores a copy of the answer `bytes` (None: a NULL answer, nil in Lua)
+    /// in the slot's own buffer, reused from call to call: no allocation for the runtime to
+    /// make and the worker to free (on another thread, where glibc takes the owning arena's
+    /// lock). Fails as `respond` does, storing nothing.
+    pub fn respond_copy(self, rc: c_int, bytes: Option<&[u8]>) -> Result<(), NotTaken> {
+        let slot = self.claim_answer()?;
+        // SAFETY: as in `respond`; the answer buffer is the slot's, touched by the one
+        // responder between the claim and the hand-over, and by the worker after it.
+        unsafe {
+            let response = match bytes {
+                None => Response { rc, data: ptr::null_mut(), len: 0, copied: false },
+                Some(bytes) => {
+                    let buf = &mut *slot.answer.get();
+                    buf.clear();
+                    buf.extend_from_slice(bytes);
+                    Response { rc, data: buf.as_mut_ptr().cast(), len: bytes.len(), copied: true }
+                }
+            };
+            *slot.response.get() = response;
+        }
+        self.stamp_answered();
+        Ok(())
+    }
+
+    /// Claims the right to write the answer (TAKEN -> DONE); a second answer loses here.
+    fn claim_answer(self) -> Result<&'static Slot, NotTaken> {
         let slot = self.slot();
-        // Claim the right to write the response first; a second respond loses here.
         slot.tag
             .compare_exchange(
                 tag(self.generation, TAKEN),
@@ -519,14 +561,15 @@ impl TaskPtr {
                 Ordering::Acquire,
             )
             .map_err(|_| NotTaken)?;
-        // SAFETY: the CAS made this thread the only writer; the worker reads the response
-        // only after it pops the task from the done-queue.
-        unsafe { *slot.response.get() = Response { rc, data, len } };
+        Ok(slot)
+    }
+
+    fn stamp_answered(self) {
         if crate::telemetry::enabled() {
-            slot.answered_ns
+            self.slot()
+                .answered_ns
                 .store(crate::telemetry::monotonic_ns(), Ordering::Relaxed);
         }
-        Ok(())
     }
 
     /// Worker side, once the task came back: when it was posted, taken and answered (0: not
@@ -565,9 +608,14 @@ impl TaskPtr {
     pub unsafe fn free(self) {
         let slot = self.slot();
         let resp = &mut *slot.response.get();
-        if !resp.data.is_null() {
+        if !resp.data.is_null() && !resp.copied {
             libc::free(resp.data.cast());
-            resp.data = ptr::null_mut();
+        }
+        resp.data = ptr::null_mut();
+        resp.copied = false;
+        let answer = &mut *slot.answer.get();
+        if answer.capacity() > KEEP_ANSWER_CAPACITY {
+            *answer = Vec::new();
         }
         let req = &mut *slot.request.get();
         if req.capacity() > KEEP_REQUEST_CAPACITY {
@@ -760,6 +808,40 @@ mod tests {
         t.respond(0, data, 4).unwrap();
         unsafe { t.free() };
     }
+
+    #[test]
+    fn a_copied_answer_lives_in_the_slot_which_keeps_a_small_buffer_only() {
+        let t = new(b"");
+        assert!(t.respond_copy(0, Some(b"early")).is_err(), "not taken yet");
+        t.mark_taken(0);
+        let mut mine = b"copied".to_vec();
+        t.respond_copy(3, Some(&mine)).unwrap();
+        mine.fill(b'X');
+        assert!(t.respond_copy(0, Some(b"second")).is_err());
+        let (rc, p, len) = t.response();
+        // SAFETY: the answer stays valid until free.
+        assert_eq!((rc, unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }), (3, &b"copied"[..]));
+        let slot = t.slot();
+        unsafe { t.free() };
+        // SAFETY: the slot is free and not handed out again in this test.
+        let kept = unsafe { (*slot.answer.get()).capacity() };
+        assert!(kept >= 6 && kept <= KEEP_ANSWER_CAPACITY);
+
+        let t = new(b"");
+        t.mark_taken(0);
+        t.respond_copy(0, None).unwrap();
+        assert!(t.response().1.is_null(), "NULL stays NULL (nil in Lua)");
+        unsafe { t.free() };
+
+        let t = new(b"");
+        t.mark_taken(0);
+        t.respond_copy(0, Some(&vec![7u8; KEEP_ANSWER_CAPACITY + 1])).unwrap();
+        assert_eq!(t.response().2, KEEP_ANSWER_CAPACITY + 1);
+        let slot = t.slot();
+        unsafe { t.free() };
+        // SAFETY: as above.
+        assert!(unsafe { (*slot.answer.get()).capacity() } <= KEEP_ANSWER_CAPACITY, "a big buffer is let go");
+    }
 }
 #[cfg(test)]
 mod layout {
@@ -773,8 +855,8 @@ mod layout {
         let posted = [offset_of!(Slot, tag), offset_of!(Slot, request), offset_of!(Slot, lent),
             offset_of!(Slot, queue), offset_of!(Slot, deadline_ns), offset_of!(Slot, posted_ns),
             offset_of!(Slot, cancelled)].map(line);
-        let answered = [offset_of!(Slot, response), offset_of!(Slot, taken_ns),
-            offset_of!(Slot, answered_ns)].map(line);
+        let answered = [offset_of!(Slot, response), offset_of!(Slot, answer),
+            offset_of!(Slot, taken_ns), offset_of!(Slot, answered_ns)].map(line);
         let worker = [offset_of!(Slot, side), offset_of!(Slot, stream)].map(line);
         assert!(posted.iter().all(|&l| l == posted[0] && l != direct));
         assert!(answered.iter().all(|&l| l == answered[0] && l != posted[0] && l != direct));

@@ -16,6 +16,7 @@ package restyffi
 typedef void *(*rf_task_poll_fn)(void *tq);
 typedef char *(*rf_get_req_fn)(void *task, int *len);
 typedef void (*rf_respond_fn)(void *task, int rc, char *rsp, int rsp_len);
+typedef void (*rf_respond_copy_fn)(void *task, int rc, const char *rsp, size_t len);
 typedef void (*rf_log_fn)(int level, const char *msg, int len);
 typedef int (*rf_task_cancelled_fn)(void *task);
 typedef int64_t (*rf_task_deadline_fn)(void *task);
@@ -33,11 +34,17 @@ static char *rf_get_req(void *fn, void *task, int *len) {
 	return ((rf_get_req_fn)fn)(task, len);
 }
 
-// Answers with a malloc()ed copy of data (the module frees it). An empty answer is sent
-// as "" (a NUL-terminated string), not NULL, so Lua reads an empty string, not nil.
-// Without memory the answer is rc (or RESTY_FFI_RC_NO_MEMORY where rc was 0) and no body:
-// never a crash.
-static void rf_respond(void *fn, void *task, int rc, const char *data, int len) {
+// Answers with data, which the module copies into the task's own reused buffer
+// (ngx_http_resty_ffi_respond_copy, copy_fn): no malloc() here and no free() on the
+// worker's thread. An empty answer is "", not NULL, so Lua reads an empty string, not nil.
+// With a module older than that (copy_fn NULL), a malloc()ed copy the module frees; without
+// memory the answer is rc (or RESTY_FFI_RC_NO_MEMORY where rc was 0) and no body: never a
+// crash.
+static void rf_respond(void *fn, void *copy_fn, void *task, int rc, const char *data, int len) {
+	if (copy_fn != NULL) {
+		((rf_respond_copy_fn)copy_fn)(task, rc, len > 0 ? data : "", len > 0 ? (size_t)len : 0);
+		return;
+	}
 	size_t size = len > 0 ? (size_t)len : 1;
 	char *rsp = malloc(size);
 	if (rsp == NULL) {
@@ -94,6 +101,8 @@ var abi struct {
 	poll    unsafe.Pointer
 	getReq  unsafe.Pointer
 	respond unsafe.Pointer
+	// nil in modules older than ngx_http_resty_ffi_respond_copy (and in the original).
+	respondCopy unsafe.Pointer
 }
 
 // The cancellation functions, absent in modules older than issue 16 (and in the original
@@ -122,6 +131,7 @@ func bindABI() error {
 		abi.poll = lookup("ngx_http_lua_ffi_task_poll")
 		abi.getReq = lookup("ngx_http_lua_ffi_get_req")
 		abi.respond = lookup("ngx_http_lua_ffi_respond")
+		abi.respondCopy = lookup("ngx_http_resty_ffi_respond_copy")
 		if abi.poll == nil || abi.getReq == nil || abi.respond == nil {
 			abi.err = fmt.Errorf("the runtime ABI (ngx_http_lua_ffi_task_poll, _get_req, _respond) " +
 				"is not in this process: load the library from nginx with ngx_http_resty_ffi_module")
@@ -145,13 +155,15 @@ func cRequest(task unsafe.Pointer) []byte {
 	return C.GoBytes(unsafe.Pointer(p), n)
 }
 
-// cRespond answers a task with a C copy of rsp; len(rsp) must fit in a C int.
+// cRespond answers a task with a copy of rsp (made by the module, or in C memory the module
+// takes over); len(rsp) must fit in a C int. rsp is Go memory without Go pointers in it,
+// read only during the call (cgo's rules for passing Go memory to C).
 func cRespond(task unsafe.Pointer, rc int, rsp []byte) {
 	var data *C.char
 	if len(rsp) > 0 {
 		data = (*C.char)(unsafe.Pointer(&rsp[0]))
 	}
-	C.rf_respond(abi.respond, task, C.int(rc), data, C.int(len(rsp)))
+	C.rf_respond(abi.respond, abi.respondCopy, task, C.int(rc), data, C.int(len(rsp)))
 }
 
 // cLog hands msg to ngx_http_resty_ffi_log; false if the module has no such function.

@@ -9,6 +9,11 @@
 //! | `null`                  | rc 0, a NULL response                                    |
 //! | `cstr <text>`           | rc 0, the text as a NUL-terminated string (rsp_len 0)    |
 //! | `twice <bytes>`         | answers twice (the second answer must be dropped)        |
+//! | `copy <rc> <bytes>`     | rc, the bytes, by `respond_copy`; the buffer is overwritten right after |
+//! | `copy_null`             | rc 0, a NULL answer by `respond_copy`                    |
+//! | `copy_fill <n> <byte>`  | rc 0, n copies of the byte, by `respond_copy`            |
+//! | `copy_twice <bytes>`    | answers by `respond_copy`, again, then by `respond` (both dropped) |
+//! | `copy_bad_len`          | `respond_copy` with a length no buffer has (the module answers -4) |
 //! | `hold <bytes>`          | answered only after task_poll returned NULL (unload)     |
 //! | `fill <n> <byte>`       | rc 0, n copies of the byte                               |
 //! | `inits`                 | rc 0, how many times libffi_init ran in this process     |
@@ -59,6 +64,7 @@ extern "C" {
     fn ngx_http_lua_ffi_task_poll(tq: *mut c_void) -> *mut c_void;
     fn ngx_http_lua_ffi_get_req(task: *mut c_void, len: *mut c_int) -> *mut c_char;
     fn ngx_http_lua_ffi_respond(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int);
+    fn ngx_http_resty_ffi_respond_copy(task: *mut c_void, rc: c_int, rsp: *const c_char, len: usize);
     fn ngx_http_resty_ffi_log(level: c_int, msg: *const c_char, len: c_int);
     fn ngx_http_resty_ffi_task_cancelled(task: *mut c_void) -> c_int;
     fn ngx_http_resty_ffi_task_deadline(task: *mut c_void) -> i64;
@@ -387,6 +393,8 @@ fn abi_garbage(task: Ptr, tq: Ptr) -> Vec<u8> {
             let p = libc::malloc(4).cast::<c_char>();
             std::ptr::copy_nonoverlapping(b"bad\0".as_ptr().cast(), p, 4);
             ngx_http_lua_ffi_respond(h, 0, p, 0);
+            ngx_http_resty_ffi_respond_copy(h, 0, b"bad".as_ptr().cast(), 3);
+            ngx_http_resty_ffi_respond_copy(h, 0, std::ptr::null(), usize::MAX);
         }
     }
     // This task's own: a plain call, so send is refused; a NULL buffer with a length too.
@@ -676,6 +684,18 @@ fn respond(task: Ptr, rc: c_int, bytes: &[u8]) {
     }
 }
 
+/// Answers with `respond_copy` (None: NULL), then spoils the buffer: the module must have
+/// copied it.
+fn respond_copied(task: Ptr, rc: c_int, bytes: Option<&[u8]>) {
+    let mut buf = bytes.map(<[u8]>::to_vec);
+    let (p, len) = buf.as_ref().map_or((std::ptr::null(), 0), |b| (b.as_ptr().cast::<c_char>(), b.len()));
+    // SAFETY: `len` bytes at `p` (or NULL), ours again once the call returns.
+    unsafe { ngx_http_resty_ffi_respond_copy(task.0, rc, p, len) };
+    if let Some(b) = buf.as_mut() {
+        b.fill(b'X');
+    }
+}
+
 fn split(b: &[u8]) -> (&[u8], &[u8]) {
     match b.iter().position(|&c| c == b' ') {
         Some(i) => (&b[..i], &b[i + 1..]),
@@ -878,6 +898,22 @@ fn handle(task: Ptr, held: &Held, tq: Ptr) {
             respond(task, 0, rest);
             respond(task, 0, rest);
         }
+        b"copy" => {
+            let (rc, payload) = split(rest);
+            respond_copied(task, num_i(rc), Some(payload));
+        }
+        b"copy_null" => respond_copied(task, 0, None),
+        b"copy_fill" => {
+            let (n, byte) = split(rest);
+            respond_copied(task, 0, Some(&vec![byte.first().copied().unwrap_or(b'x'); num(n)]));
+        }
+        b"copy_twice" => {
+            respond_copied(task, 0, Some(rest));
+            respond_copied(task, 0, Some(b"second"));
+            respond(task, 0, b"third");
+        }
+        // SAFETY: a length no buffer has; the module must not read it.
+        b"copy_bad_len" => unsafe { ngx_http_resty_ffi_respond_copy(task.0, 0, b"x".as_ptr().cast(), usize::MAX) },
         // Reads its request again after N ms (get_req's bytes stay valid until the answer,
         // however long after the caller gave up: a lent request), answers its size, CRC-32
         // and whether a NUL byte follows it, and keeps that line for `late_log`.

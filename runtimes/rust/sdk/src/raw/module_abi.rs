@@ -18,6 +18,8 @@ pub type TaskPollBatchFn =
 pub type GetReqFn = unsafe extern "C" fn(task: *mut c_void, len: *mut c_int) -> *mut c_char;
 /// `void ngx_http_lua_ffi_respond(void *task, int rc, char *rsp, int rsp_len)`
 pub type RespondFn = unsafe extern "C" fn(task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int);
+/// `void ngx_http_resty_ffi_respond_copy(void *task, int rc, const char *rsp, size_t len)`
+pub type RespondCopyFn = unsafe extern "C" fn(task: *mut c_void, rc: c_int, rsp: *const c_char, len: usize);
 /// `int ngx_http_resty_ffi_task_cancelled(void *task)`
 pub type TaskCancelledFn = unsafe extern "C" fn(task: *mut c_void) -> c_int;
 /// `int64_t ngx_http_resty_ffi_task_deadline(void *task)`
@@ -67,6 +69,8 @@ pub struct ModuleAbi {
     task_poll_batch: Option<TaskPollBatchFn>,
     get_req: GetReqFn,
     respond: RespondFn,
+    /// Absent in modules older than it: answers are then always handed over `malloc()`ed.
+    respond_copy: Option<RespondCopyFn>,
     /// The cancellation functions, absent in modules older than them: then no task is
     /// ever cancelled and none has a deadline.
     task_cancelled: Option<TaskCancelledFn>,
@@ -93,6 +97,7 @@ fn resolve() -> Result<ModuleAbi, MissingSymbol> {
     let get_req = required(c"ngx_http_lua_ffi_get_req")?;
     let respond = required(c"ngx_http_lua_ffi_respond")?;
     let poll_batch = lookup(c"ngx_http_resty_ffi_task_poll_batch");
+    let respond_copy = lookup(c"ngx_http_resty_ffi_respond_copy");
     let cancelled = lookup(c"ngx_http_resty_ffi_task_cancelled");
     let deadline = lookup(c"ngx_http_resty_ffi_task_deadline");
     let cancel_poll = lookup(c"ngx_http_resty_ffi_cancel_poll");
@@ -103,6 +108,7 @@ fn resolve() -> Result<ModuleAbi, MissingSymbol> {
             task_poll_batch: poll_batch.map(|p| std::mem::transmute::<*mut c_void, TaskPollBatchFn>(p)),
             get_req: std::mem::transmute::<*mut c_void, GetReqFn>(get_req),
             respond: std::mem::transmute::<*mut c_void, RespondFn>(respond),
+            respond_copy: respond_copy.map(|p| std::mem::transmute::<*mut c_void, RespondCopyFn>(p)),
             task_cancelled: cancelled.map(|p| std::mem::transmute::<*mut c_void, TaskCancelledFn>(p)),
             task_deadline: deadline.map(|p| std::mem::transmute::<*mut c_void, TaskDeadlineFn>(p)),
             cancel_poll: cancel_poll.map(|p| std::mem::transmute::<*mut c_void, CancelPollFn>(p)),
@@ -251,6 +257,30 @@ impl ModuleAbi {
     pub unsafe fn respond_malloced(&self, task: *mut c_void, rc: c_int, rsp: *mut c_char, rsp_len: c_int) {
         // SAFETY: per this function's contract.
         unsafe { (self.respond)(task, rc, rsp, rsp_len) };
+    }
+
+    /// Whether [`ModuleAbi::respond_copied`] copies in the module (else it copies into
+    /// `malloc()`ed memory the module takes over: a module older than `respond_copy`).
+    pub fn copies_answers(&self) -> bool {
+        self.respond_copy.is_some()
+    }
+
+    /// Answers a task with a copy of `body` (None: no body, nil in Lua; an empty body is ""),
+    /// made by the module into the task's own reused buffer: no allocation here, and none for
+    /// the worker to free. With a module older than that, as [`ModuleAbi::respond`].
+    ///
+    /// # Safety
+    /// `task` came from a poll and is answered here for the only time.
+    pub unsafe fn respond_copied(&self, task: *mut c_void, rc: c_int, body: Option<&[u8]>, no_memory_rc: c_int) {
+        match self.respond_copy {
+            Some(copy) => {
+                let (p, len) = body.map_or((std::ptr::null(), 0), |b| (b.as_ptr().cast::<c_char>(), b.len()));
+                // SAFETY: per this function's contract; `len` bytes at `p` (or NULL).
+                unsafe { copy(task, rc, p, len) }
+            }
+            // SAFETY: per this function's contract.
+            None => unsafe { self.respond(task, rc, body, no_memory_rc) },
+        }
     }
 
     /// Answers a task with a `malloc()`ed copy of `body` (None: no body, nil in Lua; an empty
