@@ -57,8 +57,9 @@ pub fn respond_bytes(task: u64, rc: c_int, bytes: Option<&[u8]>) {
         let why = format!("response of {len} bytes is over the 2 GiB limit");
         return respond_bytes(task, resty_ffi_sdk::RC_ERROR, Some(why.as_bytes()));
     }
-    // SAFETY: a task not answered yet, answered here once; the module frees the copy.
-    unsafe { abi.respond(handle(task), rc, bytes, resty_ffi_sdk::RC_NO_MEMORY) };
+    // SAFETY: a task not answered yet, answered here once; the module copies the bytes
+    // (or frees the copy it is handed, with a module older than respond_copy).
+    unsafe { abi.respond_copied(handle(task), rc, bytes, resty_ffi_sdk::RC_NO_MEMORY) };
 }
 
 /// Answers a failure of the loader's own: `rc` is one of the reserved `RC_*` codes.

@@ -288,8 +288,9 @@ impl Task {
             if self.answered.swap(true, Ordering::AcqRel) {
                 return false;
             }
-            // SAFETY: the task is live and this is its only answer (the flag above).
-            unsafe { abi.respond(ptr as *mut c_void, rc, body, resty_ffi_sdk::RC_NO_MEMORY) };
+            // SAFETY: the task is live and this is its only answer (the flag above); the module
+            // copies the bytes.
+            unsafe { abi.respond_copied(ptr as *mut c_void, rc, body, resty_ffi_sdk::RC_NO_MEMORY) };
             true
         });
         if !first {
