@@ -529,7 +529,8 @@ impl TaskPtr {
     /// Runtime side: stores a copy of the answer `bytes` (None: a NULL answer, nil in Lua)
     /// in the slot's own buffer, reused from call to call: no allocation for the runtime to
     /// make and the worker to free (on another thread, where glibc takes the owning arena's
-    /// lock). Fails as `respond` does, storing nothing.
+    /// lock). Without memory for the copy the answer is "no memory" (`RC_NO_MEMORY`, no
+    /// body). Fails as `respond` does, storing nothing.
     pub fn respond_copy(self, rc: c_int, bytes: Option<&[u8]>) -> Result<(), NotTaken> {
         let slot = self.claim_answer()?;
         // SAFETY: as in `respond`; the answer buffer is the slot's, touched by the one
@@ -540,8 +541,13 @@ impl TaskPtr {
                 Some(bytes) => {
                     let buf = &mut *slot.answer.get();
                     buf.clear();
-                    buf.extend_from_slice(bytes);
-                    Response { rc, data: buf.as_mut_ptr().cast(), len: bytes.len(), copied: true }
+                    if buf.try_reserve_exact(bytes.len()).is_err() {
+                        // No memory for the copy: "no memory", never an abort of the worker.
+                        Response { rc: resty_ffi_abi::rc::NO_MEMORY, data: ptr::null_mut(), len: 0, copied: false }
+                    } else {
+                        buf.extend_from_slice(bytes);
+                        Response { rc, data: buf.as_mut_ptr().cast(), len: bytes.len(), copied: true }
+                    }
                 }
             };
             *slot.response.get() = response;
