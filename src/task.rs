@@ -249,9 +249,14 @@ unsafe impl Send for TaskPtr {}
 #[derive(Debug)]
 pub struct NotTaken;
 
-/// The task system is out of slots (1 Mi calls in flight), or has no handle range.
-#[derive(Debug)]
-pub struct SlabFull;
+/// Why no task was made.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoTask {
+    /// The task system is out of slots (1 Mi calls in flight), or has no handle range.
+    SlabFull,
+    /// No memory for the copy of the request.
+    NoMemory,
+}
 
 /// A task's request bytes: copied into the slot, or lent.
 #[derive(Clone, Copy)]
@@ -273,7 +278,7 @@ impl TaskPtr {
         queue: &RequestQueue,
         deadline_ns: u64,
         now_ns: u64,
-    ) -> Result<TaskPtr, SlabFull> {
+    ) -> Result<TaskPtr, NoTask> {
         Self::with_request(Request::Copy(req), sem, queue, deadline_ns, now_ns)
     }
 
@@ -284,10 +289,10 @@ impl TaskPtr {
         queue: &RequestQueue,
         deadline_ns: u64,
         now_ns: u64,
-    ) -> Result<TaskPtr, SlabFull> {
-        handle_space::get().map_err(|_| SlabFull)?;
-        let index = take_index().ok_or(SlabFull)?;
-        let slot = slot_at(index).ok_or(SlabFull)?;
+    ) -> Result<TaskPtr, NoTask> {
+        handle_space::get().map_err(|_| NoTask::SlabFull)?;
+        let index = take_index().ok_or(NoTask::SlabFull)?;
+        let slot = slot_at(index).ok_or(NoTask::SlabFull)?;
         let generation = (slot.tag.load(Ordering::Relaxed) >> STATE_BITS) as u32;
         // SAFETY: a FREE slot belongs to the allocating thread until it is queued.
         unsafe {
@@ -295,8 +300,12 @@ impl TaskPtr {
             buf.clear();
             match req {
                 Request::Copy(bytes) => {
-                    // Room for the NUL too: a push into a full Vec would double it.
-                    buf.reserve(bytes.len() + 1);
+                    // Room for the NUL too: a push into a full Vec would double it. Without
+                    // memory the call fails ("no memory"), it does not abort the worker.
+                    if buf.try_reserve(bytes.len() + 1).is_err() {
+                        give_back(index);
+                        return Err(NoTask::NoMemory);
+                    }
                     buf.extend_from_slice(bytes);
                     buf.push(0);
                     *slot.lent.get() = (ptr::null(), 0);

@@ -712,9 +712,18 @@ pub unsafe fn post(
         let stamp = if telemetry::enabled() { now_ns } else { 0 };
         let task = match TaskPtr::with_request(req, sem, queue, deadline_ns, stamp) {
             Ok(task) => task,
-            Err(_) => {
+            Err(e) => {
                 w.release_sem(sem, true);
-                return Err("too many calls in flight in this worker".to_string());
+                return Err(match e {
+                    task::NoTask::SlabFull => "too many calls in flight in this worker".to_string(),
+                    task::NoTask::NoMemory => {
+                        let len = match req {
+                            Request::Copy(bytes) => bytes.len(),
+                            Request::Lent { len, .. } => len,
+                        };
+                        format!("no memory for a copy of the request ({len} bytes)")
+                    }
+                });
             }
         };
         if stream_window > 0 {
