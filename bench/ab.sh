@@ -17,8 +17,7 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../ci/env.sh"
-
-is_int() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+. "$BENCH_DIR/lib.sh"
 
 [ $# -ge 2 ] || die "usage: bash bench/ab.sh LIB_A LIB_B [quiet|pinned|contended [SIZE [N]]]"
 LIB_A=$(cd "$1" && pwd) || die "no directory $1"
@@ -44,15 +43,6 @@ WORK=$RESTY_FFI_BUILD/bench-ab
 ALL_CPUS=0-$(($(nproc) - 1))
 declare -A NGINX_PID ECHO_PID WORKER_PID URL
 BUSY_PID=
-
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local i

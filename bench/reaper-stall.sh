@@ -29,6 +29,7 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../ci/env.sh"
+. "$BENCH_DIR/lib.sh"
 
 PORT=${REAPER_PORT:-20150}
 NS=${REAPER_NS:-50000 100000 150000}
@@ -49,7 +50,6 @@ fi
 BASE_URL=http://127.0.0.1:$PORT
 RUN_SECONDS=120   # bound of one client run
 
-is_int() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 is_int "$PORT" && [ "$PORT" -ge 20150 ] && [ "$PORT" -le 20159 ] || die "REAPER_PORT must be in 20150..20159"
 is_int "$ROUNDS" && [ "$ROUNDS" -le 20 ] || die "REAPER_ROUNDS must be 1..20"
 [[ $DELAY_MS =~ ^[0-9]+$ ]] && [ "$DELAY_MS" -le 10000 ] || die "REAPER_DELAY_MS must be 0..10000"
@@ -69,15 +69,6 @@ done
 
 NGINX_PID=
 WORKER_PID=
-
-stop_pid() {   # pid: TERM, wait up to 5 s, then KILL
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 stop_nginx() {
     stop_pid "$NGINX_PID"

@@ -31,6 +31,7 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../ci/env.sh"
+. "$BENCH_DIR/lib.sh"
 
 if [ -n "${BENCH_QUICK:-}" ]; then
     N=${BENCH_N:-2000}
@@ -56,7 +57,6 @@ CONNS=(1 16 64)
 MEM_FIRST=10000
 MEM_CHUNK=100000
 
-is_int() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
 is_int "$N" || die "BENCH_N must be a positive integer"
 is_int "$ROUNDS" || die "BENCH_ROUNDS must be a positive integer"
 is_int "$DURATION" || die "BENCH_DURATION must be a positive integer (seconds)"
@@ -85,15 +85,6 @@ WORKER_PID=
 BUSY_PID=
 
 # ---------------------------------------------------------------- processes
-
-stop_pid() {   # pid: TERM, wait up to 5 s, then KILL
-    local pid=$1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 stop_nginx() {
     # The master's TERM stops its worker; a worker left behind (master killed) is ours too.
