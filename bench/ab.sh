@@ -63,10 +63,7 @@ start() {   # instance lib lua port
     "$BIN/bench-echo-server" "$dir/echo.sock" --max-seconds 3600 2>>"$dir/echo-server.log" &
     ECHO_PID[$i]=$!
     for _ in $(seq 100); do [ -S "$dir/echo.sock" ] && break; sleep 0.05; done
-    sed -e "s#BENCH_MODULE#$lib/ngx_http_resty_ffi_module.so#" -e "s#BENCH_USER#$(id -un)#" \
-        -e "s#BENCH_LUA_DIR#$BENCH_DIR/lua#" -e "s#BENCH_REPO_LUA#$lua#" \
-        -e "s#BENCH_SOCKET#$dir/echo.sock#" -e "s#BENCH_PORT#$port#" \
-        "$BENCH_DIR/nginx.conf" >"$dir/nginx/conf/nginx.conf"
+    bench_conf "$lib/ngx_http_resty_ffi_module.so" "$lua" "$dir/echo.sock" "$port" "$dir/nginx/conf/nginx.conf"
     : >"$dir/nginx/logs/error.log"
     LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
         "$NGINX_BIN" -p "$dir/nginx/" -c conf/nginx.conf &

@@ -12,3 +12,11 @@ stop_pid() {   # pid (empty: nothing to stop)
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
+
+# Writes the bench server's nginx.conf from bench/nginx.conf (its BENCH_* words filled in).
+bench_conf() {   # module.so lua-dir echo-socket port out-file
+    sed -e "s#BENCH_MODULE#$1#" -e "s#BENCH_USER#$(id -un)#" \
+        -e "s#BENCH_LUA_DIR#$BENCH_DIR/lua#" -e "s#BENCH_REPO_LUA#$2#" \
+        -e "s#BENCH_SOCKET#$3#" -e "s#BENCH_PORT#$4#" \
+        "$BENCH_DIR/nginx.conf" >"$5"
+}

@@ -115,10 +115,7 @@ start_echo_server() {
 
 start_nginx() {
     mkdir -p "$PREFIX/logs" "$PREFIX/conf"
-    sed -e "s#BENCH_MODULE#$MODULE_SO#" -e "s#BENCH_USER#$(id -un)#" \
-        -e "s#BENCH_LUA_DIR#$BENCH_DIR/lua#" -e "s#BENCH_REPO_LUA#$REPO_ROOT/lua#" \
-        -e "s#BENCH_SOCKET#$SOCKET#" -e "s#BENCH_PORT#$PORT#" \
-        "$BENCH_DIR/nginx.conf" >"$PREFIX/conf/nginx.conf"
+    bench_conf "$MODULE_SO" "$REPO_ROOT/lua" "$SOCKET" "$PORT" "$PREFIX/conf/nginx.conf"
     : >"$PREFIX/logs/error.log"
     LD_LIBRARY_PATH=$LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
         "$NGINX_BIN" -p "$PREFIX/" -c conf/nginx.conf &
