@@ -159,3 +159,35 @@ live: 0
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 6: eight threads answer one task at once, by copy and handed over: one answer wins, whole, 300 times; the others are dropped (and freed)
+--- config
+    location = /t {
+        content_by_lua_block {
+            local rt = ngx.load_ffi("ffi_test")
+            local bad = 0
+            for i = 1, 300 do
+                local ok, res = rt:call("copy_race 8")
+                if not ok or not (res:match("^c%d$") or res:match("^m%d$")) then
+                    bad = bad + 1
+                    ngx.say("got ", tostring(ok), " ", tostring(res))
+                end
+            end
+            ngx.say("bad: ", bad)
+            ngx.say(rt:call("copy 0 after"))
+            ngx.say("live: ", require("resty_ffi").live_tasks())
+        }
+    }
+--- request
+GET /t
+--- response_body
+bad: 0
+trueafter
+live: 0
+--- error_log
+dropped
+--- no_error_log
+[alert]
+[crit]

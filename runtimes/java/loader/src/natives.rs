@@ -120,27 +120,23 @@ fn task_respond<'local>(
         unsafe { api.respond_malloced(task, rc, std::ptr::null_mut(), 0) };
         return Ok(());
     }
-    // (A length that cannot be read goes the malloc way, which answers the failure.)
-    if let Ok(len) = rsp.len(env) {
-        if len <= COPY_AT_MOST && api.copies_answers() {
-            return respond_copied(env, api, task, rc, &rsp, len);
-        }
+    let answered = match rsp.len(env) {
+        Ok(len) if len <= COPY_AT_MOST && api.copies_answers() => with_bytes(env, &rsp, len, |bytes| {
+            // SAFETY: answering a live task once; the module copies the bytes.
+            unsafe { api.respond_copied(task, rc, Some(bytes), resty_ffi_sdk::RC_NO_MEMORY) }
+        }),
+        // SAFETY: `buf` is malloc()ed and handed over to the module, which frees it.
+        Ok(_) => copy_to_malloc(env, &rsp).map(|(buf, len)| unsafe { api.respond_malloced(task, rc, buf, len) }),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = answered {
+        // The task must still be answered exactly once; report the failure in Lua too.
+        let code = if rc == 0 { resty_ffi_sdk::RC_NO_MEMORY } else { rc };
+        // SAFETY: answering the live task once, without a body.
+        unsafe { api.respond_malloced(task, code, std::ptr::null_mut(), 0) };
+        return Err(e);
     }
-    let copied = copy_to_malloc(env, &rsp);
-    match copied {
-        Ok((buf, len)) => {
-            // SAFETY: `buf` is malloc()ed and handed over to the module, which frees it.
-            unsafe { api.respond_malloced(task, rc, buf, len) };
-            Ok(())
-        }
-        Err(e) => {
-            // The task must still be answered exactly once; report the failure in Lua too.
-            let code = if rc == 0 { resty_ffi_sdk::RC_NO_MEMORY } else { rc };
-            // SAFETY: answering the live task once, without a body.
-            unsafe { api.respond_malloced(task, code, std::ptr::null_mut(), 0) };
-            Err(e)
-        }
-    }
+    Ok(())
 }
 
 /// Answers of up to this many bytes are read into a buffer of the thread's, kept from call to
@@ -149,39 +145,20 @@ fn task_respond<'local>(
 const COPY_AT_MOST: usize = 16 * 1024;
 
 thread_local! {
-    /// The buffer of `respond_copied`.
+    /// The buffer of `with_bytes`.
     static SCRATCH: std::cell::RefCell<Vec<i8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Answers with the array's `len` bytes, copied by the module from the thread's buffer.
-fn respond_copied(
-    env: &mut Env,
-    api: &raw::ModuleAbi,
-    task: *mut c_void,
-    rc: jint,
-    rsp: &JByteArray,
-    len: usize,
-) -> Result<(), Error> {
+/// Calls `f` with the array's `len` bytes, read into the thread's buffer.
+fn with_bytes(env: &mut Env, rsp: &JByteArray, len: usize, f: impl FnOnce(&[u8])) -> Result<(), Error> {
     SCRATCH.with(|scratch| {
         let mut buf = scratch.borrow_mut();
         buf.clear();
         buf.resize(len, 0);
-        match rsp.get_region(env, 0, &mut buf[..]) {
-            Ok(()) => {
-                // SAFETY: i8 and u8 have one layout; `len` initialized bytes.
-                let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
-                // SAFETY: answering a live task once; the module copies the bytes.
-                unsafe { api.respond_copied(task, rc, Some(bytes), resty_ffi_sdk::RC_NO_MEMORY) };
-                Ok(())
-            }
-            Err(e) => {
-                // The task must still be answered exactly once; report the failure in Lua too.
-                let code = if rc == 0 { resty_ffi_sdk::RC_NO_MEMORY } else { rc };
-                // SAFETY: answering the live task once, without a body.
-                unsafe { api.respond_malloced(task, code, std::ptr::null_mut(), 0) };
-                Err(e)
-            }
-        }
+        rsp.get_region(env, 0, &mut buf[..])?;
+        // SAFETY: i8 and u8 have one layout; `len` initialized bytes.
+        f(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) });
+        Ok(())
     })
 }
 

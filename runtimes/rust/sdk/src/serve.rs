@@ -83,7 +83,8 @@ where
 pub type BodyResult = Result<(), (i32, Vec<u8>)>;
 
 /// As [`serve_with`], but the handler writes its answer into a [`Body`]: `malloc()`ed memory
-/// the module takes over as it is, where a `Vec` reply is copied once more. For large answers.
+/// the module takes over as it is, where a `Vec` reply is copied once more. For large answers
+/// (a body of 16 KiB or less is copied by the module, as a `Vec` reply is: that is cheaper).
 pub fn serve_into<H>(tq: TaskQueue, threads: usize, handler: H) -> io::Result<()>
 where
     H: Fn(&[u8], &CallInfo, &mut Body) -> BodyResult + Send + Sync + 'static,

@@ -5,12 +5,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::body::Body;
+use crate::raw;
+use crate::stream::{ChunkSender, Gate, SendError};
 
 /// The largest [`Body`] answered by copy rather than handed over (`Task::respond_body`): a
 /// copy of a few KiB costs less than a `malloc` here and a `free` on the worker's thread.
 const COPY_AT_MOST: usize = 16 * 1024;
-use crate::raw;
-use crate::stream::{ChunkSender, Gate, SendError};
 
 /// The queue a runtime polls (`tq` of `libffi_init`). Cheap to copy and share.
 #[derive(Clone, Copy, Debug)]
@@ -240,12 +240,8 @@ impl Task {
     /// `COPY_AT_MOST` bytes) is copied by the module instead, into the task's reused buffer,
     /// and its memory freed here: cheaper than the worker freeing it on its thread.
     pub fn respond_body(mut self, body: Body) {
-        if self.answered {
+        if !self.begin_answer() {
             return;
-        }
-        self.answered = true;
-        if let Some(gate) = self.gate.get() {
-            gate.close();
         }
         // (No module: the body is freed on return.)
         let Ok(abi) = raw::module_abi() else {
@@ -267,14 +263,22 @@ impl Task {
         unsafe { abi.respond_malloced(self.raw, 0, data, len) };
     }
 
-    fn answer(&mut self, rc: c_int, data: &[u8]) {
+    /// Marks the task answered, once: false if it was already. Every send returns before the
+    /// answer (the stream ABI's rule).
+    fn begin_answer(&mut self) -> bool {
         if self.answered {
-            return;
+            return false;
         }
         self.answered = true;
-        // Every send returns before the answer (the stream ABI's rule).
         if let Some(gate) = self.gate.get() {
             gate.close();
+        }
+        true
+    }
+
+    fn answer(&mut self, rc: c_int, data: &[u8]) {
+        if !self.begin_answer() {
+            return;
         }
         // A Task exists only after a poll, so the module is there.
         if let Ok(abi) = raw::module_abi() {

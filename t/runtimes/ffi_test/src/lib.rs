@@ -14,6 +14,7 @@
 //! | `copy_fill <n> <byte>`  | rc 0, n copies of the byte, by `respond_copy`            |
 //! | `copy_twice <bytes>`    | answers by `respond_copy`, again, then by `respond` (both dropped) |
 //! | `copy_bad_len`          | `respond_copy` with a length no buffer has (the module answers -4) |
+//! | `copy_race <threads>`   | threads answer at once, by `respond_copy` (`c<i>`) or `respond` (`m<i>`), every one of them: one answer wins |
 //! | `hold <bytes>`          | answered only after task_poll returned NULL (unload)     |
 //! | `fill <n> <byte>`       | rc 0, n copies of the byte                               |
 //! | `inits`                 | rc 0, how many times libffi_init ran in this process     |
@@ -911,6 +912,26 @@ fn handle(task: Ptr, held: &Held, tq: Ptr) {
             respond_copied(task, 0, Some(rest));
             respond_copied(task, 0, Some(b"second"));
             respond(task, 0, b"third");
+        }
+        b"copy_race" => {
+            let n = num(split(rest).0).max(2);
+            let go = Arc::new(std::sync::Barrier::new(n));
+            let racers: Vec<_> = (0..n)
+                .map(|i| {
+                    let go = go.clone();
+                    thread::spawn(move || {
+                        go.wait();
+                        if i % 2 == 0 {
+                            respond_copied(task, 0, Some(format!("c{i}").as_bytes()));
+                        } else {
+                            respond(task, 0, format!("m{i}").as_bytes());
+                        }
+                    })
+                })
+                .collect();
+            for r in racers {
+                let _ = r.join();
+            }
         }
         // SAFETY: a length no buffer has; the module must not read it.
         b"copy_bad_len" => unsafe { ngx_http_resty_ffi_respond_copy(task.0, 0, b"x".as_ptr().cast(), usize::MAX) },
